@@ -1,0 +1,85 @@
+"""The ``scact`` command line.
+
+Each command is a module ``scact/cli/<name>.py`` with a docstring (its help), ``add_arguments(parser)``
+and ``run(args)``. ``scact <name> ...`` and the script ``bin/scact_<name>.py ...`` (what a Nextflow
+process calls) run the same code. Every command writes ``versions.yml`` into the working directory
+unless ``--no-versions`` is given, and turns bad input into one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+from scact.errors import ScactInputError
+
+EXIT_BAD_INPUT = 2
+
+
+def command_names() -> list[str]:
+    """Every command module in this package, in alphabetical order."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def _module(name: str):
+    if name not in command_names():
+        raise KeyError(f"no scact command named {name!r}; commands: {', '.join(command_names())}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def get_parser(name: str, prog: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of command ``name`` (used by the CLI and by the Nextflow checks)."""
+    module = _module(name)
+    parser = argparse.ArgumentParser(
+        prog=prog or f"scact {name.replace('_', '-')}",
+        description=(module.__doc__ or "").strip(),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    module.add_arguments(parser)
+    parser.add_argument("--no-versions", action="store_true",
+                        help="do not write versions.yml into the working directory")
+    parser.add_argument("--task-name", default=f"SCACT_{name.upper()}",
+                        help="key of this step in versions.yml (Nextflow passes ${task.process})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    return parser
+
+
+def run_command(name: str, argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Parse ``argv`` for command ``name``, run it, and map bad input to a clean exit."""
+    from scact.io.provenance import write_versions_yml
+
+    args = get_parser(name, prog).parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        _module(name).run(args)
+    except ScactInputError as err:
+        print(f"scact {name.replace('_', '-')}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.no_versions:
+        write_versions_yml("versions.yml", args.task_name)
+    return 0
+
+
+def run_script(name: str) -> None:
+    """Entry point of ``bin/scact_<name>.py``."""
+    sys.exit(run_command(name, sys.argv[1:], prog=f"scact_{name}.py"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``scact <command> [options]``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names = command_names()
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: scact <command> [options]\n\ncommands:")
+        for name in names:
+            doc = (_module(name).__doc__ or "").strip().splitlines()
+            print(f"  {name.replace('_', '-'):<16} {doc[0] if doc else ''}")
+        sys.exit(0 if argv else EXIT_BAD_INPUT)
+    name = argv[0].replace("-", "_")
+    if name not in names:
+        print(f"scact: unknown command {argv[0]!r}; run 'scact --help'", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    sys.exit(run_command(name, argv[1:]))
