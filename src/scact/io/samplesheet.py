@@ -1,0 +1,135 @@
+"""The samplesheet: read it, check it against ``assets/schema_input.json``, detect each input's format.
+
+Nextflow checks the same schema with nf-schema; this module is the check of the local runner and of
+every Python entry point, so that a bad sheet is refused the same way everywhere, with the row named.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+
+from scact.errors import ScactInputError, input_error
+
+COLUMNS = ("sample", "modality", "input", "batch", "labels")
+
+#: Input formats accepted for each modality (see ``detect_input_format``).
+FORMATS_BY_MODALITY = {
+    "multiome": {"cellranger_arc", "h5mu"},
+    "rna": {"cellranger_arc", "10x_h5", "10x_mtx", "h5ad", "h5mu"},
+    "atac": {"cellranger_arc", "fragments", "h5ad", "h5mu"},
+}
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    """One checked row: paths resolved, batch defaulted to the sample id, format detected."""
+
+    sample: str
+    modality: str
+    input: Path
+    input_format: str
+    batch: str
+    labels: str | None
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return ("rna", "atac") if self.modality == "multiome" else (self.modality,)
+
+
+def load_schema() -> dict:
+    """The samplesheet JSON schema shipped with the package (same file as ``assets/schema_input.json``)."""
+    return json.loads(resources.files("scact.data").joinpath("schema_input.json").read_text())
+
+
+def detect_input_format(path: Path) -> str:
+    """Name the format of an input path from its layout and suffix."""
+    name = path.name.lower()
+    if path.is_dir():
+        if (path / "filtered_feature_bc_matrix.h5").is_file():
+            return "cellranger_arc"
+        if any((path / f).is_file() for f in ("matrix.mtx.gz", "matrix.mtx")):
+            return "10x_mtx"
+        if any((path / "filtered_feature_bc_matrix" / f).is_file() for f in ("matrix.mtx.gz", "matrix.mtx")):
+            return "10x_mtx"
+        raise input_error(path, "folder is neither a CellRanger-arc output (filtered_feature_bc_matrix.h5) "
+                                "nor a 10x mtx folder (matrix.mtx.gz)")
+    for suffix, fmt in ((".h5ad", "h5ad"), (".h5mu", "h5mu"), (".h5", "10x_h5"),
+                        (".tsv.gz", "fragments"), (".tsv.bgz", "fragments"), (".bed.gz", "fragments")):
+        if name.endswith(suffix):
+            return fmt
+    raise input_error(path, "unknown input type",
+                      "expected a CellRanger-arc folder, 10x .h5, 10x mtx folder, .h5ad, .h5mu or fragments .tsv.gz")
+
+
+def _resolve(value: str, base: Path) -> Path:
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else (base / path)
+
+
+def read_samplesheet(path: str | os.PathLike, base_dir: str | os.PathLike | None = None) -> list[SampleRow]:
+    """Read and check a samplesheet; relative paths resolve against ``base_dir`` (default: the current
+    directory, as Nextflow resolves them against its launch directory)."""
+    path = Path(path)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    if not path.is_file():
+        raise input_error(path, "samplesheet not found")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        records = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    if not header:
+        raise input_error(path, "samplesheet is empty", "give a header line sample,modality,input[,batch,labels]")
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise input_error(path, f"unknown column(s) {', '.join(unknown)}", f"allowed: {', '.join(COLUMNS)}")
+    if not records:
+        raise input_error(path, "samplesheet has a header but no rows")
+
+    validator = jsonschema.Draft202012Validator(load_schema()["items"])
+    rows: list[SampleRow] = []
+    for number, record in enumerate(records, start=2):  # line 1 is the header
+        record = {k: v for k, v in record.items() if v != ""}
+        errors = sorted(validator.iter_errors(record), key=lambda e: list(e.path))
+        if errors:
+            err = errors[0]
+            column = err.path[0] if err.path else "row"
+            detail = err.schema.get("errorMessage", err.message) if err.validator != "required" else err.message
+            raise ScactInputError(f"{path}: line {number}, column {column}: {detail}")
+        input_path = _resolve(record["input"], base)
+        if not input_path.exists():
+            raise ScactInputError(f"{path}: line {number}: input {input_path} does not exist")
+        try:
+            fmt = detect_input_format(input_path)
+        except ScactInputError as err:
+            raise ScactInputError(f"{path}: line {number}: {err}") from None
+        if fmt not in FORMATS_BY_MODALITY[record["modality"]]:
+            raise ScactInputError(f"{path}: line {number}: a {fmt} input cannot give modality "
+                                  f"'{record['modality']}' (accepted: {', '.join(sorted(FORMATS_BY_MODALITY[record['modality']]))})")
+        labels = record.get("labels")
+        if labels and not labels.startswith("obs:"):
+            labels_path = _resolve(labels, base)
+            if not labels_path.is_file():
+                raise ScactInputError(f"{path}: line {number}: labels file {labels_path} does not exist")
+            labels = str(labels_path)
+        rows.append(SampleRow(record["sample"], record["modality"], input_path, fmt,
+                              record.get("batch", record["sample"]), labels))
+    _check_unique(path, rows)
+    return rows
+
+
+def _check_unique(path: Path, rows: list[SampleRow]) -> None:
+    """A sample may give each modality once; a multiome row already gives both."""
+    seen: dict[tuple[str, str], int] = {}
+    for number, row in enumerate(rows, start=2):
+        for modality in row.modalities:
+            key = (row.sample, modality)
+            if key in seen:
+                raise ScactInputError(f"{path}: line {number}: duplicate sample id '{row.sample}' for modality "
+                                      f"{modality} (first on line {seen[key]})")
+            seen[key] = number
