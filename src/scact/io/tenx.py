@@ -1,0 +1,112 @@
+"""10x Genomics matrices: the CellRanger(-arc) HDF5 layout and the mtx folder layout.
+
+The HDF5 layout (``matrix/{barcodes,data,indices,indptr,shape}`` and ``matrix/features/{id,name,
+feature_type,genome,interval}``) stores a features x barcodes CSC matrix, i.e. a barcodes x features CSR.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.io
+import scipy.sparse as sp
+
+from scact.errors import input_error
+from scact.io.anndata import as_count_matrix
+
+FEATURE_TYPES = {"rna": "Gene Expression", "atac": "Peaks"}
+_REQUIRED = ("barcodes", "data", "indices", "indptr", "shape", "features/id", "features/name",
+             "features/feature_type")
+
+
+def _decode(values) -> np.ndarray:
+    return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values], dtype=object)
+
+
+def read_10x_h5(path: str | os.PathLike, modality: str | None = None) -> ad.AnnData:
+    """Read a 10x HDF5 matrix; ``modality`` ('rna' or 'atac') keeps only that feature type.
+
+    ``var`` gets ``gene_ids``, ``feature_types``, ``genome`` and, where present, ``interval``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise input_error(path, "file not found")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise input_error(path, f"not an HDF5 file ({err})") from err
+    with handle:
+        if "matrix" not in handle:
+            raise input_error(path, "no 'matrix' group: not a 10x Genomics HDF5 matrix (CellRanger >= 3)")
+        group = handle["matrix"]
+        missing = [key for key in _REQUIRED if key not in group]
+        if missing:
+            raise input_error(path, f"10x HDF5 matrix lacks {', '.join('matrix/' + m for m in missing)}")
+        n_features, n_barcodes = (int(v) for v in group["shape"][:])
+        matrix = sp.csc_matrix((group["data"][:], group["indices"][:], group["indptr"][:]),
+                               shape=(n_features, n_barcodes))
+        features = group["features"]
+        var = pd.DataFrame({"gene_ids": _decode(features["id"][:]),
+                            "feature_types": _decode(features["feature_type"][:])},
+                           index=_decode(features["name"][:]))
+        for key in ("genome", "interval"):
+            if key in features:
+                var[key] = _decode(features[key][:])
+        barcodes = _decode(group["barcodes"][:])
+    adata = ad.AnnData(X=as_count_matrix(matrix.T.tocsr(), path), obs=pd.DataFrame(index=barcodes), var=var)
+    if modality is not None:
+        keep = (adata.var["feature_types"] == FEATURE_TYPES[modality]).to_numpy()
+        if not keep.any():
+            raise input_error(path, f"has no '{FEATURE_TYPES[modality]}' features "
+                                    f"(found: {', '.join(sorted(set(adata.var['feature_types'])))})")
+        adata = adata[:, keep].copy()
+    adata.var_names = adata.var_names.astype(str)
+    adata.var_names_make_unique()
+    return adata
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt") if path.suffix == ".gz" else path.open()
+
+
+def _find(folder: Path, names: tuple[str, ...]) -> Path:
+    for name in names:
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise input_error(folder, f"10x mtx folder lacks {names[0]}(.gz)")
+
+
+def read_10x_mtx(folder: str | os.PathLike) -> ad.AnnData:
+    """Read a 10x mtx folder (``matrix.mtx``, ``barcodes.tsv``, ``features.tsv``/``genes.tsv``, gzipped or
+    not; a ``filtered_feature_bc_matrix`` subfolder is looked into). Keeps Gene Expression features."""
+    folder = Path(folder)
+    if (folder / "filtered_feature_bc_matrix").is_dir():
+        folder = folder / "filtered_feature_bc_matrix"
+    matrix_path = _find(folder, ("matrix.mtx",))
+    try:
+        with _open_text(matrix_path) as handle:
+            matrix = sp.csr_matrix(scipy.io.mmread(handle).T)
+    except (ValueError, OSError) as err:
+        raise input_error(matrix_path, f"not a readable Matrix Market file ({err})") from err
+    with _open_text(_find(folder, ("barcodes.tsv",))) as handle:
+        barcodes = [line.strip().split("\t")[0] for line in handle if line.strip()]
+    features_path = _find(folder, ("features.tsv", "genes.tsv"))
+    features = pd.read_csv(features_path, sep="\t", header=None, dtype=str)
+    if features.shape[1] < 2:
+        raise input_error(features_path, "expected at least two tab-separated columns (id, name)")
+    if matrix.shape != (len(barcodes), len(features)):
+        raise input_error(matrix_path, f"matrix is {matrix.shape[1]} x {matrix.shape[0]} (features x barcodes) "
+                                       f"but there are {len(features)} features and {len(barcodes)} barcodes")
+    types = features[2] if features.shape[1] > 2 else pd.Series(FEATURE_TYPES["rna"], index=features.index)
+    var = pd.DataFrame({"gene_ids": features[0].to_numpy(), "feature_types": types.to_numpy()},
+                       index=features[1].to_numpy())
+    adata = ad.AnnData(X=as_count_matrix(matrix, matrix_path), obs=pd.DataFrame(index=barcodes), var=var)
+    adata = adata[:, (adata.var["feature_types"] == FEATURE_TYPES["rna"]).to_numpy()].copy()
+    adata.var_names_make_unique()
+    return adata
