@@ -212,17 +212,27 @@ class NextflowLanguageServer:
             self._notify("textDocument/didOpen", {"textDocument": {
                 "uri": path.as_uri(), "languageId": "nextflow", "version": 1, "text": path.read_text()}})
         deadline = time.monotonic() + timeout
-        try:
-            while pending:
-                message = self._next_message(deadline, f"diagnostics for {sorted(pending.values())}")
-                if message.get("method") != "textDocument/publishDiagnostics":
-                    continue
-                uri = message["params"]["uri"]
-                path = _uri_path(uri)
-                if path not in found:
-                    continue  # a file of another folder, or one not opened (it gets its own entry)
+
+        def record(message: dict) -> None:
+            if message.get("method") != "textDocument/publishDiagnostics":
+                return
+            uri = message["params"]["uri"]
+            path = _uri_path(uri)
+            if path in found:  # else a file of a folder checked before
                 pending.pop(uri, None)
                 found[path] = [_diagnostic(path, d) for d in message["params"]["diagnostics"]]
+
+        try:
+            while pending:
+                record(self._next_message(deadline, f"diagnostics for {sorted(pending.values())}"))
+            # The first diagnostics come from the workspace scan; the opened files are compiled once
+            # more right after. A symbol request waits for that update, and its answer comes after
+            # the diagnostics the update published: keep the last ones of each file.
+            for suffix in NEXTFLOW_SUFFIXES:
+                sample = next((p for p in files if p.suffix == suffix), None)
+                if sample is not None:
+                    self._request("textDocument/documentSymbol", {"textDocument": {"uri": sample.as_uri()}},
+                                  timeout=timeout, on_message=record)
         finally:
             for path in files:
                 self._notify("textDocument/didClose", {"textDocument": {"uri": path.as_uri()}})
@@ -256,11 +266,366 @@ def _diagnostic(path: Path, raw: dict) -> Diagnostic:
                       SEVERITIES.get(raw.get("severity", 1), "ERROR"), raw["message"])
 
 
-def error_diagnostics(diagnostics: dict[Path, list[Diagnostic]]) -> list[Diagnostic]:
-    """The ERROR diagnostics.
+OFFLINE_PLUGIN_ERROR = "Plugin '{}' does not exist or is not specified in the configuration file"
 
-    Offline, the server's plugin look-up (registry.nextflow.io) fails with a stack trace on its stderr
-    but publishes no diagnostic (an ``include ... from 'plugin/nf-schema'`` is accepted unchecked), so
-    nothing needs filtering; should a look-up error ever appear it fails the check, visibly.
+
+def declared_plugins(root: Path) -> list[str]:
+    """Plugin names in the ``plugins { id 'name@version' }`` block of ``root/nextflow.config``."""
+    config = Path(root) / "nextflow.config"
+    text = config.read_text() if config.is_file() else ""
+    block = re.search(r"^plugins\s*\{", text, re.M)
+    if not block:
+        return []
+    body = text[block.end() - 1:_skip_braces(text, block.end() - 1)]
+    return re.findall(r"\bid\s*\(?\s*['\"]([\w.-]+?)(?:@[^'\"]*)?['\"]", body)
+
+
+def error_diagnostics(diagnostics: dict[Path, list[Diagnostic]], root: Path) -> list[Diagnostic]:
+    """The ERROR diagnostics of a check of ``root``, less the offline plugin look-up error.
+
+    Offline, the server cannot fetch a plugin's definitions from registry.nextflow.io and reports
+    ``include ... from 'plugin/<name>'`` with :data:`OFFLINE_PLUGIN_ERROR`. That exact message is
+    dropped for the plugins that nextflow.config declares (for others it is a real error).
     """
-    return [d for items in diagnostics.values() for d in items if d.severity == "ERROR"]
+    offline = {OFFLINE_PLUGIN_ERROR.format(name) for name in declared_plugins(root)}
+    return [d for items in diagnostics.values() for d in items
+            if d.severity == "ERROR" and d.message not in offline]
+
+
+# -- Processes: the server names them and says where they are; their sections are parsed here.
+SECTION_LABELS = ("input", "output", "when", "script", "shell", "exec", "stub", "topic")
+_SECTION = re.compile(r"^[ \t]*(%s)[ \t]*:[ \t]*(?://.*)?$" % "|".join(SECTION_LABELS), re.M)
+_PROCESS_START = re.compile(r"^[ \t]*process[ \t]+(\w+)[ \t]*\{", re.M)
+
+
+@dataclass(frozen=True)
+class OutputPath:
+    pattern: str  # as declared, with its ${...} placeholders
+    emit: str | None
+    optional: bool
+    declaration: str
+
+
+@dataclass
+class Process:
+    name: str
+    path: Path
+    line: int  # 1-based line of `process NAME {`
+    directives: str
+    inputs: list[str]
+    outputs: list[str]
+    script: str  # the script section as written (Groovy statements and the command string)
+    stub: str | None
+    output_paths: list[OutputPath] = field(default_factory=list)
+
+    @property
+    def command(self) -> str:
+        """The shell command: the last triple-quoted string of the script section."""
+        strings = _triple_quoted_strings(self.script)
+        return strings[-1] if strings else ""
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.path}:{self.line})"
+
+
+def _skip_string(text: str, i: int) -> int:
+    """Index just after the Groovy string literal starting at ``text[i]`` (nested ${...} allowed)."""
+    quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else text[i]
+    interpolating = quote[0] == '"'
+    i += len(quote)
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text.startswith(quote, i):
+            return i + len(quote)
+        elif interpolating and text.startswith("${", i):
+            i = _skip_braces(text, i + 1)
+        else:
+            i += 1
+    raise ValueError("unterminated string literal")
+
+
+def _skip_comment(text: str, i: int) -> int:
+    """Index just after the comment starting at ``text[i]``, or ``i`` when none starts there."""
+    if text.startswith("//", i):
+        end = text.find("\n", i)
+        return len(text) if end < 0 else end
+    if text.startswith("/*", i):
+        return text.index("*/", i) + 2
+    return i
+
+
+def _skip_braces(text: str, i: int) -> int:
+    """Index just after the brace block opening at ``text[i] == '{'``."""
+    depth = 0
+    while i < len(text):
+        char = text[i]
+        if char in "\"'":
+            i = _skip_string(text, i)
+            continue
+        after_comment = _skip_comment(text, i)
+        if after_comment != i:
+            i = after_comment
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise ValueError("unbalanced braces")
+
+
+def _triple_quoted_strings(text: str) -> list[str]:
+    """Contents of the top-level triple-quoted strings in ``text``."""
+    found, i = [], 0
+    while i < len(text):
+        if text.startswith(('"""', "'''"), i):
+            end = _skip_string(text, i)
+            found.append(text[i + 3:end - 3])
+            i = end
+        elif text[i] in "\"'":
+            i = _skip_string(text, i)
+        elif _skip_comment(text, i) != i:
+            i = _skip_comment(text, i)
+        else:
+            i += 1
+    return found
+
+
+def _declarations(section: str) -> list[str]:
+    """One entry per declaration of an input/output section (continuation lines joined)."""
+    declarations, current, depth = [], "", 0
+    for line in section.splitlines():
+        stripped = re.sub(r"^\s*//.*", "", line).strip()
+        if not stripped:
+            continue
+        current = f"{current} {stripped}".strip()
+        depth += stripped.count("(") - stripped.count(")") + stripped.count("[") - stripped.count("]")
+        if depth <= 0 and not current.endswith(","):
+            declarations.append(current)
+            current, depth = "", 0
+    if current:
+        declarations.append(current)
+    return declarations
+
+
+_PATH_CALL = re.compile(r"\bpath\s*\(\s*(\"[^\"]*\"|'[^']*'|[\w.]+)|\bpath\s+(\"[^\"]*\"|'[^']*'|[\w.]+)")
+
+
+def _output_paths(declaration: str) -> list[OutputPath]:
+    emit = re.search(r"\bemit\s*:\s*(\w+)", declaration)
+    optional = re.search(r"\boptional\s*:\s*true\b", declaration) is not None
+    paths = []
+    for match in _PATH_CALL.finditer(declaration):
+        literal = match.group(1) or match.group(2)
+        # A quoted pattern, or a variable whose value is unknown here.
+        pattern = literal[1:-1] if literal[0] in "\"'" else "${%s}" % literal
+        paths.append(OutputPath(pattern, emit.group(1) if emit else None, optional, declaration))
+    return paths
+
+
+def parse_processes(path: Path, text: str | None = None) -> list[Process]:
+    """Every process defined in the Nextflow script ``path``."""
+    text = Path(path).read_text() if text is None else text
+    processes = []
+    for match in _PROCESS_START.finditer(text):
+        body_start = match.end() - 1
+        body = text[body_start + 1:_skip_braces(text, body_start) - 1]
+        labels = list(_SECTION.finditer(body))
+        sections = {m.group(1): body[m.end():labels[k + 1].start() if k + 1 < len(labels) else len(body)]
+                    for k, m in enumerate(labels)}
+        outputs = _declarations(sections.get("output", ""))
+        processes.append(Process(
+            name=match.group(1), path=Path(path), line=text.count("\n", 0, match.start()) + 1,
+            directives=(body[:labels[0].start()] if labels else body).strip(),
+            inputs=_declarations(sections.get("input", "")), outputs=outputs,
+            script=sections.get("script", sections.get("shell", "")).strip(),
+            stub=sections["stub"].strip() if "stub" in sections else None,
+            output_paths=[p for d in outputs for p in _output_paths(d)]))
+    return processes
+
+
+def find_processes(root: Path, server: NextflowLanguageServer | None = None) -> list[Process]:
+    """The processes of the pipeline in ``root``.
+
+    With a server, the list of processes is the server's (a process the parser here missed, or one
+    it saw but the server does not, raises); without one, every ``.nf`` file is parsed.
+    """
+    root = Path(root).resolve()
+    scripts = [p for p in nextflow_files(root) if p.suffix == ".nf"]
+    processes = [proc for script in scripts for proc in parse_processes(script)]
+    if server is not None:
+        known = {(Path(e["path"]).resolve(), e["name"]) for e in server.processes(root)}
+        parsed = {(p.path.resolve(), p.name) for p in processes}
+        if known != parsed:
+            raise AssertionError(f"process lists differ: only the server sees {sorted(known - parsed)}, "
+                                 f"only the parser sees {sorted(parsed - known)}")
+    return processes
+
+
+# -- Scripts: each process calls bin/scact_<cmd>.py with options its argparse parser accepts.
+_SCACT_CALL = re.compile(r"(?<![\w/.-])(?:\S*/)?scact_(\w+)\.py\b")
+_OPTION_IN_LITERAL = re.compile(r"(?:^|\s)(--?[A-Za-z][\w-]*)")
+_PLACEHOLDER = "\x00{}\x00"
+
+
+def _interpolations(command: str) -> tuple[str, list[str]]:
+    """``command`` with every Groovy ``${...}``/``$name`` and bash ``\\$name`` replaced by a marker
+    ``\\x00<n>\\x00``, and the replaced texts."""
+    out, found, i = [], [], 0
+    while i < len(command):
+        match = re.match(r"\\\$(\{[^}]*\}|\w+)|\$([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)", command[i:])
+        if command.startswith("${", i):
+            end = _skip_braces(command, i + 1)
+            found.append(command[i + 2:end - 1])
+        elif match:
+            found.append(match.group(2) or match.group(0))
+            end = i + match.end()
+        else:
+            out.append(command[i])
+            i += 1
+            continue
+        out.append(_PLACEHOLDER.format(len(found) - 1))
+        i = end
+    return "".join(out), found
+
+
+def _literal_options(groovy: str) -> list[str]:
+    """Options written in the string literals of some Groovy (``'--flag'``, ``"--seed ${x}"``)."""
+    options = []
+    for match in re.finditer(r"\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)'", groovy):
+        literal = match.group(1) if match.group(1) is not None else match.group(2)
+        options += _OPTION_IN_LITERAL.findall(literal)
+    return options
+
+
+@dataclass(frozen=True)
+class ScriptCall:
+    command: str  # scact command name, e.g. "parse"
+    options: list[str]  # options in the call, also those in Groovy literals inside ${...}
+
+
+def script_calls(process: Process) -> list[ScriptCall]:
+    """The ``scact_<cmd>.py`` calls of the process's command, with the options each passes."""
+    command = re.sub(r"\\{1,2}[ \t]*\n", " ", process.command)  # line continuations
+    marked, interpolated = _interpolations(command)
+    calls = []
+    for line in re.split(r"\n|&&|\|\||;|\|", marked):
+        match = _SCACT_CALL.search(line)
+        if not match:
+            continue
+        options = []
+        for word in shlex.split(line[match.end():], posix=True):
+            markers = [int(n) for n in re.findall(r"\x00(\d+)\x00", word)]
+            if word.startswith("-") and not re.fullmatch(r"-\d.*", word):
+                options.append(re.sub(r"\x00\d+\x00", "?", word.split("=", 1)[0]))
+            elif markers and re.fullmatch(r"(\x00\d+\x00)+", word):
+                # ${args} stands for ext.args (checked from the config files); a Groovy expression
+                # such as ${x ? '--flag' : ''} contributes the options of its literals.
+                options += [o for n in markers for o in _literal_options(interpolated[n])]
+        calls.append(ScriptCall(match.group(1), options))
+    return calls
+
+
+def _prelude_options(process: Process) -> list[str]:
+    """Options in the string literals of the Groovy statements before the command string
+    (``def batch_arg = meta.batch ? "--batch ${meta.batch}" : ''``)."""
+    command_start = process.script.rfind(process.command) if process.command else len(process.script)
+    return _literal_options(process.script[:max(command_start - 3, 0)])
+
+
+def ext_args_options(root: Path, process_name: str) -> list[str]:
+    """Options set for ``process_name`` through ``ext.args`` in the repository's config files."""
+    options = []
+    for config in (p for p in nextflow_files(Path(root)) if p.suffix == ".config"):
+        text = config.read_text()
+        for match in re.finditer(r"withName\s*:\s*(['\"]?)([^'\"{\s]+)\1\s*\{", text):
+            selector = match.group(2)
+            if not (re.fullmatch(selector, process_name) or re.fullmatch(selector, f"X:{process_name}")):
+                continue
+            block = text[match.end() - 1:_skip_braces(text, match.end() - 1)]
+            for assignment in re.finditer(r"ext\.args\d*\s*=\s*(.*)", block):
+                options += _literal_options(assignment.group(1))
+    return options
+
+
+def check_process_script(process: Process, root: Path,
+                         parser_for: Callable[[str], object] | None = None) -> list[str]:
+    """Problems with the scripts ``process`` calls; [] when it calls an existing, executable
+    ``bin/scact_<cmd>.py`` with options (literal, from Groovy literals, or from ``ext.args`` in the
+    config files) that ``scact.cli.get_parser(<cmd>)`` accepts, every required one among them,
+    and ``--task-name``."""
+    if parser_for is None:
+        from scact.cli import get_parser as parser_for
+    root = Path(root)
+    where = f"{process.path}:{process.line}: process {process.name}"
+    calls = script_calls(process)
+    if not calls:
+        return [f"{where}: its script calls no bin/scact_<command>.py"]
+    problems, parsers = [], {}
+    for call in calls:
+        script = root / "bin" / f"scact_{call.command}.py"
+        if not script.is_file():
+            problems.append(f"{where}: calls bin/{script.name}, which does not exist")
+            continue
+        if not os.access(script, os.X_OK):
+            problems.append(f"{where}: bin/{script.name} is not executable (chmod +x)")
+        try:
+            parser = parsers[call.command] = parser_for(call.command)
+        except KeyError as err:
+            problems.append(f"{where}: scact has no command {call.command!r} ({err})")
+            continue
+        for option in call.options:
+            if option not in parser._option_string_actions:
+                problems.append(f"{where}: {script.name} does not accept {option}")
+        for action in parser._actions:
+            if action.required and action.option_strings and not set(action.option_strings) & set(call.options):
+                problems.append(f"{where}: {script.name} needs {action.option_strings[0]}, not passed")
+        if "--task-name" not in call.options:
+            problems.append(f'{where}: {script.name} is called without --task-name "${{task.process}}"')
+    for option in _prelude_options(process) + ext_args_options(root, process.name):
+        if parsers and not any(option in p._option_string_actions for p in parsers.values()):
+            problems.append(f"{where}: option {option} (set in Groovy or ext.args) is accepted by none of "
+                            f"{', '.join(f'scact_{c}.py' for c in parsers)}")
+    return problems
+
+
+# -- Outputs: after a task ran in its folder, every declared output must be there.
+_TASK_DIR = re.compile(r"^\d+_(?P<process>[A-Z0-9_]+?)(?:_(?P<tag>[^/]+))?$")
+
+
+def output_glob(pattern: str, variables: dict[str, str]) -> str:
+    """The declared output ``pattern`` as a glob: known placeholders filled in, others ``*``."""
+    marked, interpolated = _interpolations(pattern)
+    return re.sub(r"\x00(\d+)\x00", lambda m: variables.get(interpolated[int(m.group(1))].strip(), "*"),
+                  marked)
+
+
+def check_task_outputs(process: Process, task_dir: Path,
+                       variables: dict[str, str] | None = None) -> list[str]:
+    """Problems with the outputs of ``process`` in ``task_dir`` (where its command ran); [] when
+    every non-optional declared ``path`` output matches at least one file or folder there.
+
+    ``variables`` fills placeholders (``{"meta.id": "pbmc", "prefix": "pbmc"}``); when not given,
+    ``meta.id`` and ``prefix`` default to the tag of a ``<NN>_<PROCESS>_<tag>`` folder name.
+    Placeholders left unknown match anything.
+    """
+    task_dir = Path(task_dir)
+    variables = dict(variables or {})
+    named = _TASK_DIR.match(task_dir.name)
+    if named and named.group("tag") and named.group("process") == process.name:
+        variables.setdefault("meta.id", named.group("tag"))
+        variables.setdefault("prefix", named.group("tag"))
+    if not task_dir.is_dir():
+        return [f"{process.name}: task folder {task_dir} does not exist"]
+    problems = []
+    for output in process.output_paths:
+        glob = output_glob(output.pattern, variables)
+        if glob.strip("*") == "":
+            continue  # a bare variable (an input passed through): nothing to check
+        if not output.optional and not any(task_dir.glob(glob)):
+            problems.append(f"{process.path}: {process.name} declares output {output.pattern!r} "
+                            f"(emit {output.emit}), but {task_dir} holds no {glob!r}")
+    return problems
