@@ -394,11 +394,24 @@ def _triple_quoted_strings(text: str) -> list[str]:
     return found
 
 
+def _without_line_comment(line: str) -> str:
+    """``line`` up to a ``//`` comment that is not inside a string literal."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            quote = None if char == quote and line[i - 1] != "\\" else quote
+        elif char in "\"'":
+            quote = char
+        elif line.startswith("//", i):
+            return line[:i]
+    return line
+
+
 def _declarations(section: str) -> list[str]:
     """One entry per declaration of an input/output section (continuation lines joined)."""
     declarations, current, depth = [], "", 0
     for line in section.splitlines():
-        stripped = re.sub(r"^\s*//.*", "", line).strip()
+        stripped = _without_line_comment(line).strip()
         if not stripped:
             continue
         current = f"{current} {stripped}".strip()
