@@ -31,6 +31,7 @@ def test_repository_nextflow_files_have_no_errors(language_server, repo_root):
     diagnostics = language_server.diagnose(repo_root)
     checked = {p.relative_to(repo_root).as_posix() for p in diagnostics}
     assert {"main.nf", "nextflow.config", "workflows/scact.nf"} <= checked
+    assert "nf-test.config" not in checked  # nf-test's Groovy, not a Nextflow config
     errors = nc.error_diagnostics(diagnostics, repo_root)
     assert not errors, "Nextflow language server errors:\n" + _format(errors)
 
@@ -196,3 +197,19 @@ def test_task_output_check(tmp_path):
     assert len(problems) == 1 and "'*.tsv'" in problems[0] and str(module) in problems[0]
     problems = nc.check_task_outputs(process, task, {"prefix": "other", "meta.id": "other"})
     assert any("'other.h5ad'" in p for p in problems)
+
+
+def test_nf_test_files_name_existing_scripts_and_processes(repo_root):
+    """nf-test files are Groovy for nf-test (not fed to the language server): check what they name."""
+    import re
+
+    test_files = sorted(repo_root.glob("**/*.nf.test"))
+    assert test_files, "no nf-test file"
+    for test_file in test_files:
+        text = test_file.read_text()
+        script = test_file.parent / re.search(r'^\s*script\s+"([^"]+)"', text, re.M).group(1)
+        assert script.is_file(), f"{test_file}: script {script} does not exist"
+        named = re.search(r'^\s*process\s+"(\w+)"', text, re.M)
+        if named:
+            assert named.group(1) in {p.name for p in nc.parse_processes(script)}, \
+                f"{test_file}: {script} defines no process {named.group(1)}"
