@@ -1,0 +1,1 @@
+"""Preprocessing of each modality: QC, normalisation, clustering, labels, and their reconciliation."""

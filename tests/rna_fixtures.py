@@ -1,0 +1,59 @@
+"""Generated RNA counts with planted cell types, low-quality barcodes and heterotypic doublets."""
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+#: Marker genes of the planted types (named like human PBMC markers so marker labelling can find them).
+PLANTED_MARKERS = {
+    "T cell": ["CD3D", "CD3E", "CD3G", "TRAC"],
+    "B cell": ["MS4A1", "CD79A", "CD79B", "BANK1"],
+    "Natural killer cell": ["GNLY", "KLRF1", "KLRD1", "NCR1"],
+    "CD14+ Monocyte": ["CD14", "VCAN", "S100A8", "S100A9"],
+}
+
+
+def planted_rna(n_good=400, n_low_quality=30, n_doublets=40, n_genes=600, seed=0, sample="s1"):
+    """Raw counts AnnData; obs['planted'] is good/low_quality/doublet and obs['true_type'] the type."""
+    rng = np.random.default_rng(seed)
+    types = list(PLANTED_MARKERS)
+    markers = [g for genes in PLANTED_MARKERS.values() for g in genes]
+    genes = markers + ["MT-CO1", "MT-ND1"] + [f"GENE{i}" for i in range(n_genes - len(markers) - 2)]
+    base = rng.gamma(0.6, 1.0, size=len(genes))
+    base[len(markers):len(markers) + 2] = 3.0  # mitochondrial genes: a few percent of the counts
+    profiles = np.tile(base, (len(types), 1))
+    for t, name in enumerate(types):
+        for gene in PLANTED_MARKERS[name]:
+            profiles[t, genes.index(gene)] = 25.0
+        # each type also has its own block of 40 background genes up, as real types differ widely
+        block = len(markers) + 2 + 40 * t + np.arange(40)
+        profiles[t, block] *= 6.0
+    profiles /= profiles.sum(axis=1, keepdims=True)
+
+    def draw(type_index, depth):
+        return rng.poisson(profiles[type_index] * depth * rng.gamma(5.0, 0.2, size=len(genes)))
+
+    true_type = rng.integers(0, len(types), size=n_good)
+    rows = [draw(t, rng.lognormal(np.log(2500), 0.3)) for t in true_type]
+    status = ["good"] * n_good
+    labels = [types[t] for t in true_type]
+    for _ in range(n_low_quality):
+        t = rng.integers(len(types))
+        rows.append(draw(t, rng.uniform(40, 150)))
+        status.append("low_quality")
+        labels.append(types[t])
+    for _ in range(n_doublets):
+        a, b = rng.choice(len(types), size=2, replace=False)
+        rows.append(draw(a, rng.lognormal(np.log(2500), 0.3)) + draw(b, rng.lognormal(np.log(2500), 0.3)))
+        status.append("doublet")
+        labels.append(f"{types[a]}+{types[b]}")
+    order = rng.permutation(len(rows))
+    counts = sp.csr_matrix(np.vstack(rows)[order].astype(np.float32))
+    barcodes = [f"BC{i:05d}-1" for i in range(len(rows))]
+    obs = pd.DataFrame({"sample": sample, "batch": sample, "barcode": barcodes,
+                        "planted": np.array(status)[order], "true_type": np.array(labels)[order]},
+                       index=[f"{sample}:{b}" for b in barcodes])
+    var = pd.DataFrame({"gene_ids": [f"ENSG{i:08d}" for i in range(len(genes))]}, index=genes)
+    return ad.AnnData(counts, obs=obs, var=var)
