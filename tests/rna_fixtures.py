@@ -57,3 +57,37 @@ def planted_rna(n_good=400, n_low_quality=30, n_doublets=40, n_genes=600, seed=0
                        index=[f"{sample}:{b}" for b in barcodes])
     var = pd.DataFrame({"gene_ids": [f"ENSG{i:08d}" for i in range(len(genes))]}, index=genes)
     return ad.AnnData(counts, obs=obs, var=var)
+
+
+def planted_atac(n_cells=300, n_peaks=200, n_genes=120, seed=0, sample="a1", types=None):
+    """An ``atac_processed.h5ad``-like AnnData (leiden per planted type) and its gene-activity AnnData.
+
+    Gene activity is higher on the planted types' marker genes, so marker labelling can recover them.
+    """
+    rng = np.random.default_rng(seed)
+    types = list(types or PLANTED_MARKERS)
+    true_type = rng.integers(0, len(types), size=n_cells)
+    names = [f"{sample}:ATAC{i:05d}-1" for i in range(n_cells)]
+    open_rate = rng.uniform(0.02, 0.2, size=(len(types), n_peaks))
+    accessible = sp.csr_matrix((rng.random((n_cells, n_peaks)) < open_rate[true_type]).astype(np.float32))
+    chrom = np.repeat(["chr1", "chr2"], [n_peaks // 2, n_peaks - n_peaks // 2])
+    start = np.concatenate([np.arange(n_peaks // 2), np.arange(n_peaks - n_peaks // 2)]) * 5000 + 1000
+    var = pd.DataFrame({"chrom": chrom, "start": start, "end": start + 500},
+                       index=[f"{c}:{s}-{s + 500}" for c, s in zip(chrom, start)])
+    n_fragments = rng.integers(1000, 20000, size=n_cells)
+    obs = pd.DataFrame({"sample": sample, "batch": sample, "n_fragments": n_fragments,
+                        "tss_enrichment": rng.uniform(4, 12, size=n_cells),
+                        "leiden": pd.Categorical(true_type.astype(str)),
+                        "true_type": np.array(types)[true_type]}, index=names)
+    atac = ad.AnnData(accessible, obs=obs, var=var)
+    atac.obsm["X_lsi"] = rng.normal(size=(n_cells, 20)).astype(np.float32)
+
+    markers = [g for t in types for g in PLANTED_MARKERS.get(t, [])]
+    genes = markers + [f"GENE{i}" for i in range(n_genes - len(markers))]
+    rates = np.full((len(types), len(genes)), 2.0)
+    for t, name in enumerate(types):
+        for gene in PLANTED_MARKERS.get(name, []):
+            rates[t, genes.index(gene)] = 12.0
+    activity = sp.csr_matrix(rng.poisson(rates[true_type]).astype(np.float32))
+    gene_activity = ad.AnnData(activity, obs=pd.DataFrame(index=names), var=pd.DataFrame(index=genes))
+    return atac, gene_activity

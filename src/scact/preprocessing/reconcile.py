@@ -116,6 +116,7 @@ def training_rna(rna: ad.AnnData, source="rna_processed.h5ad") -> ad.AnnData:
     out.obsm = keep_obsm
     out.obsp = {}
     out.varm = {}
+    out.uns = {k: v for k, v in out.uns.items() if k == "scact"}
     out.obs = out.obs[[c for c in RNA_OBS if c in out.obs]].copy()
     return out
 
@@ -141,6 +142,7 @@ def training_atac(atac: ad.AnnData, source="atac_processed.h5ad") -> ad.AnnData:
     out.obs = out.obs[[c for c in ATAC_OBS if c in out.obs]].copy()
     out.layers = {}
     out.obsp = {}
+    out.uns = {k: v for k, v in out.uns.items() if k in ("scact", "fragments")}
     out.obsm = {k: v for k, v in out.obsm.items() if k in ("X_lsi", "X_umap")}
     return out
 

@@ -69,6 +69,7 @@ def detect_doublets(counts: sp.csr_matrix, params: RnaQcParams) -> tuple[np.ndar
         return np.zeros(n_cells), np.zeros(n_cells, dtype=bool)
     classifier = doubletdetection.BoostClassifier(
         n_iters=params.doublet_n_iters, clustering_algorithm="leiden", random_state=params.seed,
+        clustering_kwargs={"flavor": "igraph", "n_iterations": 2, "directed": False, "resolution": 4},
         n_components=min(30, n_genes - 1, n_cells - 1), n_top_var_genes=min(10000, n_genes),
         standard_scaling=True, verbose=False, n_jobs=1,
     )
