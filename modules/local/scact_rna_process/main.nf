@@ -20,7 +20,6 @@ process SCACT_RNA_PROCESS {
     scact_rna_process.py \\
         --input ${rna_qc} \\
         ${labels_arg} \\
-        --seed ${params.seed ?: 0} \\
         ${args} \\
         --outdir . \\
         --task-name "${task.process}"

@@ -18,7 +18,6 @@ process SCACT_RNA_QC {
     scact_rna_qc.py \\
         --input ${rna} \\
         --sample ${meta.id} \\
-        --seed ${params.seed ?: 0} \\
         ${args} \\
         --outdir . \\
         --task-name "${task.process}"

@@ -1,1 +1,1 @@
-"""Preprocessing of each modality: QC, normalisation, clustering, labels, and their reconciliation."""
+"""Preprocessing of each modality: QC, normalisation, features, clusters."""

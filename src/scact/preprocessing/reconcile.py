@@ -45,7 +45,8 @@ def label_atac(atac: ad.AnnData, gene_activity: ad.AnnData | None, labels=None, 
                min_score: float = 0.2, source="atac_processed.h5ad") -> pd.DataFrame | None:
     """ATAC ``obs['cell_type']``: user file, else user ``obs['label']``, else markers on gene activity.
 
-    Marker scores use the ATAC Leiden clusters and log1p(CP10k) of the gene-activity scores.
+    Marker scores use the ATAC Leiden clusters and log1p(CP10k) of the gene-activity counts
+    (``layers['counts']`` when present, as atac_process writes it, else ``X``).
     """
     if labels or ("label" in atac.obs and atac.obs["label"].notna().any()):
         return assign_labels(atac, labels=labels)
@@ -58,7 +59,8 @@ def label_atac(atac: ad.AnnData, gene_activity: ad.AnnData | None, labels=None, 
                           f"(e.g. {missing[0]!r})", "use the gene_activity.h5ad of the same atac_process run")
     activity = gene_activity[atac.obs_names].copy()
     activity.obs["leiden"] = atac.obs["leiden"].astype(str).to_numpy()
-    scores = assign_labels(activity, markers=markers, normalise=True, min_score=min_score)
+    layer = "counts" if "counts" in activity.layers else None
+    scores = assign_labels(activity, markers=markers, layer=layer, normalise=True, min_score=min_score)
     atac.obs["cell_type"] = activity.obs["cell_type"].to_numpy()
     atac.obs["cell_type"] = atac.obs["cell_type"].astype("category")
     return scores
@@ -138,7 +140,7 @@ def training_atac(atac: ad.AnnData, source="atac_processed.h5ad") -> ad.AnnData:
                           "run scact atac-process, which writes peaks in genome order")
     if "log_depth" not in out.obs:
         depth = out.obs["n_fragments"] if "n_fragments" in out.obs else np.asarray(out.X.sum(axis=1)).ravel()
-        out.obs["log_depth"] = np.log10(np.maximum(np.asarray(depth, dtype=np.float64), 1.0))
+        out.obs["log_depth"] = np.log1p(np.asarray(depth, dtype=np.float64))
     out.obs = out.obs[[c for c in ATAC_OBS if c in out.obs]].copy()
     out.layers = {}
     out.obsp = {}
@@ -152,8 +154,9 @@ def apply_reconciled(adata: ad.AnnData, labels: pd.Series, report: pd.DataFrame,
     shared = set(report.loc[report["status"] == "shared", "cell_type"])
     adata.obs["cell_type"] = pd.Categorical(labels.to_numpy())
     adata.obs["shared_type"] = adata.obs["cell_type"].isin(shared).to_numpy()
-    if "batch" in adata.obs:
-        adata.obs["batch"] = adata.obs["batch"].astype(str).astype("category")
+    if "batch" not in adata.obs:  # the model's batch confounder: one batch per sample by default
+        adata.obs["batch"] = adata.obs["sample"] if "sample" in adata.obs else "batch0"
+    adata.obs["batch"] = adata.obs["batch"].astype(str).astype("category")
     if drop_unshared:
         adata = adata[adata.obs["shared_type"].to_numpy()].copy()
         adata.obs["cell_type"] = adata.obs["cell_type"].cat.remove_unused_categories()

@@ -183,7 +183,7 @@ def process_rna(adata: ad.AnnData, params: RnaProcessParams) -> ad.AnnData:
     adata.layers["counts"] = sp.csr_matrix(adata.X, dtype=np.float32)
     n_counts = np.asarray(adata.layers["counts"].sum(axis=1)).ravel()
     adata.obs["n_counts"] = n_counts
-    adata.obs["log_depth"] = np.log10(np.maximum(n_counts, 1.0))
+    adata.obs["log_depth"] = np.log1p(n_counts)  # natural log, as atac_process records it
     sc.pp.normalize_total(adata, target_sum=1e4)
     sc.pp.log1p(adata)
     adata.uns.pop("log1p", None)
