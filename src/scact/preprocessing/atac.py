@@ -61,7 +61,7 @@ def genome_order_key(chrom: str):
 
 def sort_genome_order(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of a frame with ``chrom``/``start``/``end`` sorted in genome order."""
-    keys = frame["chrom"].map(genome_order_key)
+    keys = frame["chrom"].astype(str).map(genome_order_key)
     order = sorted(range(len(frame)), key=lambda i: (keys.iat[i], frame["start"].iat[i], frame["end"].iat[i]))
     return frame.iloc[order]
 
