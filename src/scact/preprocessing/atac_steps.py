@@ -161,7 +161,13 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
 def atac_matrix(qc_h5ad, peaks_bed, output_h5ad, fragments=None, tn5: str = "cellranger") -> ad.AnnData:
     """Cells x peaks counts of one sample on the shared peak set (from fragments, or remapped peak counts)."""
     cells = read_h5ad(qc_h5ad)
-    peaks = atac.read_peaks_bed(peaks_bed)
+    if peaks_bed is None:
+        if fragments is not None or cells.n_vars == 0:
+            raise input_error(qc_h5ad, "no peaks.bed given: only a peak-count input can keep its own peaks",
+                              "pass --peaks peaks.bed from call_peaks")
+        peaks = atac.sort_genome_order(peak_coordinates(cells.var, qc_h5ad).drop_duplicates()).reset_index(drop=True)
+    else:
+        peaks = atac.read_peaks_bed(peaks_bed)
     if fragments is not None:
         barcodes = cells.obs["barcode"].astype(str).tolist() if "barcode" in cells.obs else list(cells.obs_names)
         counts = atac.peak_matrix_from_fragments(fragments, barcodes, peaks, tn5=tn5)
@@ -178,7 +184,7 @@ def atac_matrix(qc_h5ad, peaks_bed, output_h5ad, fragments=None, tn5: str = "cel
     out.obs["frip"] = out.obs["n_peak_counts"] / np.maximum(2 * out.obs.get("n_fragments", out.obs["n_peak_counts"]), 1)
     out.uns.update({k: v for k, v in cells.uns.items() if k != "scact"})
     out.uns["scact"] = dict(cells.uns.get("scact", {}))
-    record_provenance(out, "atac_matrix", {"peaks": str(peaks_bed), "source": source, "tn5": tn5})
+    record_provenance(out, "atac_matrix", {"peaks": str(peaks_bed or "own peaks"), "source": source, "tn5": tn5})
     write_h5ad(out, output_h5ad)
     return out
 
