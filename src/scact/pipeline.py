@@ -57,6 +57,8 @@ PUBLISH_DIRS = {
     "SCACT_ATAC_MATRIX": None, "SCACT_RNA_PROCESS": "preprocessing", "SCACT_ATAC_PROCESS": "preprocessing",
     "SCACT_RECONCILE": "preprocessing",
 }
+#: Parameters that may name files (``markers`` may also be a built-in set's name).
+FILE_PARAMS = ("annotation", "markers")
 #: Where the intermediates go with ``--save_intermediates``.
 INTERMEDIATE_DIRS = {"SCACT_PARSE": "parsed", "SCACT_ATAC_MATRIX": "preprocessing/atac_matrix"}
 
@@ -324,6 +326,9 @@ def _reconcile(runner: LocalRunner, rna: Path, atac: Path, gene_activity: Path) 
 def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None) -> LocalRunner:
     """Run every step of the workflow on one machine."""
     params = resolve_params({**(overrides or {}), "input": str(samplesheet), "outdir": str(outdir)})
+    for name in FILE_PARAMS:  # tasks run in their own folders: make paths absolute, as Nextflow stages them
+        if params[name] and Path(params[name]).exists():
+            params[name] = str(Path(params[name]).resolve())
     rows = read_samplesheet(samplesheet)
     outdir.mkdir(parents=True, exist_ok=True)
     runner = LocalRunner(outdir.resolve(), params)
