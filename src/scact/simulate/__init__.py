@@ -4,7 +4,7 @@
 
 - ``filtered_feature_bc_matrix.h5`` (genes and peaks, 10x HDF5 layout), ``atac_fragments.tsv.gz`` (+ ``.tbi``),
   ``per_barcode_metrics.csv``, ``atac_peaks.bed``;
-- ``annotation/tss.bed``, ``annotation/genes.gtf``, ``annotation/chrom.sizes``;
+- ``annotation/tss.bed`` (TSS windows 1,000 bp upstream to 100 bp downstream, as CellOracle's tables), ``annotation/genes.gtf``, ``annotation/chrom.sizes``;
 - ``markers.tsv`` (cell_type, gene), ``cell_labels.csv`` (barcode, label: the true types),
   ``ground_truth_cells.tsv``, ``ground_truth_links.tsv``, ``simulation.json``;
 - ``samplesheet.csv`` with absolute ``input`` paths (Nextflow and ``scact run`` resolve relative paths
@@ -213,9 +213,11 @@ def _write_tsv(path: Path, table: pd.DataFrame, header: bool = True, sep: str = 
 def _write_tables(outdir: Path, truth: Truth) -> None:
     genes, peaks = truth.genes, truth.peaks
     _write_tsv(outdir / "atac_peaks.bed", peaks[["chrom", "start", "end"]], header=False)
-    tss = genes["tss"].to_numpy()
+    # CellOracle's convention, as in the real *_tss.bed tables: 1,000 bp upstream to 100 bp downstream
+    tss, plus = genes["tss"].to_numpy(), (genes["strand"] == "+").to_numpy()
     _write_tsv(outdir / "annotation" / "tss.bed", pd.DataFrame(
-        {"chrom": genes["chrom"], "start": tss - 500, "end": tss + 500, "gene": genes["gene"], "score": 0,
+        {"chrom": genes["chrom"], "start": np.where(plus, tss - 1000, tss - 100),
+         "end": np.where(plus, tss + 100, tss + 1000), "gene": genes["gene"], "score": 0,
          "strand": genes["strand"]}), header=False)
     write_text(outdir / "annotation" / "chrom.sizes",
                "".join(f"{chrom}\t{size}\n" for chrom, size in truth.chrom_sizes.items()))
