@@ -44,8 +44,9 @@ def _loss_figure(writer: Writer, history: pd.DataFrame):
         ax.set_xlabel("epoch")
     for ax in axes.ravel()[len(terms):]:
         fig.delaxes(ax)
-    axes[0, 0].legend(frameon=False)
     fig.tight_layout()
+    handles = {label: h for ax in axes.ravel() for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     caption = "Solid: training, dashed: validation."
     if boundaries:
         caption += " Dotted line: autoencoder phase ends, mapping + discriminator phase begins."
@@ -386,7 +387,7 @@ def _marker_heatmap(writer, rna, atac_to_rna):
     scale = np.maximum(np.maximum(observed.max(0), translated.max(0)), 1e-9)
     fig, axes = plt.subplots(1, 2, figsize=(2 + 0.42 * len(genes) * 2 + 1.5, 1.2 + 0.42 * len(types)), sharey=True)
     for ax, values, title in ((axes[0], observed, "observed (RNA cells)"), (axes[1], translated, "translated (ATAC cells)")):
-        image = ax.imshow(values / scale, cmap="magma_r", vmin=0, vmax=1, aspect="auto")
+        image = ax.imshow(values / scale, cmap="Reds", vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(genes)), genes, rotation=90)
         ax.set_yticks(range(len(types)), types)
         ax.set_title(title)
