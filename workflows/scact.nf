@@ -10,6 +10,7 @@ include { SCACT_CALL_PEAKS   } from '../modules/local/scact_call_peaks/main'
 include { SCACT_ATAC_MATRIX  } from '../modules/local/scact_atac_matrix/main'
 include { SCACT_ATAC_PROCESS } from '../modules/local/scact_atac_process/main'
 include { SCACT_RECONCILE    } from '../modules/local/scact_reconcile/main'
+include { SCACT_TRAIN        } from '../modules/local/scact_train/main'
 
 /*
     The files that come with an ATAC input: [ fragments, its index, CellRanger-arc per-barcode metrics ],
@@ -83,8 +84,13 @@ workflow SCACT {
     SCACT_RECONCILE(SCACT_RNA_PROCESS.out.h5ad, SCACT_ATAC_PROCESS.out.h5ad, SCACT_ATAC_PROCESS.out.gene_activity, [])
     ch_versions = ch_versions.mix(SCACT_RECONCILE.out.versions)
 
+    // The model: autoencoders, then mapping and per-type discriminators (GPU when the profile gives one)
+    SCACT_TRAIN(SCACT_RECONCILE.out.rna, SCACT_RECONCILE.out.atac)
+    ch_versions = ch_versions.mix(SCACT_TRAIN.out.versions)
+
     emit:
     rna      = SCACT_RECONCILE.out.rna  // path: rna.h5ad, the RNA training matrix
     atac     = SCACT_RECONCILE.out.atac // path: atac.h5ad, the ATAC training matrix
+    model    = SCACT_TRAIN.out.model    // path: model/, the trained scACT model
     versions = ch_versions              // channel: path(versions.yml)
 }

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: Processes in the order ``workflows/scact.nf`` calls them.
 STEP_ORDER = ("SCACT_PARSE", "SCACT_RNA_QC", "SCACT_RNA_PROCESS", "SCACT_ATAC_QC", "SCACT_CALL_PEAKS",
-              "SCACT_ATAC_MATRIX", "SCACT_ATAC_PROCESS", "SCACT_RECONCILE")
+              "SCACT_ATAC_MATRIX", "SCACT_ATAC_PROCESS", "SCACT_RECONCILE", "SCACT_TRAIN")
 
 #: Options each step gets from the pipeline parameters: (option, parameter). The same as the ``ext.args``
 #: of ``conf/modules.config`` (tests/test_pipeline.py checks it).
@@ -48,6 +48,10 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
                            ("--seed", "seed")),
     "SCACT_RECONCILE": (("--markers", "markers"),),
+    "SCACT_TRAIN": (("--gamma", "gamma"), ("--lambda", "lambda_cycle"), ("--mi-weight", "mi_weight"),
+                    ("--max-epochs-autoencoder", "max_epochs_autoencoder"),
+                    ("--max-epochs-mapping", "max_epochs_mapping"), ("--device", "device"), ("--seed", "seed"),
+                    ("--batch-size", "batch_size")),
 }
 
 #: Where each step's results are published in ``--outdir`` (``publishDir`` of conf/modules.config);
@@ -55,17 +59,12 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
 PUBLISH_DIRS = {
     "SCACT_PARSE": None, "SCACT_RNA_QC": "qc", "SCACT_ATAC_QC": "qc", "SCACT_CALL_PEAKS": "peaks",
     "SCACT_ATAC_MATRIX": None, "SCACT_RNA_PROCESS": "preprocessing", "SCACT_ATAC_PROCESS": "preprocessing",
-    "SCACT_RECONCILE": "preprocessing",
+    "SCACT_RECONCILE": "preprocessing", "SCACT_TRAIN": "model",
 }
 #: Parameters that may name files (``markers`` may also be a built-in set's name).
 FILE_PARAMS = ("annotation", "markers")
 #: Where the intermediates go with ``--save_intermediates``.
 INTERMEDIATE_DIRS = {"SCACT_PARSE": "parsed", "SCACT_ATAC_MATRIX": "preprocessing/atac_matrix"}
-
-#: Parameters only Nextflow uses (containers, logging); the local runner accepts and ignores them.
-NEXTFLOW_ONLY_PARAMS = ("container_cpu", "container_gpu", "help", "version", "validate_params",
-                        "monochrome_logs", "trace_report_suffix", "publish_dir_mode")
-
 
 def load_params_schema() -> dict:
     """``nextflow_schema.json`` as shipped with the package."""
@@ -323,6 +322,14 @@ def _reconcile(runner: LocalRunner, rna: Path, atac: Path, gene_activity: Path) 
     return workdir / "rna.h5ad", workdir / "atac.h5ad"
 
 
+def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
+    """SCACT_TRAIN: the scACT model on the unpaired training matrices."""
+    workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress"],
+                          [rna, atac])
+    runner.publish("SCACT_TRAIN", workdir, ["model", "training_history.csv", "loss_curves.png"])
+    return workdir / "model"
+
+
 def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None) -> LocalRunner:
     """Run every step of the workflow on one machine."""
     params = resolve_params({**(overrides or {}), "input": str(samplesheet), "outdir": str(outdir)})
@@ -338,7 +345,8 @@ def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None)
     rna_processed = _preprocess_rna(runner, parsed["rna"])
     atac_processed, gene_activity = _preprocess_atac(runner, parsed["atac"], parsed["fragments"],
                                                      {row.sample: row for row in rows})
-    _reconcile(runner, rna_processed, atac_processed, gene_activity)
+    rna, atac = _reconcile(runner, rna_processed, atac_processed, gene_activity)
+    model = _train(runner, rna, atac)
     runner.write_trace()
     runner.collect_versions()
     return runner
