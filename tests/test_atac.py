@@ -247,3 +247,42 @@ def test_peak_count_input_without_fragments(tmp_path, planted, peaks_done):
     remapped = atac_matrix(tmp_path / "q.h5ad", folder / "peaks.bed", tmp_path / "p.h5ad")
     assert remapped.n_vars == len(peaks)
     assert np.allclose(remapped.X.toarray(), counts[kept.obs_names].X.toarray())
+
+
+def test_cellranger_cell_calls_respected(planted, qc_done, tmp_path):
+    """With CellRanger-arc's per_barcode_metrics.csv only its is_cell barcodes can be kept."""
+    barcodes = planted.kinds.index.to_numpy()
+    called = set(barcodes[::2])
+    pd.DataFrame({"barcode": barcodes, "is_cell": [int(b in called) for b in barcodes]}).to_csv(
+        tmp_path / "per_barcode_metrics.csv", index=False)
+    kept = atac_qc(qc_done[0] / "sim_atac.h5ad", tmp_path / "q.h5ad", tmp_path / "q.tsv", fragments=planted.fragments,
+                   annotation=planted.tss_bed, cell_metrics=tmp_path / "per_barcode_metrics.csv")
+    assert set(kept.obs["barcode"]) <= called and kept.n_obs > 0
+    table = pd.read_csv(tmp_path / "q.tsv", sep="\t").set_index("reason")["n_barcodes"]
+    assert table["not_called_by_cellranger"] == len(barcodes) - len(called)
+
+
+@pytest.mark.parametrize("command", ["atac_qc", "call_peaks", "atac_matrix", "atac_process"])
+def test_command_scripts_and_modules(repo_root, command):
+    from scact.cli import get_parser
+
+    script = repo_root / "bin" / f"scact_{command}.py"
+    assert script.stat().st_mode & 0o111 and len(script.read_text().splitlines()) == 4
+    assert f'run_script("{command}")' in script.read_text()
+    module = (repo_root / "modules" / "local" / f"scact_{command}" / "main.nf").read_text()
+    assert f"process SCACT_{command.upper()} " in module and f"scact_{command}.py" in module
+    assert 'emit: versions' in module and "stub:" in module and '--task-name "${task.process}"' in module
+    assert get_parser(command).format_help()
+
+
+def test_peaks_called_per_group_then_merged(planted, qc_done, tmp_path):
+    folder, kept = qc_done
+    labelled = kept.copy()
+    labelled.obs["label"] = planted.cell_types.reindex(labelled.obs["barcode"].astype(str).to_numpy()).to_numpy()
+    labelled.write_h5ad(tmp_path / "labelled_qc.h5ad")
+    peaks = call_peaks([(tmp_path / "labelled_qc.h5ad", planted.fragments)], planted.tss_bed, tmp_path / "peaks.bed",
+                       outdir=tmp_path, genome_size=str(planted.genome_size), group_by="label", min_group_cells=20)
+    groups = pd.read_csv(tmp_path / "peak_groups.tsv", sep="\t")
+    assert sorted(groups["group"]) == ["type0", "type1", "type2"] and (groups["n_summits"] > 0).all()
+    assert _overlap_fraction(planted.peaks, peaks) >= 0.9
+    assert (atac.sort_genome_order(peaks[["chrom", "start", "end"]]).index == peaks.index).all()
