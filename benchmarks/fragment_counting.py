@@ -37,6 +37,21 @@ HG38_AUTOSOMES = {f"chr{i}": s for i, s in enumerate(
      58617616, 64444167, 46709983, 50818468], start=1)}
 
 
+def _tsv_bytes(frame: pd.DataFrame) -> bytes:
+    """Tab-separated text of a frame: pyarrow's multithreaded writer when installed, else pandas."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        buffer = io.StringIO()
+        frame.to_csv(buffer, sep="\t", header=False, index=False)
+        return buffer.getvalue().encode()
+    sink = pa.BufferOutputStream()
+    options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink, options)
+    return sink.getvalue().to_pybytes()
+
+
 def generate(path: Path, n_fragments: int, n_barcodes: int = 20_000, seed: int = 0, chunk: int = 2_000_000) -> Path:
     """Write a sorted fragments file chunk by chunk (memory flat), bgzip it and index it with tabix."""
     import pysam
@@ -59,9 +74,7 @@ def generate(path: Path, n_fragments: int, n_barcodes: int = 20_000, seed: int =
                 lengths = np.where(rng.random(n) < 0.6, rng.integers(40, 147, n), rng.integers(147, 600, n))
                 frame = pd.DataFrame({"c": chrom, "s": starts, "e": starts + lengths,
                                       "b": barcodes[rng.choice(n_barcodes, n, p=weights)], "n": 1})
-                buffer = io.StringIO()
-                frame.to_csv(buffer, sep="\t", header=False, index=False)
-                out.write(buffer.getvalue().encode())
+                out.write(_tsv_bytes(frame))
             tss_rows += [(chrom, int(p), int(p) + 1, f"{chrom}_g{i}", 0, "+")
                          for i, p in enumerate(rng.integers(0, size, max(1, size // 150_000)))]
     pysam.tabix_index(str(path), preset="bed", force=True)

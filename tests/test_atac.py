@@ -54,6 +54,13 @@ def peaks_done(planted, qc_done):
     return folder, peaks
 
 
+@pytest.fixture(scope="module")
+def matrix_done(planted, peaks_done):
+    folder, _ = peaks_done
+    return atac_matrix(folder / "sim_atac_qc.h5ad", folder / "peaks.bed", folder / "sim_atac_peaks.h5ad",
+                       fragments=planted.fragments)
+
+
 def test_qc_removes_planted_low_quality_and_doublets(planted, qc_done):
     folder, kept = qc_done
     kept_barcodes = set(kept.obs["barcode"])
@@ -94,10 +101,9 @@ def test_peaks_recover_planted_peaks_in_genome_order(planted, peaks_done):
     assert (folder / "macs3_peaks.narrowPeak").exists()
 
 
-def test_matrix_and_process_recover_cell_types(planted, peaks_done):
+def test_matrix_and_process_recover_cell_types(planted, peaks_done, matrix_done):
     folder, peaks = peaks_done
-    matrix = atac_matrix(folder / "sim_atac_qc.h5ad", folder / "peaks.bed", folder / "sim_atac_peaks.h5ad",
-                         fragments=planted.fragments)
+    matrix = matrix_done
     assert matrix.n_vars == len(peaks) and matrix.X.nnz > 0
     out = atac_process([str(folder / "sim_atac_peaks.h5ad")], folder / "atac_processed.h5ad",
                        folder / "gene_activity.h5ad", annotation=planted.tss_bed, n_top_peaks=150, seed=0)
@@ -236,7 +242,7 @@ def test_h5_without_peaks(tmp_path):
         read_10x_h5(path, "atac")
 
 
-def test_peak_count_input_without_fragments(tmp_path, planted, peaks_done):
+def test_peak_count_input_without_fragments(tmp_path, planted, peaks_done, matrix_done):
     """A peak-count h5ad skips fragment steps: filtered on counts, remapped onto the shared peaks."""
     folder, peaks = peaks_done
     counts = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
@@ -286,3 +292,19 @@ def test_peaks_called_per_group_then_merged(planted, qc_done, tmp_path):
     assert sorted(groups["group"]) == ["type0", "type1", "type2"] and (groups["n_summits"] > 0).all()
     assert _overlap_fraction(planted.peaks, peaks) >= 0.9
     assert (atac.sort_genome_order(peaks[["chrom", "start", "end"]]).index == peaks.index).all()
+
+
+def test_call_peaks_with_peak_count_input_only(planted, peaks_done, matrix_done, tmp_path):
+    """A peak-count input (no fragments, '-') contributes its own peaks; chrM and unannotated ones are dropped."""
+    folder, peaks = peaks_done
+    counts = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
+    extra = pd.DataFrame({"chrom": ["chrM", "chrUn"], "start": [100, 100], "end": [600, 600]}, index=["m", "u"])
+    var = pd.concat([counts.var[["chrom", "start", "end"]].astype({"chrom": str}), extra])
+    import scipy.sparse as sp
+
+    given = ad.AnnData(X=sp.hstack([counts.X, sp.csr_matrix((counts.n_obs, 2))]).tocsr(),
+                       obs=counts.obs[["sample", "batch", "barcode"]].copy(), var=var)
+    given.write_h5ad(tmp_path / "given_qc.h5ad")
+    merged = call_peaks([(tmp_path / "given_qc.h5ad", "-")], planted.tss_bed, tmp_path / "peaks.bed", outdir=tmp_path)
+    assert merged[["chrom", "start", "end"]].reset_index(drop=True).equals(
+        peaks[["chrom", "start", "end"]].reset_index(drop=True).astype(merged[["chrom", "start", "end"]].dtypes))

@@ -13,7 +13,8 @@ from scact.preprocessing.atac import TN5_CONVENTIONS
 
 def add_arguments(parser):
     parser.add_argument("--input", nargs=2, action="append", required=True, metavar=("QC_H5AD", "FRAGMENTS"),
-                        help="a sample's <sample>_atac_qc.h5ad and its fragments file; repeat per sample")
+                        help="a sample's <sample>_atac_qc.h5ad and its fragments file ('-' for a peak-count input: its own "
+                             "peaks join the set); repeat per sample")
     parser.add_argument("--annotation", required=True, type=Path, help="TSS BED or GTF(.gz): chromosomes kept")
     parser.add_argument("--genome-size", default="hs", help="MACS -g: hs, mm, or an effective size in bp")
     parser.add_argument("--qvalue", type=float, default=0.01)

@@ -127,9 +127,15 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
     """
     genes = read_annotation(annotation)
     annotated = set(genes["chrom"])
-    fragment_files = []
+    fragment_files, given_peaks = [], []
     for qc_h5ad, fragments in inputs:
         cells = read_h5ad(qc_h5ad)
+        if fragments in (None, "-", ""):  # a peak-count input: its own peaks join the shared set
+            if cells.n_vars == 0:
+                raise input_error(qc_h5ad, "has neither fragments nor peaks", "give its fragments file")
+            own = peak_coordinates(cells.var, qc_h5ad)
+            given_peaks.append(own[own["chrom"].isin(annotated) & ~own["chrom"].isin(atac.MITO_NAMES)])
+            continue
         check_chromosomes(annotation, genes, fragments, fragment_contigs(fragments))
         barcodes = cells.obs["barcode"].astype(str) if "barcode" in cells.obs else pd.Series(cells.obs_names, index=cells.obs_names)
         if group_by is None:
@@ -146,7 +152,10 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     narrow_parts = []
+    beds, dropped = {}, {}
     with atac.temporary_directory(".call_peaks.") as tmp:
+        if not fragment_files:
+            return _write_peaks(atac.merge_intervals(pd.concat(given_peaks)), output_bed, outdir, dropped, plot_path)
         beds, dropped = atac.write_pseudobulk_insertions(fragment_files, Path(tmp), tn5, annotated)
         if all(bed.stat().st_size == 0 for bed in beds.values()):
             raise input_error(inputs[0][1], "no insertion of the kept cells lies on an annotated chromosome",
@@ -167,20 +176,27 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
     if peaks.empty:
         raise input_error(inputs[0][1], "MACS3 called no peak on the kept cells",
                           "check --genome-size and that the kept cells have enough fragments")
+    log.info("%d MACS3 summits -> %d merged %d-bp peaks", len(narrow), len(peaks), 2 * half_width + 1)
+    if given_peaks:
+        peaks = atac.merge_intervals(pd.concat([peaks] + given_peaks, ignore_index=True))
+    if len(beds) > 1:
+        _write_tsv(pd.DataFrame({"group_file": [f"macs3_group{i}" for i in range(len(beds))], "group": list(beds),
+                                 "n_summits": [int((narrow["group"] == g).sum()) for g in beds]}),
+                   outdir / "peak_groups.tsv")
+    return _write_peaks(peaks, output_bed, outdir, dropped, plot_path)
+
+
+def _write_peaks(peaks: pd.DataFrame, output_bed, outdir: Path, dropped: dict, plot_path) -> pd.DataFrame:
     for chrom, n in sorted(dropped.items()):
         log.info("dropped %d fragments on %s (chrM or not in the annotation)", n, chrom)
+    peaks = peaks[["chrom", "start", "end"]].copy()
     peaks["name"] = atac.peak_names(peaks)
     with atomic_path(output_bed) as tmp:
         peaks.to_csv(tmp, sep="\t", header=False, index=False)
     summary = pd.DataFrame({"chrom": list(dropped), "n_fragments_dropped": list(dropped.values())})
     _write_tsv(summary, outdir / "dropped_chromosomes.tsv")
-    if len(beds) > 1:
-        _write_tsv(pd.DataFrame({"group_file": [f"macs3_group{i}" for i in range(len(beds))], "group": list(beds),
-                                 "n_summits": [int((narrow["group"] == g).sum()) for g in beds]}),
-                   outdir / "peak_groups.tsv")
     if plot_path:
         atac_plots.peaks_per_chromosome(peaks, Path(plot_path))
-    log.info("%d MACS3 summits -> %d merged %d-bp peaks", len(narrow), len(peaks), 2 * half_width + 1)
     return peaks
 
 
