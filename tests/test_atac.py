@@ -1,7 +1,6 @@
 """ATAC preprocessing: QC, MACS peaks, peak matrix, TF-IDF/LSI/Leiden, on planted and real data, and bad input."""
 from __future__ import annotations
 
-import gzip
 import shutil
 import warnings
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
 from atac_simulation import parsed_atac_h5ad, simulate_atac
@@ -300,8 +300,6 @@ def test_call_peaks_with_peak_count_input_only(planted, peaks_done, matrix_done,
     counts = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
     extra = pd.DataFrame({"chrom": ["chrM", "chrUn"], "start": [100, 100], "end": [600, 600]}, index=["m", "u"])
     var = pd.concat([counts.var[["chrom", "start", "end"]].astype({"chrom": str}), extra])
-    import scipy.sparse as sp
-
     given = ad.AnnData(X=sp.hstack([counts.X, sp.csr_matrix((counts.n_obs, 2))]).tocsr(),
                        obs=counts.obs[["sample", "batch", "barcode"]].copy(), var=var)
     given.write_h5ad(tmp_path / "given_qc.h5ad")

@@ -31,7 +31,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
