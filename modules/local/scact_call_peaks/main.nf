@@ -13,6 +13,7 @@ process SCACT_CALL_PEAKS {
     path "macs3_*", emit: macs
     path "dropped_chromosomes.tsv", emit: dropped
     path "peaks_per_chromosome.png", emit: plot
+    path "peak_groups.tsv", emit: groups, optional: true
     path "versions.yml", emit: versions
 
     script:
