@@ -57,8 +57,7 @@ def foscttm(a: np.ndarray, b: np.ndarray) -> float:
     for x, y in ((a, b), (b, a)):
         fractions = []
         for i in range(0, len(x), 1000):
-            d = ((x[i:i + 1000, None, :] - y[None, :, :]) ** 2).sum(-1) if False else (
-                (x[i:i + 1000] ** 2).sum(1)[:, None] - 2 * x[i:i + 1000] @ y.T + (y ** 2).sum(1)[None])
+            d = (x[i:i + 1000] ** 2).sum(1)[:, None] - 2 * x[i:i + 1000] @ y.T + (y ** 2).sum(1)[None]
             true = d[np.arange(d.shape[0]), np.arange(i, i + d.shape[0])]
             fractions.append((d < true[:, None]).mean(1))
         total.append(np.concatenate(fractions).mean())
@@ -89,21 +88,45 @@ def main():
     parser.add_argument("--label-free", action="store_true", help="train without labels")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-scores", action="store_true")
+    parser.add_argument("--autoencoder-cache", type=Path, default=None,
+                        help="reuse (or write) the phase-1 weights here to try mapping settings quickly")
+    parser.add_argument("--max-epochs-mapping", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     rna, atac = load(args.data, args.seed)
     print(f"RNA {rna.shape}, ATAC {atac.shape} (ATAC cells shuffled), threads {torch.get_num_threads()}")
     hyper = {k: v for k, v in (("gamma", args.gamma), ("lam", args.lam)) if v is not None}
-    start = time.perf_counter()
     model = SCACT(rna, atac, labels_key=None if args.label_free else "cell_type", seed=args.seed, **hyper)
-    history = model.train(device="cpu", progress=False)
-    wall = time.perf_counter() - start
+
+    def report(row):
+        if row["epoch"] % 5 == 0 or row["phase_epoch"] == 1:
+            losses = ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith(("train_", "val_")))
+            print(f"[{row['phase']} {row['phase_epoch']}] {row['seconds']:.1f}s {losses}", flush=True)
+
+    mapping = {} if args.max_epochs_mapping is None else {"max_epochs_mapping": args.max_epochs_mapping}
+    wall, cpu = time.perf_counter(), time.process_time()
+    if args.autoencoder_cache and args.autoencoder_cache.is_file():
+        cached = torch.load(args.autoencoder_cache, weights_only=True)
+        model.module.load_state_dict(cached["state_dict"])
+        wall -= cached["wall"]
+        cpu -= cached["cpu"]
+        print(f"phase 1 weights from {args.autoencoder_cache} ({cached['wall'] / 60:.1f} min wall)")
+        history = model.train(device="cpu", progress=False, max_epochs_autoencoder=0, on_epoch_end=report,
+                              **mapping)
+    elif args.autoencoder_cache:
+        model.train(device="cpu", progress=False, max_epochs_mapping=0, on_epoch_end=report)
+        torch.save({"state_dict": model.module.state_dict(), "wall": time.perf_counter() - wall,
+                    "cpu": time.process_time() - cpu}, args.autoencoder_cache)
+        history = model.train(device="cpu", progress=False, max_epochs_autoencoder=0, on_epoch_end=report,
+                              **mapping)
+    else:
+        history = model.train(device="cpu", progress=False, on_epoch_end=report, **mapping)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-    phases = history.groupby("phase")["seconds"].agg(["count", "sum"])
-    print(f"training wall time {wall / 60:.1f} min, peak memory (max RSS) {peak_gb:.2f} GB")
-    print(phases.to_string())
-    print(history.tail(1).T.to_string())
+    print(f"training wall time {wall / 60:.1f} min, CPU time {cpu / 60:.1f} min, "
+          f"peak memory (max RSS) {peak_gb:.2f} GB, load average {os.getloadavg()}")
+    print(history.groupby("phase")["seconds"].agg(["count", "sum"]).to_string())
     if args.no_scores:
         return
     z_rna, z_atac = model.get_latent(rna, "rna"), model.get_latent(atac, "atac")
