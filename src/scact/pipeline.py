@@ -42,7 +42,7 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_RNA_PROCESS": (("--markers", "markers"), ("--n-top-genes", "n_top_genes"),
                           ("--resolution", "leiden_resolution"), ("--seed", "seed")),
     "SCACT_ATAC_QC": (("--min-fragments", "min_fragments"), ("--min-tss-enrichment", "min_tss_enrichment"),
-                      ("--tn5", "tn5")),
+                      ("--min-peak-counts", "min_peak_counts"), ("--tn5", "tn5")),
     "SCACT_CALL_PEAKS": (("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5")),
     "SCACT_ATAC_MATRIX": (("--tn5", "tn5"),),
     "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
