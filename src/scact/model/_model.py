@@ -26,7 +26,7 @@ from scact.io.anndata import peak_coordinates
 from scact.io.atomic import atomic_path, write_text
 from scact.io.provenance import package_versions
 from scact.model._modules import ScactNetwork
-from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device
+from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device, sparse_tensor
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +271,8 @@ class SCACT:
         path = Path(directory)
         path = path / MODEL_FILE if path.is_dir() else path
         if not path.is_file():
-            raise input_error(path, "no saved scACT model here", f"give the folder written by SCACT.save ({MODEL_FILE})")
+            raise input_error(path, "no saved scACT model here",
+                              f"give the folder written by SCACT.save ({MODEL_FILE})")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
@@ -347,9 +348,7 @@ class SCACT:
 
     def _tensor(self, x: sp.csr_matrix, sparse: bool = False) -> torch.Tensor:
         if sparse:
-            coo = x.tocoo()
-            indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-            return torch.sparse_coo_tensor(indices, torch.from_numpy(coo.data), coo.shape, check_invariants=False).to(self.device)
+            return sparse_tensor(x).to(self.device)
         return torch.from_numpy(x.toarray()).to(self.device)
 
     @torch.no_grad()

@@ -136,7 +136,7 @@ class Trainer:
         block = modality.x[rows]
         x = torch.from_numpy(block.toarray()).to(self.device)
         c = torch.from_numpy(modality.confounders[rows]).to(self.device)
-        return x, c, (_sparse_tensor(block).to(self.device) if name == "atac" else x)
+        return x, c, (sparse_tensor(block).to(self.device) if name == "atac" else x)
 
     def _autoencoder_losses(self, name: str, x, c, x_in):
         ae = getattr(self.net, name)
@@ -399,10 +399,12 @@ class Trainer:
         log.info("resumed from %s at %s epoch %d", path, self.phase, self.phase_epoch)
 
 
-def _sparse_tensor(block: sp.csr_matrix) -> torch.Tensor:
+def sparse_tensor(block: sp.csr_matrix) -> torch.Tensor:
+    """A coalesced torch COO tensor of a scipy sparse block (the ATAC encoder's minibatch input)."""
     coo = block.tocoo()
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(indices, torch.from_numpy(coo.data), coo.shape, check_invariants=False).coalesce()
+    values = torch.from_numpy(coo.data.astype(np.float32))
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False).coalesce()
 
 
 def _fingerprint_config(config: TrainingConfig) -> dict:
