@@ -318,8 +318,8 @@ def atac_to_rna_metrics(observed, predicted: np.ndarray, labels=None, gene_names
     per_gene = pd.DataFrame({"pearson": gene_r}, index=gene_names)
     if labels is not None and len(np.unique(labels)) > 1:
         labels = np.asarray(labels)
-        observed_rank = _one_vs_rest_t(observed, labels)
-        predicted_rank = _one_vs_rest_t(predicted, labels)
+        observed_rank = one_vs_rest_t(observed, labels)
+        predicted_rank = one_vs_rest_t(predicted, labels)
         markers = np.unique(np.concatenate([np.argsort(-t)[:n_markers] for t in observed_rank.values()]))
         scalars["marker_r2_mean"] = float(np.nanmean(np.square(gene_r[markers])))
         n_genes = observed.shape[1]
@@ -362,15 +362,19 @@ def _squared_pearson(a, b) -> float:
 
 
 def _columnwise_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of matching columns; NaN where either column is constant."""
+    """Pearson correlation of matching columns of observed ``a`` and predicted ``b``.
+
+    NaN where the observed column is constant (nothing to predict); 0 where only the prediction is.
+    """
     a = a - a.mean(0)
     b = b - b.mean(0)
-    denom = np.sqrt((a ** 2).sum(0) * (b ** 2).sum(0))
+    var_a, var_b = (a ** 2).sum(0), (b ** 2).sum(0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denom > 0, (a * b).sum(0) / denom, np.nan)
+        r = np.where(var_b > 0, (a * b).sum(0) / np.sqrt(var_a * var_b), 0.0)
+    return np.where(var_a > 0, r, np.nan)
 
 
-def _one_vs_rest_t(x: np.ndarray, labels: np.ndarray) -> dict:
+def one_vs_rest_t(x: np.ndarray, labels: np.ndarray) -> dict:
     """Welch t statistic of every gene, each type against all other cells."""
     out = {}
     for label in np.unique(labels):

@@ -1,0 +1,173 @@
+"""Products of a trained model: translations both ways and the joint embedding, written to disk.
+
+RNA->ATAC peak probabilities are streamed block by block into an HDF5 dataset and copied into the
+``.h5ad`` as ``layers['probabilities']`` (an ordinary dense layer for scanpy, read back blockwise by
+:func:`probability_blocks`), so no step ever holds a dense cells x peaks matrix. ``X`` holds binary
+profiles drawn from Bernoulli(probabilities) with a seeded generator, as a sparse CSR matrix.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from scact.io.atomic import atomic_path
+from scact.io.provenance import record_provenance
+
+log = logging.getLogger(__name__)
+
+PROBABILITY_DTYPES = {"float32": np.float32, "float16": np.float16, "none": None}
+PROBABILITY_LAYER = "probabilities"
+
+
+def write_rna_to_atac(blocks, obs: pd.DataFrame, var: pd.DataFrame, path, probabilities: str = "float32",
+                      seed: int = 0, params: dict | None = None) -> None:
+    """Write RNA->ATAC translations: X = seeded Bernoulli samples (CSR), optional dense probability layer.
+
+    ``blocks``: iterator of ``(start, stop, float32 block)`` covering every cell of ``obs`` in order.
+    """
+    if probabilities not in PROBABILITY_DTYPES:
+        raise ValueError(f"probabilities must be one of {', '.join(PROBABILITY_DTYPES)}")
+    dtype = PROBABILITY_DTYPES[probabilities]
+    rng = np.random.default_rng(seed)
+    n_cells, n_peaks = len(obs), len(var)
+    path = Path(path)
+    sampled = []
+    with atomic_path(path.with_name(path.name + ".probabilities.h5")) as scratch_path:
+        with h5py.File(scratch_path, "w") as scratch:
+            layer = None
+            if dtype is not None:
+                layer = scratch.create_dataset(
+                    PROBABILITY_LAYER, shape=(n_cells, n_peaks), dtype=dtype,
+                    chunks=(max(1, min(256, n_cells)), max(1, min(4096, n_peaks))), compression="gzip",
+                    compression_opts=4)
+            covered = 0
+            for start, stop, block in blocks:
+                block = np.clip(np.asarray(block, dtype=np.float32), 0.0, 1.0)
+                if layer is not None:
+                    layer[start:stop] = block.astype(dtype)
+                sampled.append(sp.csr_matrix((rng.random(block.shape, dtype=np.float32) < block)
+                                             .astype(np.float32)))
+                covered = stop
+            if covered != n_cells:
+                raise ValueError(f"translation covered {covered} of {n_cells} cells")
+        adata = ad.AnnData(X=sp.vstack(sampled).tocsr() if sampled else sp.csr_matrix((0, n_peaks)),
+                           obs=obs.copy(), var=var.copy())
+        record_provenance(adata, "translate_rna_to_atac",
+                          {"probabilities": probabilities, "seed": seed, **(params or {})})
+        with atomic_path(path) as tmp:
+            adata.write_h5ad(tmp, compression="gzip")
+            if dtype is not None:
+                with h5py.File(scratch_path, "r") as scratch, h5py.File(tmp, "a") as target:
+                    layers = target.require_group("layers")
+                    scratch.copy(scratch[PROBABILITY_LAYER], layers, name=PROBABILITY_LAYER)
+                    layers[PROBABILITY_LAYER].attrs["encoding-type"] = "array"
+                    layers[PROBABILITY_LAYER].attrs["encoding-version"] = "0.2.0"
+
+
+def probability_blocks(path, rows=None, block_size: int = 1024):
+    """A prediction source over a written RNA->ATAC file: probabilities if stored, else the samples.
+
+    ``rows``: indices of the cells to stream (in that order); all cells if None.
+    """
+    path = Path(path)
+
+    def blocks():
+        with h5py.File(path, "r") as handle:
+            has_layer = "layers" in handle and PROBABILITY_LAYER in handle["layers"]
+            n_cells = handle["obs"][handle["obs"].attrs["_index"]].shape[0]
+            wanted = np.arange(n_cells) if rows is None else np.asarray(rows)
+            sparse = None if has_layer else ad.read_h5ad(path).X
+            for start in range(0, len(wanted), block_size):
+                stop = min(start + block_size, len(wanted))
+                index = wanted[start:stop]
+                if has_layer:
+                    lo, hi = int(index.min()), int(index.max()) + 1
+                    chunk = handle["layers"][PROBABILITY_LAYER][lo:hi]
+                    block = chunk[index - lo]
+                else:
+                    block = sparse[index].toarray()
+                yield start, stop, np.asarray(block, dtype=np.float32)
+    return blocks
+
+
+def has_probabilities(path) -> bool:
+    with h5py.File(path, "r") as handle:
+        return "layers" in handle and PROBABILITY_LAYER in handle["layers"]
+
+
+def joint_embedding(z_rna_own, z_atac_in_rna, z_atac_own, z_rna_in_atac, rna_obs: pd.DataFrame,
+                    atac_obs: pd.DataFrame, labels_key: str, expression: np.ndarray | None = None,
+                    expression_genes=None, n_neighbors: int = 13, seed: int = 0) -> ad.AnnData:
+    """Both modalities' cells in the RNA latent space and in the ATAC latent space, with cosine UMAPs.
+
+    ``expression`` (optional, RNA cells then ATAC cells): marker genes to colour by, observed for RNA
+    cells and translated for ATAC cells.
+    """
+    import scanpy as sc
+
+    def block(obs, modality):
+        frame = pd.DataFrame({"cell": obs.index.astype(str), "modality": modality}, index=None)
+        frame["cell_type"] = obs[labels_key].astype(str).to_numpy() if labels_key in obs else "unknown"
+        frame.index = [f"{modality}:{name}" for name in obs.index]
+        return frame
+
+    obs = pd.concat([block(rna_obs, "rna"), block(atac_obs, "atac")])
+    for column in ("modality", "cell_type"):
+        obs[column] = obs[column].astype("category")
+    if expression is None:
+        adata = ad.AnnData(X=np.zeros((len(obs), 0), np.float32), obs=obs)
+    else:
+        adata = ad.AnnData(X=np.asarray(expression, np.float32), obs=obs,
+                           var=pd.DataFrame(index=pd.Index(expression_genes, dtype=str)))
+    adata.obsm["X_rna_latent"] = np.vstack([z_rna_own, z_atac_in_rna]).astype(np.float32)
+    adata.obsm["X_atac_latent"] = np.vstack([z_rna_in_atac, z_atac_own]).astype(np.float32)
+    for space in ("rna_latent", "atac_latent"):
+        sc.pp.neighbors(adata, use_rep=f"X_{space}", n_neighbors=n_neighbors, metric="cosine",
+                        random_state=seed, key_added=space)
+        sc.tl.umap(adata, neighbors_key=space, random_state=seed)
+        adata.obsm[f"X_umap_{space}"] = adata.obsm.pop("X_umap")
+    adata.uns.pop("umap", None)
+    return adata
+
+
+def plot_joint_embedding(adata: ad.AnnData, outdir, markers=()) -> list[Path]:
+    """PNGs of both UMAPs coloured by modality, cell type and (if stored) marker genes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import scanpy as sc
+
+    written = []
+    outdir = Path(outdir)
+    for space in ("rna_latent", "atac_latent"):
+        colours = ["modality", "cell_type"] + [g for g in markers if g in adata.var_names]
+        for colour in colours:
+            fig = sc.pl.embedding(adata, basis=f"X_umap_{space}", color=colour, show=False,
+                                  return_fig=True, frameon=False, title=f"{colour} ({space.replace('_', ' ')})")
+            name = "markers_" + colour if colour not in ("modality", "cell_type") else colour
+            target = outdir / f"umap_{space}_{name}.png"
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+            plt.close(fig)
+            written.append(target)
+    return written
+
+
+def marker_genes(expression, gene_names, labels, per_type: int = 2) -> list[str]:
+    """Top genes per type by a one-vs-rest Welch t statistic (for colouring plots)."""
+    from scact.evaluation.metrics import one_vs_rest_t
+
+    dense = expression.toarray() if sp.issparse(expression) else np.asarray(expression)
+    chosen = []
+    for t in one_vs_rest_t(dense, np.asarray(labels)).values():
+        for i in np.argsort(-t)[:per_type]:
+            if gene_names[i] not in chosen:
+                chosen.append(gene_names[i])
+    return chosen
