@@ -177,3 +177,108 @@ def _save(fig, target, atomic_path, plt):
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
     return target
+
+
+def method_from_files(name, rna, atac, pairing: Pairing, rna_to_atac=None, atac_to_rna=None, joint=None,
+                      block_size: int = 1024) -> Method:
+    """A :class:`Method` read from ``scact translate`` outputs (probabilities streamed from disk)."""
+    import anndata as ad
+
+    from scact.errors import input_error
+    from scact.evaluation.translation import probability_blocks
+    from scact.io.anndata import read_h5ad
+
+    method = Method(name)
+    if rna_to_atac is not None:
+        backed = ad.read_h5ad(rna_to_atac, backed="r")
+        rows = backed.obs_names.get_indexer(rna.obs_names[pairing.rna_rows])
+        if (rows < 0).any() or not backed.var_names.equals(atac.var_names):
+            raise input_error(rna_to_atac, "cells or peaks differ from the given rna.h5ad/atac.h5ad",
+                              "evaluate the files translate wrote from the same inputs")
+        backed.file.close()
+        method.rna_to_atac = probability_blocks(rna_to_atac, rows, block_size)
+    if atac_to_rna is not None:
+        translated = read_h5ad(atac_to_rna)
+        rows = translated.obs_names.get_indexer(atac.obs_names[pairing.atac_rows])
+        if (rows < 0).any() or not translated.var_names.equals(rna.var_names):
+            raise input_error(atac_to_rna, "cells or genes differ from the given atac.h5ad/rna.h5ad")
+        x = translated.X[rows]
+        method.atac_to_rna = x.toarray() if sp.issparse(x) else np.asarray(x)
+    if joint is not None:
+        table = read_h5ad(joint)
+        for space in ("rna_latent", "atac_latent"):
+            key = f"X_{space}"
+            if key not in table.obsm:
+                raise input_error(joint, f"has no obsm['{key}']", "give the joint_embedding.h5ad of translate")
+            parts = []
+            for modality, adata in (("rna", rna), ("atac", atac)):
+                sub = table.obs[table.obs["modality"] == modality]
+                pos = pd.Index(sub["cell"].astype(str)).get_indexer(adata.obs_names.astype(str))
+                if (pos < 0).any():
+                    raise input_error(joint, f"lacks {int((pos < 0).sum())} {modality} cells of the inputs")
+                parts.append(table.obsm[key][table.obs_names.get_indexer(sub.index)][pos])
+            method.embeddings[space.replace("_", " ")] = (parts[0], parts[1])
+    return method
+
+
+def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=None, method_name="scACT",
+                 labels_key="cell_type", gene_activity_path=None, tss_bed=None, tss_window=10_000,
+                 baselines_on=True, seed=0, outdir=".") -> Evaluation:
+    """The whole ``scact evaluate`` step."""
+    from pathlib import Path
+
+    from scact.errors import input_error
+    from scact.io.anndata import read_h5ad
+    from scact.io.atomic import atomic_path
+
+    rna, atac = read_h5ad(rna_path), read_h5ad(atac_path)
+    for path, adata in ((rna_path, rna), (atac_path, atac)):
+        if labels_key not in adata.obs:
+            raise input_error(path, f"has no obs column '{labels_key}'", "pass --labels-key")
+    if rna_to_atac is not None:  # score on the peaks that were translated
+        peaks = read_h5ad_var_names(rna_to_atac)
+        missing = pd.Index(peaks).difference(atac.var_names)
+        if len(missing):
+            raise input_error(rna_to_atac, f"{len(missing)} translated peaks are not in {atac_path}")
+        atac = atac[:, peaks].copy()
+    if atac_to_rna is not None:
+        genes = read_h5ad_var_names(atac_to_rna)
+        missing = pd.Index(genes).difference(rna.var_names)
+        if len(missing):
+            raise input_error(atac_to_rna, f"{len(missing)} translated genes are not in {rna_path}")
+        rna = rna[:, genes].copy()
+    pairing = Pairing.by_name(rna.obs_names, atac.obs_names)
+    log.info("%d cells are named alike in both modalities (scoring pairs)", len(pairing))
+    methods = [method_from_files(method_name, rna, atac, pairing, rna_to_atac, atac_to_rna, joint)]
+    if baselines_on:
+        activity, activity_genes = None, None
+        if gene_activity_path is not None:
+            table = read_h5ad(gene_activity_path)
+            pos = table.obs_names.get_indexer(atac.obs_names)
+            if (pos < 0).any():
+                raise input_error(gene_activity_path, f"lacks {int((pos < 0).sum())} cells of {atac_path}")
+            activity, activity_genes = sp.csr_matrix(table.X[pos]), list(table.var_names)
+        elif tss_bed is not None:
+            activity, activity_genes = baselines.gene_activity(atac, baselines.read_tss_bed(tss_bed), tss_window)
+        else:
+            log.warning("no --gene-activity or --tss-bed: the Harmony kNN baseline is skipped")
+        methods += baseline_methods(rna, atac, pairing, labels_key, activity, activity_genes, seed=seed)
+    result = evaluate(rna, atac, methods, labels_key, seed=seed)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("metrics.tsv", result.metrics), ("metrics_per_type.tsv", result.per_type),
+                        ("roc_curves.tsv", result.roc_curves), ("within_type_distances.tsv", result.distances)):
+        with atomic_path(outdir / name) as tmp:
+            frame.to_csv(tmp, sep="\t", index=False)
+    plot_evaluation(result, outdir)
+    return result
+
+
+def read_h5ad_var_names(path) -> list[str]:
+    """Feature names of an .h5ad without loading its matrix."""
+    import anndata as ad
+
+    backed = ad.read_h5ad(path, backed="r")
+    names = list(backed.var_names.astype(str))
+    backed.file.close()
+    return names

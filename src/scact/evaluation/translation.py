@@ -171,3 +171,67 @@ def marker_genes(expression, gene_names, labels, per_type: int = 2) -> list[str]
             if gene_names[i] not in chosen:
                 chosen.append(gene_names[i])
     return chosen
+
+
+def features_of(adata, wanted, path, kind: str):
+    """``adata`` restricted to the model's features, in the model's order; missing ones are an input error."""
+    from scact.errors import input_error
+
+    wanted = pd.Index(wanted).astype(str)
+    missing = wanted.difference(adata.var_names.astype(str))
+    if len(missing):
+        raise input_error(path, f"lacks {len(missing)} of the model's {len(wanted)} {kind} "
+                                f"(e.g. {missing[0]!r})", "give the file the model was trained on")
+    return adata[:, wanted].copy() if not adata.var_names.equals(wanted) else adata
+
+
+def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32", labels_key="cell_type",
+                  batch_size=512, n_neighbors=13, seed=0, device="cpu", plots=True) -> dict[str, Path]:
+    """The whole ``scact translate`` step; returns the written paths by name."""
+    from scact.errors import input_error
+    from scact.io.anndata import read_h5ad, write_h5ad
+    from scact.model import SCACT
+
+    if not Path(model_dir).is_dir():
+        raise input_error(model_dir, "model folder not found", "pass the output folder of scact train")
+    model = SCACT.load(str(model_dir), device=device)
+    rna = features_of(read_h5ad(rna_path), model.genes.index, rna_path, "genes")
+    atac = features_of(read_h5ad(atac_path), model.peaks.index, atac_path, "peaks")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    params = {"model": str(model_dir), "rna": str(rna_path), "atac": str(atac_path), "seed": seed,
+              "batch_size": batch_size}
+    written = {}
+
+    log.info("RNA->ATAC for %d cells x %d peaks", rna.n_obs, atac.n_vars)
+    written["rna_to_atac"] = outdir / "rna_to_atac.h5ad"
+    write_rna_to_atac(model.translate_rna_to_atac(rna, batch_size=batch_size), rna.obs, atac.var,
+                      written["rna_to_atac"], probabilities=probabilities, seed=seed, params=params)
+
+    log.info("ATAC->RNA for %d cells", atac.n_obs)
+    translated = np.asarray(model.translate_atac_to_rna(atac, batch_size=batch_size), dtype=np.float32)
+    atac_to_rna = ad.AnnData(X=translated, obs=atac.obs.copy(), var=rna.var.copy())
+    record_provenance(atac_to_rna, "translate_atac_to_rna", params)
+    written["atac_to_rna"] = outdir / "atac_to_rna.h5ad"
+    write_h5ad(atac_to_rna, written["atac_to_rna"])
+
+    log.info("joint embedding and UMAPs")
+    z_rna = model.get_latent(rna, modality="rna")
+    z_atac = model.get_latent(atac, modality="atac")
+    labels = rna.obs[labels_key].astype(str).to_numpy() if labels_key in rna.obs else None
+    markers = (marker_genes(rna.X, list(rna.var_names), labels) if labels is not None
+               and len(set(labels)) > 1 else [])
+    marker_pos = rna.var_names.get_indexer(markers)
+    observed = rna.X[:, marker_pos]
+    observed = observed.toarray() if sp.issparse(observed) else np.asarray(observed)
+    joint = joint_embedding(z_rna, model.map_latent(z_atac, direction="atac_to_rna"), z_atac,
+                            model.map_latent(z_rna, direction="rna_to_atac"), rna.obs, atac.obs, labels_key,
+                            expression=np.vstack([observed, translated[:, marker_pos]]),
+                            expression_genes=markers, n_neighbors=n_neighbors, seed=seed)
+    record_provenance(joint, "translate_joint_embedding", {**params, "n_neighbors": n_neighbors,
+                                                           "metric": "cosine"})
+    written["joint_embedding"] = outdir / "joint_embedding.h5ad"
+    write_h5ad(joint, written["joint_embedding"])
+    if plots:
+        plot_joint_embedding(joint, outdir, markers=markers[:6])
+    return written
