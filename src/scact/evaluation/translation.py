@@ -173,16 +173,15 @@ def marker_genes(expression, gene_names, labels, per_type: int = 2) -> list[str]
     return chosen
 
 
-def features_of(adata, wanted, path, kind: str):
-    """``adata`` restricted to the model's features, in the model's order; missing ones are an input error."""
-    from scact.errors import input_error
-
-    wanted = pd.Index(wanted).astype(str)
-    missing = wanted.difference(adata.var_names.astype(str))
-    if len(missing):
-        raise input_error(path, f"lacks {len(missing)} of the model's {len(wanted)} {kind} "
-                                f"(e.g. {missing[0]!r})", "give the file the model was trained on")
-    return adata[:, wanted].copy() if not adata.var_names.equals(wanted) else adata
+def expression_on(adata, genes) -> np.ndarray:
+    """Dense cells x ``genes`` of ``adata.X`` (genes absent from ``adata`` are 0): few genes only."""
+    pos = adata.var_names.astype(str).get_indexer(pd.Index(genes).astype(str))
+    out = np.zeros((adata.n_obs, len(pos)), dtype=np.float32)
+    found = pos >= 0
+    if found.any():
+        part = adata.X[:, pos[found]]
+        out[:, found] = part.toarray() if sp.issparse(part) else np.asarray(part)
+    return out
 
 
 def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32", labels_key="cell_type",
@@ -195,22 +194,22 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32
     if not Path(model_dir).is_dir():
         raise input_error(model_dir, "model folder not found", "pass the output folder of scact train")
     model = SCACT.load(str(model_dir), device=device)
-    rna = features_of(read_h5ad(rna_path), model.genes.index, rna_path, "genes")
-    atac = features_of(read_h5ad(atac_path), model.peaks.index, atac_path, "peaks")
+    # the model aligns inputs to its features itself (genes by name, peaks by overlap; absent = 0)
+    rna, atac = read_h5ad(rna_path), read_h5ad(atac_path)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     params = {"model": str(model_dir), "rna": str(rna_path), "atac": str(atac_path), "seed": seed,
               "batch_size": batch_size}
     written = {}
 
-    log.info("RNA->ATAC for %d cells x %d peaks", rna.n_obs, atac.n_vars)
+    log.info("RNA->ATAC for %d cells x %d peaks", rna.n_obs, len(model.peaks))
     written["rna_to_atac"] = outdir / "rna_to_atac.h5ad"
-    write_rna_to_atac(model.translate_rna_to_atac(rna, batch_size=batch_size), rna.obs, atac.var,
+    write_rna_to_atac(model.translate_rna_to_atac(rna, batch_size=batch_size), rna.obs, model.peaks,
                       written["rna_to_atac"], probabilities=probabilities, seed=seed, params=params)
 
     log.info("ATAC->RNA for %d cells", atac.n_obs)
     translated = np.asarray(model.translate_atac_to_rna(atac, batch_size=batch_size), dtype=np.float32)
-    atac_to_rna = ad.AnnData(X=translated, obs=atac.obs.copy(), var=rna.var.copy())
+    atac_to_rna = ad.AnnData(X=translated, obs=atac.obs.copy(), var=model.genes)
     record_provenance(atac_to_rna, "translate_atac_to_rna", params)
     written["atac_to_rna"] = outdir / "atac_to_rna.h5ad"
     write_h5ad(atac_to_rna, written["atac_to_rna"])
@@ -219,11 +218,11 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32
     z_rna = model.get_latent(rna, modality="rna")
     z_atac = model.get_latent(atac, modality="atac")
     labels = rna.obs[labels_key].astype(str).to_numpy() if labels_key in rna.obs else None
-    markers = (marker_genes(rna.X, list(rna.var_names), labels) if labels is not None
+    genes = [g for g in model.genes.index if g in set(rna.var_names)]
+    markers = (marker_genes(expression_on(rna, genes), genes, labels) if labels is not None
                and len(set(labels)) > 1 else [])
-    marker_pos = rna.var_names.get_indexer(markers)
-    observed = rna.X[:, marker_pos]
-    observed = observed.toarray() if sp.issparse(observed) else np.asarray(observed)
+    marker_pos = model.genes.index.get_indexer(markers)
+    observed = expression_on(rna, markers)
     joint = joint_embedding(z_rna, model.map_latent(z_atac, direction="atac_to_rna"), z_atac,
                             model.map_latent(z_rna, direction="rna_to_atac"), rna.obs, atac.obs, labels_key,
                             expression=np.vstack([observed, translated[:, marker_pos]]),
