@@ -218,20 +218,21 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
     for start, stop, block in prediction_blocks():
         block = _clip(block, stop - start, n_peaks)
         rows = stop - start
-        for code in range(n_types):
-            in_type = type_codes[start:stop] == code
-            if not in_type.any():
-                continue
-            ranked = np.sort(block[in_type].ravel())
-            strict = np.searchsorted(ranked, pos_scores, side="left")
-            counts = strict + 0.5 * (np.searchsorted(ranked, pos_scores, side="right") - strict)
-            strictly_below_flat += strict
-            below_flat += counts
-            mine = pos_type == code
-            below_type[mine] += counts[mine]
-            at_or_above += len(ranked) - np.searchsorted(ranked, thresholds, side="left")
+        ranked = np.sort(block.ravel())
+        strict = np.searchsorted(ranked, pos_scores, side="left")
+        strictly_below_flat += strict
+        below_flat += strict + 0.5 * (np.searchsorted(ranked, pos_scores, side="right") - strict)
+        at_or_above += len(ranked) - np.searchsorted(ranked, thresholds, side="left")
+        del ranked
+        block_codes = type_codes[start:stop]
+        for code in np.unique(block_codes):
+            mine = np.flatnonzero(pos_type == code)
+            if len(mine):
+                ranked = np.sort(block[block_codes == code].ravel())
+                below_type[mine] += _below_counts(ranked, pos_scores[mine])
         # per peak: columns sorted, offset so one searchsorted serves every column
-        by_column = np.sort(block, axis=0).T.astype(np.float64) + 2.0 * np.arange(n_peaks)[:, None]
+        by_column = np.sort(np.ascontiguousarray(block.T), axis=1).astype(np.float64)
+        by_column += 2.0 * np.arange(n_peaks)[:, None]
         below_peak += _below_counts(by_column.ravel(), pos_scores + 2.0 * pos_cols) - rows * pos_cols
         del by_column
         # per cell: only this block's positives, against their own rows
