@@ -74,6 +74,8 @@ def gene_activity(atac, tss: pd.DataFrame, window: int = 10_000) -> tuple[sp.csr
     gene with several TSSs takes the union of their windows' peaks).
     """
     peaks = atac.var[["chrom", "start", "end"]].reset_index(drop=True)
+    peaks["chrom"] = peaks["chrom"].astype(str)
+    tss = tss.dropna(subset=["gene"]).astype({"gene": str, "chrom": str})
     gene_names = sorted(tss["gene"].unique())
     gene_index = {g: i for i, g in enumerate(gene_names)}
     pairs = set()
@@ -108,6 +110,8 @@ def read_tss_bed(path) -> pd.DataFrame:
     """A TSS BED (chrom, start, end, gene, ...) as a DataFrame."""
     table = pd.read_csv(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2, 3])
     table.columns = ["chrom", "start", "end", "gene"]
+    table = table.dropna(subset=["gene"])
+    table["gene"] = table["gene"].astype(str)
     return table
 
 
