@@ -112,6 +112,8 @@ def load_pbmc():
 
 def scact_method(model: SCACT, rna, atac, pairing, name="scACT", block_size=512) -> evaluate.Method:
     """scACT's translations of the scoring pairs and its two joint spaces, streamed from the model."""
+    if not model.peaks.index.equals(atac.var_names) or not model.genes.index.equals(rna.var_names):
+        raise RuntimeError("the model's feature order differs from the scored matrices")
     paired_rna = rna[pairing.rna_rows]
     z_rna, z_atac = model.get_latent(rna, "rna"), model.get_latent(atac, "atac")
     return evaluate.Method(
