@@ -27,7 +27,7 @@ def simulate_planted(n_cells=800, n_peaks=240, seed=0):
         near = [p for p in peak_ids[np.abs(start - position) < 50_000] if p not in used][:PLANTED_PER_GENE]
         while len(near) < PLANTED_PER_GENE:  # move free peaks into the window
             free = next(p for p in rng.permutation(n_peaks) if p not in used and abs(start[p] - position) >= 200_000)
-            start[free] = position + rng.integers(-45, 45) * 1000
+            start[free] = next(s for s in position + rng.permutation(np.arange(-45, 45)) * 1000 if s not in start)
             near.append(free)
         used.update(near)
         genes.append(f"Gene{g}")
