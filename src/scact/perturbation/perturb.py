@@ -32,13 +32,15 @@ def write_tsv(table: pd.DataFrame, path: Path) -> None:
 
 
 def align_to_model_peaks(atac, model_peaks: pd.DataFrame, path) -> sp.csr_matrix:
-    """The ATAC matrix with its columns in the model's peak order (the model's input layout)."""
+    """The binary ATAC matrix with its columns in the model's peak order (the model's input layout)."""
     missing = model_peaks.index.difference(atac.var_names)
     if len(missing):
         raise input_error(path, f"{len(missing)} of the model's {len(model_peaks)} peaks are absent "
                                 f"(e.g. {missing[0]!r})", "give the atac.h5ad the model was trained on")
-    matrix = atac[:, model_peaks.index].X
-    return sp.csr_matrix(matrix, dtype=np.float32)
+    matrix = sp.csr_matrix(atac[:, model_peaks.index].X, dtype=np.float32)
+    matrix.data = (matrix.data > 0).astype(np.float32)
+    matrix.eliminate_zeros()
+    return matrix
 
 
 def sample_cells(labels: np.ndarray, max_per_type: int, seed: int) -> np.ndarray:
