@@ -129,6 +129,7 @@ def perturb_genes(model, atac, genes: list[str], tss: pd.DataFrame | None, outdi
             "completeness_mean_relative_gap": float(np.mean(result.relative_gap)),
             "completeness_max_relative_gap": float(np.max(result.relative_gap)),
             "completeness_mean_absolute_gap": float(np.mean(result.absolute_gap)),
+            "mean_abs_output_change": float(np.mean(np.abs(result.cell_output - result.baseline_output))),
             "top_k": len(top), "mean_top_accessibility_in_type": test["mean_in_type"],
             "mean_top_accessibility_other_types": test["mean_other_types"],
             "t_statistic": test["t_statistic"], "p_value": test["p_value"],
