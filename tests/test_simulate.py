@@ -75,7 +75,10 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path):
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert len(files) >= 14
     for name in files:
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+        a, b = ((tmp_path / run / name).read_bytes() for run in ("a", "b"))
+        if str(name) == "samplesheet.csv":  # holds each folder's absolute path
+            a, b = a.replace(str(tmp_path / "a").encode(), b""), b.replace(str(tmp_path / "b").encode(), b"")
+        assert a == b, name
     assert ((tmp_path / "a" / "atac_fragments.tsv.gz").read_bytes()
             != (tmp_path / "c" / "atac_fragments.tsv.gz").read_bytes())
 
@@ -222,12 +225,12 @@ def test_planted_markers_and_links(fixture_run, cells):
     assert len(differences) > 50 and np.mean(differences) > 0.3 and np.mean(np.array(differences) > 0) > 0.8
 
 
-def test_samplesheets_are_valid_relative_to_their_folder(fixture_run, tmp_path):
+def test_samplesheets_are_valid_from_any_directory(fixture_run, tmp_path):
     outdir, _, _ = fixture_run
-    rows = read_samplesheet(outdir / "samplesheet.csv", base_dir=outdir)
+    rows = read_samplesheet(outdir / "samplesheet.csv", base_dir=tmp_path)
     assert [(r.sample, r.modality, r.input_format) for r in rows] == [("sim", "multiome", "cellranger_arc")]
     simulate_dataset(config_from_preset("fixture", **SMALL), tmp_path / "split", split=True)
-    rows = read_samplesheet(tmp_path / "split" / "samplesheet.csv", base_dir=tmp_path / "split")
+    rows = read_samplesheet(tmp_path / "split" / "samplesheet.csv", base_dir=outdir)
     assert [(r.sample, r.modality, r.input_format) for r in rows] == [("sim", "rna", "10x_h5"),
                                                                        ("sim", "atac", "fragments")]
     assert read_10x_h5(rows[0].input, "rna").n_obs == SMALL["n_cells"]

@@ -1,7 +1,8 @@
 """The ``scact`` command line.
 
 Each command is a module ``scact/cli/<name>.py`` with a docstring (its help), ``add_arguments(parser)``
-and ``run(args)``. ``scact <name> ...`` and the script ``bin/scact_<name>.py ...`` (what a Nextflow
+and ``run(args)``; a module that sets ``PASS_THROUGH_OPTIONS = True`` gets the options its parser does not
+know in ``args.extra``. ``scact <name> ...`` and the script ``bin/scact_<name>.py ...`` (what a Nextflow
 process calls) run the same code. Every command writes ``versions.yml`` into the working directory
 unless ``--no-versions`` is given, and turns bad input into one line on stderr and exit status 2.
 """
@@ -50,7 +51,11 @@ def run_command(name: str, argv: list[str] | None = None, prog: str | None = Non
     """Parse ``argv`` for command ``name``, run it, and map bad input to a clean exit."""
     from scact.io.provenance import write_versions_yml
 
-    args = get_parser(name, prog).parse_args(argv)
+    parser = get_parser(name, prog)
+    if getattr(_module(name), "PASS_THROUGH_OPTIONS", False):  # e.g. `scact run --<any pipeline param> v`
+        args, args.extra = parser.parse_known_args(argv)
+    else:
+        args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

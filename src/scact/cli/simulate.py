@@ -2,8 +2,8 @@
 
 Writes into --outdir: filtered_feature_bc_matrix.h5, atac_fragments.tsv.gz(.tbi), per_barcode_metrics.csv,
 atac_peaks.bed, annotation/{tss.bed,genes.gtf,chrom.sizes}, markers.tsv, cell_labels.csv,
-ground_truth_cells.tsv, ground_truth_links.tsv, simulation.json and samplesheet.csv (input paths relative
-to the samplesheet's folder). Deterministic given --seed.
+ground_truth_cells.tsv, ground_truth_links.tsv, simulation.json and samplesheet.csv (absolute input
+paths). Deterministic given --seed.
 """
 from __future__ import annotations
 

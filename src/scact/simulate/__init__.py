@@ -7,8 +7,8 @@
 - ``annotation/tss.bed``, ``annotation/genes.gtf``, ``annotation/chrom.sizes``;
 - ``markers.tsv`` (cell_type, gene), ``cell_labels.csv`` (barcode, label: the true types),
   ``ground_truth_cells.tsv``, ``ground_truth_links.tsv``, ``simulation.json``;
-- ``samplesheet.csv`` whose ``input`` paths are relative to the samplesheet's own folder: one multiome
-  row (``input`` = ``.``), or with ``split`` an RNA-only row (``gex_filtered_feature_bc_matrix.h5``) and an
+- ``samplesheet.csv`` with absolute ``input`` paths (Nextflow and ``scact run`` resolve relative paths
+  against the launch directory, so absolute paths work from anywhere): one multiome row (the folder), or with ``split`` an RNA-only row (``gex_filtered_feature_bc_matrix.h5``) and an
   ATAC-only row (``atac_fragments.tsv.gz``) of the same sample id, so the unpaired input path is used
   while evaluation still sees the pairing through the cell names.
 
@@ -253,6 +253,7 @@ def _gtf(genes: pd.DataFrame) -> str:
 
 
 def _write_samplesheet(path: Path, sample: str, split: bool) -> None:
-    rows = ([f"{sample},rna,{RNA_ONLY_MATRIX}", f"{sample},atac,{FRAGMENTS}"] if split
-            else [f"{sample},multiome,."])
+    folder = path.parent.resolve()
+    rows = ([f"{sample},rna,{folder / RNA_ONLY_MATRIX}", f"{sample},atac,{folder / FRAGMENTS}"] if split
+            else [f"{sample},multiome,{folder}"])
     write_text(path, "sample,modality,input\n" + "".join(row + "\n" for row in rows))
