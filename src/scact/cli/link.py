@@ -53,7 +53,8 @@ def run(args) -> None:
     rna, atac = read_h5ad(args.rna), read_h5ad(args.atac)
     atac.var = atac.var.assign(**peak_coordinates(atac.var, args.atac))
     tss = read_tss(args.annotation)
-    genes = _split(args.genes) or [g for g in rna.var_names if g in set(tss["gene"])]
+    annotated = set(tss["gene"])
+    genes = _split(args.genes) or [g for g in rna.var_names if g in annotated]
     if not genes:
         raise input_error(args.annotation, "no gene of the RNA matrix has a TSS here",
                           "check that gene symbols and genome match")
@@ -92,8 +93,9 @@ def run(args) -> None:
     if not plot_genes:
         counts = links[links["significant"]].groupby("gene").size().sort_values(ascending=False)
         plot_genes = list(counts.index[:6])
+    linked = set(links["gene"])
     for gene in plot_genes:
-        if gene not in set(links["gene"]):
+        if gene not in linked:
             continue
         top_ig = None
         if args.ig_dir and (Path(args.ig_dir) / f"{safe_name(gene)}_ig_peaks.tsv").is_file():

@@ -59,6 +59,11 @@ def window_pairs(genes: list[str], tss: pd.DataFrame, peaks: pd.DataFrame, windo
     lookup = tss_by_gene(tss)
     middle = ((peaks["start"].to_numpy() + peaks["end"].to_numpy()) // 2).astype(np.int64)
     chrom = peaks["chrom"].astype(str).to_numpy()
+    by_chrom = {}  # chromosome -> (sorted midpoints, peak indices): each window is a binary search
+    for name in np.unique(chrom):
+        index = np.flatnonzero(chrom == name)
+        order = np.argsort(middle[index], kind="stable")
+        by_chrom[name] = (middle[index][order], index[order])
     rows, problems = [], {}
     for gene in genes:
         if gene not in lookup:
@@ -66,8 +71,12 @@ def window_pairs(genes: list[str], tss: pd.DataFrame, peaks: pd.DataFrame, windo
             continue
         best: dict[int, tuple[int, int]] = {}
         for chrom_name, position in lookup[gene][["chrom", "tss"]].itertuples(index=False):
-            hits = np.flatnonzero((chrom == chrom_name) & (np.abs(middle - position) <= window))
-            for peak in hits:
+            if chrom_name not in by_chrom:
+                continue
+            positions, index = by_chrom[chrom_name]
+            low = np.searchsorted(positions, position - window, side="left")
+            high = np.searchsorted(positions, position + window, side="right")
+            for peak in index[low:high]:
                 distance = int(middle[peak] - position)
                 if peak not in best or abs(distance) < abs(best[peak][1]):
                     best[peak] = (int(position), distance)
@@ -282,7 +291,8 @@ def link_genes(genes: list[str], tss: pd.DataFrame, sources: list[dict], *, wind
         embedding = embedding[embedding_rows]
         aggregation = metacell_aggregation(embedding, n_metacells, k, seed)
         peaks = source["peaks"]
-        present = [g for g in genes if g in set(rna.var_names)]
+        expressed = set(rna.var_names)
+        present = [g for g in genes if g in expressed]
         for gene in set(genes) - set(present):
             status[gene][f"{name}"] = "gene not in the expression matrix"
         pairs, problems = window_pairs(present, tss, peaks, window)
