@@ -13,7 +13,6 @@ and keeps a dependency out of the package.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from typing import Callable
 
@@ -22,8 +21,6 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from scipy import stats
-
-log = logging.getLogger(__name__)
 
 METHODS = ("gausslegendre", "riemann_middle", "riemann_trapezoid")
 

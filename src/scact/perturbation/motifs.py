@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
