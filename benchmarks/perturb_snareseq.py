@@ -202,7 +202,8 @@ def write_doc(args, table, agreement, status, absent, rna, atac, train_seconds, 
         f"max ({train_seconds:.0f} s training); IG: {args.steps} Gauss-Legendre steps, up to "
         f"{args.max_cells_per_type} cells per type; links: window {args.window // 1000} kb, 300 metacells of 30 "
         f"cells, BH FDR < 0.05 with r > 0. Whole run {total / 60:.1f} min.",
-        f"Command: `PYTHONPATH=src python benchmarks/perturb_snareseq.py` (genes {args.genes}).",
+        f"Command: `PYTHONPATH=src python benchmarks/perturb_snareseq.py --epochs-autoencoder "
+        f"{args.epochs_autoencoder} --epochs-mapping {args.epochs_mapping} --steps {args.steps}` (genes {args.genes}).",
         "",
         "## Integrated gradients (Fig. 5B test) and overlap with observed links",
         "",
