@@ -11,7 +11,10 @@ workflow {
     PIPELINE_INITIALISATION(params.input)
     SCACT(
         PIPELINE_INITIALISATION.out.samplesheet,
-        params.annotation ? file(params.annotation, checkIfExists: true) : []
+        params.annotation ? file(params.annotation, checkIfExists: true) : [],
+        params.genes,
+        params.genome_fasta ? file(params.genome_fasta, checkIfExists: true) : [],
+        file(params.input, checkIfExists: true)
     )
     PIPELINE_COMPLETION(SCACT.out.versions, params.outdir)
 }

@@ -17,7 +17,6 @@ checks the repository's files, not users' data.
 """
 from __future__ import annotations
 
-import fnmatch
 import importlib.metadata
 import json
 import os
@@ -30,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 NEXTFLOW_SUFFIXES = (".nf", ".config")
 # Folders that hold no pipeline source: Nextflow/nf-test work dirs, results, environments.

@@ -2,10 +2,9 @@
 import anndata as ad
 import numpy as np
 import pandas as pd
-import pytest
 import scipy.sparse as sp
 
-from scact.evaluation import baselines, evaluate, metrics
+from scact.evaluation import baselines, evaluate
 
 
 def make_paired(n_cells=240, n_genes=60, peaks_per_gene=4, n_types=3, seed=0):

@@ -1,12 +1,11 @@
 """scact evaluate end to end on files in the format scact translate writes (no model needed here)."""
 import anndata as ad
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
 from scact.cli import run_command
-from scact.evaluation import baselines, metrics, translation
+from scact.evaluation import metrics, translation
 
 from test_evaluation_baselines import make_paired
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _planted import PLANTED_PER_GENE, TinyTranslator, simulate_planted
+from _planted import TinyTranslator, simulate_planted
 from scact.perturbation.perturb import perturb_genes
 
 

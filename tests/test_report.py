@@ -12,7 +12,6 @@ import re
 import anndata as ad
 import numpy as np
 import pandas as pd
-import pytest
 import scipy.sparse as sp
 import yaml
 from PIL import Image

@@ -11,6 +11,12 @@ include { SCACT_ATAC_MATRIX  } from '../modules/local/scact_atac_matrix/main'
 include { SCACT_ATAC_PROCESS } from '../modules/local/scact_atac_process/main'
 include { SCACT_RECONCILE    } from '../modules/local/scact_reconcile/main'
 include { SCACT_TRAIN        } from '../modules/local/scact_train/main'
+include { SCACT_TRANSLATE    } from '../modules/local/scact_translate/main'
+include { SCACT_EVALUATE     } from '../modules/local/scact_evaluate/main'
+include { SCACT_PERTURB      } from '../modules/local/scact_perturb/main'
+include { SCACT_LINK         } from '../modules/local/scact_link/main'
+include { SCACT_MOTIFS       } from '../modules/local/scact_motifs/main'
+include { SCACT_REPORT       } from '../modules/local/scact_report/main'
 
 /*
     The files that come with an ATAC input: [ fragments, its index, CellRanger-arc per-barcode metrics ],
@@ -34,6 +40,9 @@ workflow SCACT {
     take:
     ch_samplesheet // channel: [ val(meta), path(input) ] one item per samplesheet row
     annotation     // path: TSS BED or GTF, or [] (only peak-count ATAC inputs)
+    genes          // string: genes for integrated gradients, comma-separated, or null
+    genome_fasta   // path: genome FASTA for the motif scan, or []
+    samplesheet    // path: the samplesheet, shown in the report
 
     main:
     ch_versions = channel.empty()
@@ -88,9 +97,58 @@ workflow SCACT {
     SCACT_TRAIN(SCACT_RECONCILE.out.rna, SCACT_RECONCILE.out.atac)
     ch_versions = ch_versions.mix(SCACT_TRAIN.out.versions)
 
+    // Translation both ways, the joint embedding, and metrics against baselines
+    SCACT_TRANSLATE(SCACT_TRAIN.out.model, SCACT_RECONCILE.out.rna, SCACT_RECONCILE.out.atac)
+    SCACT_EVALUATE(
+        SCACT_RECONCILE.out.rna, SCACT_RECONCILE.out.atac,
+        SCACT_TRANSLATE.out.rna_to_atac, SCACT_TRANSLATE.out.atac_to_rna, SCACT_TRANSLATE.out.joint_embedding,
+        SCACT_ATAC_PROCESS.out.gene_activity
+    )
+    ch_versions = ch_versions.mix(SCACT_TRANSLATE.out.versions, SCACT_EVALUATE.out.versions)
+
+    // Which peaks drive the requested genes (integrated gradients), peak-to-gene links, motifs
+    ch_ig_peaks = channel.value([])
+    if (genes) {
+        SCACT_PERTURB(SCACT_TRAIN.out.model, SCACT_RECONCILE.out.atac, annotation, genes)
+        ch_ig_peaks = SCACT_PERTURB.out.peaks.ifEmpty([])
+        ch_versions = ch_versions.mix(SCACT_PERTURB.out.versions)
+    }
+    if (annotation) {
+        SCACT_LINK(
+            SCACT_RECONCILE.out.rna, SCACT_RECONCILE.out.atac, annotation,
+            SCACT_TRANSLATE.out.rna_to_atac, SCACT_TRANSLATE.out.atac_to_rna, ch_ig_peaks, genes ?: ''
+        )
+        ch_versions = ch_versions.mix(SCACT_LINK.out.versions)
+    }
+    SCACT_MOTIFS(SCACT_RECONCILE.out.atac, genome_fasta, SCACT_TRANSLATE.out.rna_to_atac, SCACT_RECONCILE.out.rna)
+    ch_versions = ch_versions.mix(SCACT_MOTIFS.out.versions)
+
+    // One report over every result
+    ch_report_inputs = channel.empty()
+        .mix(
+            SCACT_RNA_QC.out.qc_table.map { _meta, table -> table },
+            SCACT_RNA_QC.out.h5ad.map { _meta, h5ad -> h5ad },
+            SCACT_ATAC_QC.out.qc_table.map { _meta, table -> table },
+            SCACT_ATAC_QC.out.h5ad.map { _meta, h5ad -> h5ad },
+            SCACT_CALL_PEAKS.out.peaks,
+            SCACT_RECONCILE.out.rna, SCACT_RECONCILE.out.atac, SCACT_RECONCILE.out.report,
+            SCACT_TRAIN.out.model, SCACT_TRAIN.out.history,
+            SCACT_TRANSLATE.out.rna_to_atac, SCACT_TRANSLATE.out.atac_to_rna, SCACT_TRANSLATE.out.joint_embedding,
+            SCACT_EVALUATE.out.metrics, SCACT_EVALUATE.out.per_type, SCACT_EVALUATE.out.roc_curves,
+            ch_ig_peaks.flatten(),
+            annotation ? SCACT_LINK.out.links : channel.empty(),
+            annotation ? SCACT_LINK.out.agreement : channel.empty()
+        )
+        .collect()
+    ch_params_json = channel.value(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(params)))
+        .collectFile(name: 'params.json')
+    ch_versions_yml = ch_versions.collectFile(name: 'software_versions.yml', newLine: true, sort: true)
+    SCACT_REPORT(ch_report_inputs, samplesheet, ch_params_json, ch_versions_yml)
+
     emit:
     rna      = SCACT_RECONCILE.out.rna  // path: rna.h5ad, the RNA training matrix
     atac     = SCACT_RECONCILE.out.atac // path: atac.h5ad, the ATAC training matrix
     model    = SCACT_TRAIN.out.model    // path: model/, the trained scACT model
+    report   = SCACT_REPORT.out.html    // path: scact_report.html
     versions = ch_versions              // channel: path(versions.yml)
 }

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Processes in the order ``workflows/scact.nf`` calls them.
 STEP_ORDER = ("SCACT_PARSE", "SCACT_RNA_QC", "SCACT_RNA_PROCESS", "SCACT_ATAC_QC", "SCACT_CALL_PEAKS",
-              "SCACT_ATAC_MATRIX", "SCACT_ATAC_PROCESS", "SCACT_RECONCILE", "SCACT_TRAIN")
+              "SCACT_ATAC_MATRIX", "SCACT_ATAC_PROCESS", "SCACT_RECONCILE", "SCACT_TRAIN", "SCACT_TRANSLATE",
+              "SCACT_EVALUATE", "SCACT_PERTURB", "SCACT_LINK", "SCACT_MOTIFS", "SCACT_REPORT")
 
 #: Options each step gets from the pipeline parameters: (option, parameter). The same as the ``ext.args``
 #: of ``conf/modules.config`` (tests/test_pipeline.py checks it).
@@ -52,6 +53,10 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
                     ("--max-epochs-autoencoder", "max_epochs_autoencoder"),
                     ("--max-epochs-mapping", "max_epochs_mapping"), ("--device", "device"), ("--seed", "seed"),
                     ("--batch-size", "batch_size")),
+    "SCACT_TRANSLATE": (("--seed", "seed"),),
+    "SCACT_EVALUATE": (("--seed", "seed"),),
+    "SCACT_PERTURB": (("--steps", "ig_steps"), ("--device", "device"), ("--seed", "seed")),
+    "SCACT_LINK": (("--window", "link_window"), ("--fdr", "link_fdr"), ("--seed", "seed")),
 }
 
 #: Where each step's results are published in ``--outdir`` (``publishDir`` of conf/modules.config);
@@ -59,10 +64,12 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
 PUBLISH_DIRS = {
     "SCACT_PARSE": None, "SCACT_RNA_QC": "qc", "SCACT_ATAC_QC": "qc", "SCACT_CALL_PEAKS": "peaks",
     "SCACT_ATAC_MATRIX": None, "SCACT_RNA_PROCESS": "preprocessing", "SCACT_ATAC_PROCESS": "preprocessing",
-    "SCACT_RECONCILE": "preprocessing", "SCACT_TRAIN": "model",
+    "SCACT_RECONCILE": "preprocessing", "SCACT_TRAIN": "model", "SCACT_TRANSLATE": "translation",
+    "SCACT_EVALUATE": "evaluation", "SCACT_PERTURB": "regulation", "SCACT_LINK": "regulation",
+    "SCACT_MOTIFS": "regulation", "SCACT_REPORT": "report",
 }
 #: Parameters that may name files (``markers`` may also be a built-in set's name).
-FILE_PARAMS = ("annotation", "markers")
+FILE_PARAMS = ("annotation", "markers", "genome_fasta")
 #: Where the intermediates go with ``--save_intermediates``.
 INTERMEDIATE_DIRS = {"SCACT_PARSE": "parsed", "SCACT_ATAC_MATRIX": "preprocessing/atac_matrix"}
 
@@ -330,6 +337,74 @@ def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
     return workdir / "model"
 
 
+def _translate_and_evaluate(runner: LocalRunner, model: Path, rna: Path, atac: Path,
+                            gene_activity: Path) -> dict[str, Path]:
+    """SCACT_TRANSLATE (both ways, joint embedding) and SCACT_EVALUATE (metrics with baselines)."""
+    device = "cuda" if runner.params["device"] == "cuda" else "cpu"
+    workdir = runner.task("SCACT_TRANSLATE", ["--model", model.name, "--rna", rna.name, "--atac", atac.name,
+                                              "--device", device], [model, rna, atac])
+    runner.publish("SCACT_TRANSLATE", workdir, ["rna_to_atac.h5ad", "atac_to_rna.h5ad", "joint_embedding.h5ad",
+                                                "umap_*.png"])
+    translations = {name: workdir / f"{name}.h5ad" for name in ("rna_to_atac", "atac_to_rna", "joint_embedding")}
+    stage = [rna, atac, *translations.values(), gene_activity]
+    workdir = runner.task("SCACT_EVALUATE", ["--rna", rna.name, "--atac", atac.name,
+                                             "--rna-to-atac", "rna_to_atac.h5ad", "--atac-to-rna", "atac_to_rna.h5ad",
+                                             "--joint-embedding", "joint_embedding.h5ad",
+                                             "--gene-activity", gene_activity.name], stage)
+    runner.publish("SCACT_EVALUATE", workdir, ["metrics.tsv", "metrics_per_type.tsv", "roc_curves.tsv",
+                                               "within_type_distances.tsv", "*.png"])
+    return translations
+
+
+def _regulation(runner: LocalRunner, model: Path, rna: Path, atac: Path, translations: dict[str, Path]) -> None:
+    """SCACT_PERTURB (when genes are asked for), SCACT_LINK (when there is an annotation), SCACT_MOTIFS."""
+    annotation = Path(runner.params["annotation"]) if runner.params["annotation"] else None
+    genes = runner.params["genes"]
+    ig_peaks: list[Path] = []
+    if genes:
+        args, stage = ["--model", model.name, "--atac", atac.name, "--genes", genes, "--outdir", "."], [model, atac]
+        if annotation is not None:
+            args += ["--annotation", annotation.name]
+            stage.append(annotation)
+        workdir = runner.task("SCACT_PERTURB", args, stage)
+        runner.publish("SCACT_PERTURB", workdir, ["ig_summary.tsv", "*_ig_peaks.tsv", "*_ig_by_cell_type.tsv",
+                                                  "*_ig_top_peaks_accessibility.png"])
+        ig_peaks = sorted(workdir.glob("*_ig_peaks.tsv"))
+    if annotation is not None:
+        args = ["--rna", rna.name, "--atac", atac.name, "--annotation", annotation.name,
+                "--rna-to-atac", "rna_to_atac.h5ad", "--atac-to-rna", "atac_to_rna.h5ad", "--ig-dir", ".",
+                "--outdir", "."]
+        if genes:
+            args += ["--genes", genes]
+        workdir = runner.task("SCACT_LINK", args, [rna, atac, annotation, translations["rna_to_atac"],
+                                                   translations["atac_to_rna"], *ig_peaks])
+        runner.publish("SCACT_LINK", workdir, ["links.tsv", "links_*.bedpe", "links_*.interact", "link_genes.tsv",
+                                               "link_agreement.tsv", "*_links.png"])
+    else:
+        log.info("SCACT_LINK skipped: peak-to-gene links need --annotation")
+    args, stage = ["--atac", atac.name, "--rna-to-atac", "rna_to_atac.h5ad", "--rna", rna.name, "--outdir", "."], \
+        [atac, translations["rna_to_atac"], rna]
+    if runner.params["genome_fasta"]:
+        fasta = Path(runner.params["genome_fasta"])
+        args += ["--fasta", fasta.name]
+        stage.append(fasta)
+    workdir = runner.task("SCACT_MOTIFS", args, stage)
+    runner.publish("SCACT_MOTIFS", workdir, ["motif_*.tsv", "motif_activation_heatmap.png", "motifs_skipped.txt"])
+
+
+def _report(runner: LocalRunner, samplesheet: Path) -> None:
+    """SCACT_REPORT over every published result, with the samplesheet, parameters and versions."""
+    info = runner.outdir / "pipeline_info"
+    published = [runner.outdir / folder for folder in sorted(set(PUBLISH_DIRS.values()) - {None, "report"})
+                 if (runner.outdir / folder).is_dir()]
+    workdir = runner.task("SCACT_REPORT", ["--results", "results", "--samplesheet", "samplesheet.csv",
+                                           "--params", "params.json", "--versions", "software_versions.yml",
+                                           "--outdir", "."],
+                          [info / "samplesheet.csv", info / "params.json", info / "software_versions.yml"],
+                          nested={Path("results"): published + [info / "execution_trace.tsv"]})
+    runner.publish("SCACT_REPORT", workdir, ["scact_report.html", "report_figures", "report_tables", "*_mqc.*"])
+
+
 def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None) -> LocalRunner:
     """Run every step of the workflow on one machine."""
     params = resolve_params({**(overrides or {}), "input": str(samplesheet), "outdir": str(outdir)})
@@ -347,8 +422,12 @@ def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None)
                                                      {row.sample: row for row in rows})
     rna, atac = _reconcile(runner, rna_processed, atac_processed, gene_activity)
     model = _train(runner, rna, atac)
+    translations = _translate_and_evaluate(runner, model, rna, atac, gene_activity)
+    _regulation(runner, model, rna, atac, translations)
     runner.write_trace()
     runner.collect_versions()
+    _report(runner, samplesheet)
+    runner.write_trace()
     return runner
 
 

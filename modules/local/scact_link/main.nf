@@ -37,7 +37,7 @@ process SCACT_LINK {
         --ig-dir . \\
         --outdir . \\
         ${args} \\
-        --task-name "\${task.process}"
+        --task-name "${task.process}"
     """
 
     stub:

@@ -28,7 +28,7 @@ process SCACT_MOTIFS {
         ${translated_arg} \\
         --outdir . \\
         ${args} \\
-        --task-name "\${task.process}"
+        --task-name "${task.process}"
     """
 
     stub:

@@ -27,7 +27,7 @@ process SCACT_PERTURB {
         --genes '${genes}' \\
         --outdir . \\
         ${args} \\
-        --task-name "\${task.process}"
+        --task-name "${task.process}"
     """
 
     stub:

@@ -20,11 +20,8 @@ def add_arguments(parser):
 
 
 def run(args):
-    from scact.io.anndata import read_h5ad
+    from scact.io.anndata import read_h5ad, sample_id
     from scact.preprocessing.atac_steps import atac_matrix
 
-    sample = args.sample
-    if sample is None:
-        obs = read_h5ad(args.input).obs
-        sample = str(obs["sample"].iloc[0]) if "sample" in obs and len(obs) else args.input.stem.removesuffix("_atac_qc")
+    sample = args.sample or sample_id(args.input, read_h5ad(args.input).obs, "_atac_qc")
     atac_matrix(args.input, args.peaks, args.outdir / f"{sample}_atac_peaks.h5ad", fragments=args.fragments, tn5=args.tn5)

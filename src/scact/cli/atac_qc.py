@@ -28,13 +28,10 @@ def add_arguments(parser):
 
 
 def run(args):
-    from scact.io.anndata import read_h5ad
+    from scact.io.anndata import read_h5ad, sample_id
     from scact.preprocessing.atac_steps import atac_qc
 
-    sample = args.sample
-    if sample is None:
-        obs = read_h5ad(args.input).obs
-        sample = str(obs["sample"].iloc[0]) if "sample" in obs and len(obs) else args.input.stem.removesuffix("_atac")
+    sample = args.sample or sample_id(args.input, read_h5ad(args.input).obs, "_atac")
     prefix = args.outdir / f"{sample}_atac_qc"
     atac_qc(args.input, f"{prefix}.h5ad", f"{prefix}.tsv", fragments=args.fragments, annotation=args.annotation,
             cell_metrics=args.cell_metrics, min_fragments=args.min_fragments,

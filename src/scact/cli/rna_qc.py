@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scact.io.anndata import read_h5ad, write_h5ad
+from scact.io.anndata import read_h5ad, sample_id, write_h5ad
 from scact.io.atomic import atomic_path
 from scact.io.provenance import record_provenance
 from scact.preprocessing.rna import RnaQcParams, params_dict, qc_sample
@@ -34,8 +34,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> None:
     adata = read_h5ad(args.input)
-    sample = args.sample or (str(adata.obs["sample"].iloc[0]) if "sample" in adata.obs and adata.n_obs
-                             else Path(args.input).name.removesuffix(".h5ad").removesuffix("_rna"))
+    sample = args.sample or sample_id(args.input, adata.obs, "_rna")
     if "sample" not in adata.obs:
         adata.obs["sample"] = sample
     params = RnaQcParams(min_umis=args.min_umis, min_genes=args.min_genes,
