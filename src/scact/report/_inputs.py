@@ -6,6 +6,7 @@ Both layouts work: the local runner's ``<outdir>/<step>/`` and Nextflow's publis
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -26,8 +27,13 @@ class Results:
         if self.root is not None:
             if not self.root.is_dir():
                 raise input_error(self.root, "results folder not found", "give the --outdir of the pipeline run")
-            self.files = sorted(p for p in self.root.rglob("*")
-                                if p.is_file() and not SKIPPED_FOLDERS & set(p.relative_to(self.root).parts[:-1]))
+            self.files = sorted(self._walk(self.root))
+
+    def _walk(self, root: Path):
+        """Every file below ``root``, following links to folders (Nextflow and scact run stage links)."""
+        for folder, subfolders, names in os.walk(root, followlinks=True):
+            subfolders[:] = [d for d in subfolders if d not in SKIPPED_FOLDERS]
+            yield from (Path(folder) / name for name in names)
 
     def glob(self, pattern: str) -> list[Path]:
         """Files whose name matches ``pattern``; one per file name (the shallowest), in name order."""
