@@ -9,6 +9,9 @@ include { PIPELINE_INITIALISATION; PIPELINE_COMPLETION } from './subworkflows/lo
 workflow {
     main:
     PIPELINE_INITIALISATION(params.input)
-    SCACT(PIPELINE_INITIALISATION.out.samplesheet)
+    SCACT(
+        PIPELINE_INITIALISATION.out.samplesheet,
+        params.annotation ? file(params.annotation, checkIfExists: true) : []
+    )
     PIPELINE_COMPLETION(SCACT.out.versions, params.outdir)
 }

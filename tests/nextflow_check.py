@@ -578,6 +578,7 @@ def check_process_script(process: Process, root: Path,
     if not calls:
         return [f"{where}: its script calls no bin/scact_<command>.py"]
     problems, parsers = [], {}
+    prelude = _prelude_options(process)
     for call in calls:
         script = root / "bin" / f"scact_{call.command}.py"
         if not script.is_file():
@@ -594,11 +595,12 @@ def check_process_script(process: Process, root: Path,
             if option not in parser._option_string_actions:
                 problems.append(f"{where}: {script.name} does not accept {option}")
         for action in parser._actions:
-            if action.required and action.option_strings and not set(action.option_strings) & set(call.options):
+            passed = set(call.options) | set(prelude)  # e.g. def pairs = ... "--input ${q} ${f}"
+            if action.required and action.option_strings and not set(action.option_strings) & passed:
                 problems.append(f"{where}: {script.name} needs {action.option_strings[0]}, not passed")
         if "--task-name" not in call.options:
             problems.append(f'{where}: {script.name} is called without --task-name "${{task.process}}"')
-    for option in _prelude_options(process) + ext_args_options(root, process.name):
+    for option in prelude + ext_args_options(root, process.name):
         if parsers and not any(option in p._option_string_actions for p in parsers.values()):
             problems.append(f"{where}: option {option} (set in Groovy or ext.args) is accepted by none of "
                             f"{', '.join(f'scact_{c}.py' for c in parsers)}")

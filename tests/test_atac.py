@@ -1,7 +1,6 @@
 """ATAC preprocessing: QC, MACS peaks, peak matrix, TF-IDF/LSI/Leiden, on planted and real data, and bad input."""
 from __future__ import annotations
 
-import gzip
 import shutil
 import warnings
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
 from atac_simulation import parsed_atac_h5ad, simulate_atac
@@ -54,6 +54,13 @@ def peaks_done(planted, qc_done):
     return folder, peaks
 
 
+@pytest.fixture(scope="module")
+def matrix_done(planted, peaks_done):
+    folder, _ = peaks_done
+    return atac_matrix(folder / "sim_atac_qc.h5ad", folder / "peaks.bed", folder / "sim_atac_peaks.h5ad",
+                       fragments=planted.fragments)
+
+
 def test_qc_removes_planted_low_quality_and_doublets(planted, qc_done):
     folder, kept = qc_done
     kept_barcodes = set(kept.obs["barcode"])
@@ -94,10 +101,9 @@ def test_peaks_recover_planted_peaks_in_genome_order(planted, peaks_done):
     assert (folder / "macs3_peaks.narrowPeak").exists()
 
 
-def test_matrix_and_process_recover_cell_types(planted, peaks_done):
+def test_matrix_and_process_recover_cell_types(planted, peaks_done, matrix_done):
     folder, peaks = peaks_done
-    matrix = atac_matrix(folder / "sim_atac_qc.h5ad", folder / "peaks.bed", folder / "sim_atac_peaks.h5ad",
-                         fragments=planted.fragments)
+    matrix = matrix_done
     assert matrix.n_vars == len(peaks) and matrix.X.nnz > 0
     out = atac_process([str(folder / "sim_atac_peaks.h5ad")], folder / "atac_processed.h5ad",
                        folder / "gene_activity.h5ad", annotation=planted.tss_bed, n_top_peaks=150, seed=0)
@@ -236,7 +242,7 @@ def test_h5_without_peaks(tmp_path):
         read_10x_h5(path, "atac")
 
 
-def test_peak_count_input_without_fragments(tmp_path, planted, peaks_done):
+def test_peak_count_input_without_fragments(tmp_path, planted, peaks_done, matrix_done):
     """A peak-count h5ad skips fragment steps: filtered on counts, remapped onto the shared peaks."""
     folder, peaks = peaks_done
     counts = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
@@ -247,3 +253,56 @@ def test_peak_count_input_without_fragments(tmp_path, planted, peaks_done):
     remapped = atac_matrix(tmp_path / "q.h5ad", folder / "peaks.bed", tmp_path / "p.h5ad")
     assert remapped.n_vars == len(peaks)
     assert np.allclose(remapped.X.toarray(), counts[kept.obs_names].X.toarray())
+
+
+def test_cellranger_cell_calls_respected(planted, qc_done, tmp_path):
+    """With CellRanger-arc's per_barcode_metrics.csv only its is_cell barcodes can be kept."""
+    barcodes = planted.kinds.index.to_numpy()
+    called = set(barcodes[::2])
+    pd.DataFrame({"barcode": barcodes, "is_cell": [int(b in called) for b in barcodes]}).to_csv(
+        tmp_path / "per_barcode_metrics.csv", index=False)
+    kept = atac_qc(qc_done[0] / "sim_atac.h5ad", tmp_path / "q.h5ad", tmp_path / "q.tsv", fragments=planted.fragments,
+                   annotation=planted.tss_bed, cell_metrics=tmp_path / "per_barcode_metrics.csv")
+    assert set(kept.obs["barcode"]) <= called and kept.n_obs > 0
+    table = pd.read_csv(tmp_path / "q.tsv", sep="\t").set_index("reason")["n_barcodes"]
+    assert table["not_called_by_cellranger"] == len(barcodes) - len(called)
+
+
+@pytest.mark.parametrize("command", ["atac_qc", "call_peaks", "atac_matrix", "atac_process"])
+def test_command_scripts_and_modules(repo_root, command):
+    from scact.cli import get_parser
+
+    script = repo_root / "bin" / f"scact_{command}.py"
+    assert script.stat().st_mode & 0o111 and len(script.read_text().splitlines()) == 4
+    assert f'run_script("{command}")' in script.read_text()
+    module = (repo_root / "modules" / "local" / f"scact_{command}" / "main.nf").read_text()
+    assert f"process SCACT_{command.upper()} " in module and f"scact_{command}.py" in module
+    assert 'emit: versions' in module and "stub:" in module and '--task-name "${task.process}"' in module
+    assert get_parser(command).format_help()
+
+
+def test_peaks_called_per_group_then_merged(planted, qc_done, tmp_path):
+    folder, kept = qc_done
+    labelled = kept.copy()
+    labelled.obs["label"] = planted.cell_types.reindex(labelled.obs["barcode"].astype(str).to_numpy()).to_numpy()
+    labelled.write_h5ad(tmp_path / "labelled_qc.h5ad")
+    peaks = call_peaks([(tmp_path / "labelled_qc.h5ad", planted.fragments)], planted.tss_bed, tmp_path / "peaks.bed",
+                       outdir=tmp_path, genome_size=str(planted.genome_size), group_by="label", min_group_cells=20)
+    groups = pd.read_csv(tmp_path / "peak_groups.tsv", sep="\t")
+    assert sorted(groups["group"]) == ["type0", "type1", "type2"] and (groups["n_summits"] > 0).all()
+    assert _overlap_fraction(planted.peaks, peaks) >= 0.9
+    assert (atac.sort_genome_order(peaks[["chrom", "start", "end"]]).index == peaks.index).all()
+
+
+def test_call_peaks_with_peak_count_input_only(planted, peaks_done, matrix_done, tmp_path):
+    """A peak-count input (no fragments, '-') contributes its own peaks; chrM and unannotated ones are dropped."""
+    folder, peaks = peaks_done
+    counts = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
+    extra = pd.DataFrame({"chrom": ["chrM", "chrUn"], "start": [100, 100], "end": [600, 600]}, index=["m", "u"])
+    var = pd.concat([counts.var[["chrom", "start", "end"]].astype({"chrom": str}), extra])
+    given = ad.AnnData(X=sp.hstack([counts.X, sp.csr_matrix((counts.n_obs, 2))]).tocsr(),
+                       obs=counts.obs[["sample", "batch", "barcode"]].copy(), var=var)
+    given.write_h5ad(tmp_path / "given_qc.h5ad")
+    merged = call_peaks([(tmp_path / "given_qc.h5ad", "-")], planted.tss_bed, tmp_path / "peaks.bed", outdir=tmp_path)
+    assert merged[["chrom", "start", "end"]].reset_index(drop=True).equals(
+        peaks[["chrom", "start", "end"]].reset_index(drop=True).astype(merged[["chrom", "start", "end"]].dtypes))

@@ -213,3 +213,15 @@ def test_nf_test_files_name_existing_scripts_and_processes(repo_root):
         if named:
             assert named.group(1) in {p.name for p in nc.parse_processes(script)}, \
                 f"{test_file}: {script} defines no process {named.group(1)}"
+
+
+def test_declared_outputs_are_written_by_the_real_tasks(pipeline_run, repo_root):
+    """Every task of the local run (same scripts as the processes) wrote every output its process declares."""
+    results, runner, _ = pipeline_run
+    processes = {p.name: p for p in nc.find_processes(repo_root)}
+    problems = []
+    for task in runner.trace:
+        variables = {"meta.id": task.tag.split("_")[0]} if task.tag else None
+        problems += nc.check_task_outputs(processes[task.process], task.workdir, variables)
+    assert {t.process for t in runner.trace} <= set(processes)
+    assert not problems, _format(problems)

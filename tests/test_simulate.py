@@ -58,7 +58,7 @@ def test_fixture_preset_is_fast_and_writes_every_file(fixture_run):
     assert list(sizes[0]) == ["chr1", "chr2", "chrM"]
     tss = pd.read_csv(outdir / "annotation" / "tss.bed", sep="\t", header=None)
     assert tss.shape == (300, 6) and set(tss[5]) == {"+", "-"}
-    assert ((tss[2] - tss[1]) == 1000).all()
+    assert ((tss[2] - tss[1]) == 1100).all()
     gtf = pd.read_csv(outdir / "annotation" / "genes.gtf", sep="\t", header=None)
     assert set(gtf[2]) == {"gene", "transcript", "exon"} and (gtf[3] <= gtf[4]).all()
     peaks = pd.read_csv(outdir / "atac_peaks.bed", sep="\t", header=None)
@@ -153,7 +153,8 @@ def _tss_enrichment(fragments: pd.DataFrame, tss: pd.DataFrame) -> pd.Series:
     """Per barcode: cut sites within 100 bp of a TSS per bp over cut sites 1,900-2,000 bp away per bp."""
     per_barcode = []
     for chrom, group in fragments.groupby("chrom"):
-        sites = np.sort(((tss.loc[tss[0] == chrom, 1] + tss.loc[tss[0] == chrom, 2]) // 2).to_numpy())
+        rows = tss[tss[0] == chrom]  # windows 1,000 bp upstream to 100 bp downstream of the TSS
+        sites = np.sort(np.where(rows[5] == "+", rows[2] - 100, rows[1] + 100))
         cuts = np.concatenate([group["start"].to_numpy(), group["end"].to_numpy() - 1])
         barcodes = np.concatenate([group["barcode"].to_numpy()] * 2)
         idx = np.clip(np.searchsorted(sites, cuts), 1, len(sites) - 1)

@@ -13,11 +13,12 @@ process SCACT_ATAC_MATRIX {
 
     script:
     def fragments_arg = fragments ? "--fragments ${fragments}" : ''
+    def peaks_arg = peaks ? "--peaks ${peaks}" : ''
     def args = task.ext.args ?: ''
     """
     scact_atac_matrix.py \\
         --input ${qc_h5ad} \\
-        --peaks ${peaks} \\
+        ${peaks_arg} \\
         --sample ${meta.id} \\
         ${fragments_arg} \\
         ${args} \\

@@ -4,9 +4,8 @@ process SCACT_CALL_PEAKS {
     label 'process_medium'
 
     input:
-    path qc_h5ads      // <sample>_atac_qc.h5ad, in the same order as fragments
-    path fragments, stageAs: "fragments/??/*"
-    path fragments_index, stageAs: "fragments/??/*"
+    // every sample with fragments: its <sample>_atac_qc.h5ad, fragments and index, in one order
+    tuple path(qc_h5ads), path(fragments, stageAs: "fragments/??/*"), path(fragments_index, stageAs: "fragments/??/*")
     path annotation
 
     output:
@@ -14,6 +13,7 @@ process SCACT_CALL_PEAKS {
     path "macs3_*", emit: macs
     path "dropped_chromosomes.tsv", emit: dropped
     path "peaks_per_chromosome.png", emit: plot
+    path "peak_groups.tsv", emit: groups, optional: true
     path "versions.yml", emit: versions
 
     script:

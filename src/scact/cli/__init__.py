@@ -17,6 +17,9 @@ import sys
 from scact.errors import ScactInputError
 
 EXIT_BAD_INPUT = 2
+#: A CUDA out-of-memory (EX_TEMPFAIL): Nextflow retries SCACT_TRAIN with a smaller --batch-size on it
+#: (conf/modules.config), so it must differ from every other failure.
+EXIT_CUDA_OUT_OF_MEMORY = 75
 
 
 def command_names() -> list[str]:
@@ -63,9 +66,24 @@ def run_command(name: str, argv: list[str] | None = None, prog: str | None = Non
     except ScactInputError as err:
         print(f"scact {name.replace('_', '-')}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as err:
+        if not is_cuda_out_of_memory(err):
+            raise
+        print(f"scact {name.replace('_', '-')}: error: CUDA out of memory ({str(err).splitlines()[0]}); "
+              "retry with a smaller --batch-size", file=sys.stderr)
+        return EXIT_CUDA_OUT_OF_MEMORY
     if not args.no_versions:
         write_versions_yml("versions.yml", args.task_name)
     return 0
+
+
+def is_cuda_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is torch's GPU out-of-memory error (torch is not imported just to check)."""
+    torch = sys.modules.get("torch")
+    oom_type = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    if oom_type is not None and isinstance(err, oom_type):
+        return True
+    return isinstance(err, RuntimeError) and "CUDA out of memory" in str(err)
 
 
 def run_script(name: str) -> None:

@@ -10,7 +10,9 @@ from scact.preprocessing.atac import TN5_CONVENTIONS
 
 def add_arguments(parser):
     parser.add_argument("--input", required=True, type=Path, help="<sample>_atac_qc.h5ad")
-    parser.add_argument("--peaks", required=True, type=Path, help="peaks.bed from call_peaks")
+    parser.add_argument("--peaks", type=Path, default=None,
+                        help="peaks.bed from call_peaks; without it (no sample has fragments) a peak-count "
+                             "input keeps its own peaks")
     parser.add_argument("--fragments", type=Path, help="the sample's fragments .tsv.gz (with .tbi)")
     parser.add_argument("--sample", help="sample id used in the output name (default: obs['sample'])")
     parser.add_argument("--tn5", choices=TN5_CONVENTIONS, default="cellranger")

@@ -26,7 +26,7 @@ from scact.io.anndata import peak_coordinates
 from scact.io.atomic import atomic_path, write_text
 from scact.io.provenance import package_versions
 from scact.model._modules import ScactNetwork
-from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device
+from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device, sparse_tensor
 
 log = logging.getLogger(__name__)
 
@@ -222,9 +222,9 @@ class SCACT:
         return pd.DataFrame(self._metadata["history"])
 
     # ------------------------------------------------------------------------------- training
-    def train(self, max_epochs_autoencoder: int = 60, max_epochs_mapping: int = 150, batch_size: int = 256,
+    def train(self, max_epochs_autoencoder: int = 30, max_epochs_mapping: int = 100, batch_size: int = 256,
               lr_autoencoder: float = 1e-3, lr_mapping: float = 1e-3, lr_discriminator: float = 1e-3,
-              validation_fraction: float = 0.1, patience: int = 8, device: str = "auto", amp: bool = False,
+              validation_fraction: float = 0.1, patience: int = 5, device: str = "auto", amp: bool = False,
               checkpoint_dir=None, checkpoint_every: int = 5, resume: bool = False, progress: bool = True,
               on_epoch_end=None) -> pd.DataFrame:
         """Train both phases (see :mod:`scact.model._training`); returns the per-epoch history."""
@@ -271,7 +271,8 @@ class SCACT:
         path = Path(directory)
         path = path / MODEL_FILE if path.is_dir() else path
         if not path.is_file():
-            raise input_error(path, "no saved scACT model here", f"give the folder written by SCACT.save ({MODEL_FILE})")
+            raise input_error(path, "no saved scACT model here",
+                              f"give the folder written by SCACT.save ({MODEL_FILE})")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
@@ -345,7 +346,9 @@ class SCACT:
         c[:, 0] = 0.0
         return c
 
-    def _tensor(self, x: sp.csr_matrix) -> torch.Tensor:
+    def _tensor(self, x: sp.csr_matrix, sparse: bool = False) -> torch.Tensor:
+        if sparse:
+            return sparse_tensor(x).to(self.device)
         return torch.from_numpy(x.toarray()).to(self.device)
 
     @torch.no_grad()
@@ -355,7 +358,7 @@ class SCACT:
             raise ValueError(f"modality must be 'rna' or 'atac', not {modality!r}")
         x = self._align_rna(adata) if modality == "rna" else self._align_atac(adata)
         ae = getattr(self.module, modality)
-        return np.concatenate([ae.encode(self._tensor(x[i:i + batch_size])).cpu().numpy()
+        return np.concatenate([ae.encode(self._tensor(x[i:i + batch_size], modality == "atac")).cpu().numpy()
                                for i in range(0, x.shape[0], batch_size)] or
                               [np.zeros((0, self._metadata["hyperparameters"]["latent_dim"]), np.float32)])
 
@@ -385,12 +388,13 @@ class SCACT:
         out = np.zeros((x.shape[0], len(self._metadata["genes"])), dtype=np.float32)
         for start in range(0, x.shape[0], batch_size):
             stop = min(start + batch_size, x.shape[0])
-            out[start:stop] = self.atac_to_rna_torch(self._tensor(x[start:stop])).cpu().numpy()
+            out[start:stop] = self.atac_to_rna_torch(self._tensor(x[start:stop], sparse=True)).cpu().numpy()
         return out
 
     def atac_to_rna_torch(self, x_atac: torch.Tensor) -> torch.Tensor:
-        """Differentiable DecR(g(EncA(x))) on a cells x model-peaks tensor (for integrated gradients)."""
-        x_atac = x_atac.to(self.device, torch.float32)
+        """Differentiable DecR(g(EncA(x))) on a cells x model-peaks tensor, dense or sparse COO (for
+        integrated gradients pass a dense tensor with ``requires_grad``)."""
+        x_atac = x_atac.to(device=self.device, dtype=torch.float32)
         z = self.module.atac_to_rna(self.module.atac.encode(x_atac))
         return self.module.rna.decode(z, self._default_confounders(x_atac.shape[0]))
 

@@ -40,19 +40,45 @@ class RNAAutoencoder(nn.Module):
 class ChromosomeSplitEncoder(nn.Module):
     """Each chromosome's peaks feed only that chromosome's own MLP; the chromosome outputs merge into z.
 
-    Peaks must be grouped by chromosome (contiguous columns, sizes in ``chromosome_sizes``). There is no
-    peaks x hidden weight outside a chromosome's block, so the cost is sum(n_peaks_chr) x hidden[0].
+    Peaks must be grouped by chromosome (contiguous columns, sizes in ``chromosome_sizes``). Each
+    chromosome has its own ``nn.Linear(n_peaks_chr, hidden[0])``: there is no weight between a peak and
+    another chromosome's units, so the cost is sum(n_peaks_chr) x hidden[0], not n_peaks x all units.
+
+    The input may be a dense tensor or a sparse COO tensor (training minibatches: ATAC is ~99% zeros).
+    The sparse path computes the same first layer with one sparse product: each nonzero (cell, peak) is
+    sent to row ``cell * n_chromosomes + chromosome(peak)`` and multiplied by the stacked per-chromosome
+    weights, giving every chromosome's pre-activation without touching the zeros.
     """
 
     def __init__(self, chromosome_sizes, hidden=(128, 64, 32), latent_dim: int = 20):
         super().__init__()
         self.chromosome_sizes = [int(n) for n in chromosome_sizes]
-        self.blocks = nn.ModuleList(mlp([n, *hidden], last_activation=True) for n in self.chromosome_sizes)
+        self.first = nn.ModuleList(nn.Linear(n, hidden[0]) for n in self.chromosome_sizes)
+        self.blocks = nn.ModuleList(mlp([*hidden], last_activation=True) if len(hidden) > 1 else nn.Identity()
+                                    for _ in self.chromosome_sizes)
         self.merge = nn.Linear(hidden[-1] * len(self.chromosome_sizes), latent_dim)
+        chromosome_of_peak = torch.repeat_interleave(torch.arange(len(self.chromosome_sizes)),
+                                                     torch.tensor(self.chromosome_sizes))
+        self.register_buffer("chromosome_of_peak", chromosome_of_peak, persistent=False)
+
+    def _first_layer_sparse(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = x.coalesce()
+        cells, peaks = x.indices()
+        n_chrom = len(self.chromosome_sizes)
+        rows = cells * n_chrom + self.chromosome_of_peak[peaks]
+        spread = torch.sparse_coo_tensor(torch.stack([rows, peaks]), x.values(),
+                                         (x.shape[0] * n_chrom, x.shape[1]), check_invariants=False)
+        weight = torch.cat([layer.weight.T for layer in self.first])  # peaks x hidden, chromosome blocks
+        pre = torch.sparse.mm(spread, weight).view(x.shape[0], n_chrom, -1)
+        return [pre[:, i] + layer.bias for i, layer in enumerate(self.first)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = x.split(self.chromosome_sizes, dim=1)
-        return self.merge(torch.cat([block(part) for block, part in zip(self.blocks, parts)], dim=1))
+        if x.is_sparse:
+            pre = self._first_layer_sparse(x)
+        else:
+            pre = [layer(part) for layer, part in zip(self.first, x.split(self.chromosome_sizes, dim=1))]
+        parts = [block(torch.relu(h)) for block, h in zip(self.blocks, pre)]
+        return self.merge(torch.cat(parts, dim=1))
 
 
 class ChromosomeSplitDecoder(nn.Module):

@@ -45,14 +45,14 @@ MIN_OOM_BATCH_SIZE = 16
 class TrainingConfig:
     """Options of one training run (the model's hyperparameters live in the SCACT object)."""
 
-    max_epochs_autoencoder: int = 60
-    max_epochs_mapping: int = 150
+    max_epochs_autoencoder: int = 30
+    max_epochs_mapping: int = 100
     batch_size: int = 256
     lr_autoencoder: float = 1e-3
     lr_mapping: float = 1e-3
     lr_discriminator: float = 1e-3
     validation_fraction: float = 0.1
-    patience: int = 8
+    patience: int = 5
     checkpoint_every: int = 5
     seed: int = 0
     amp: bool = False
@@ -129,16 +129,19 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------- batches
     def _dense(self, name: str, index: torch.Tensor):
+        """Rows ``index`` densified (the only dense copy is one minibatch), their confounders, and for ATAC
+        the same rows as a sparse tensor for the encoder."""
         modality = self.data[name]
         rows = index.numpy()
-        x = torch.from_numpy(modality.x[rows].toarray()).to(self.device)
+        block = modality.x[rows]
+        x = torch.from_numpy(block.toarray()).to(self.device)
         c = torch.from_numpy(modality.confounders[rows]).to(self.device)
-        return x, c
+        return x, c, (sparse_tensor(block).to(self.device) if name == "atac" else x)
 
-    def _autoencoder_losses(self, name: str, x, c):
+    def _autoencoder_losses(self, name: str, x, c, x_in):
         ae = getattr(self.net, name)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-            z = ae.encode(x)
+            z = ae.encode(x_in)
             out = ae.decode(z, c)
         z, out = z.float(), out.float()
         rec = rna_reconstruction_loss(out, x) if name == "rna" else atac_reconstruction_loss(out, x)
@@ -157,8 +160,7 @@ class Trainer:
             for chunk in order.split(self.batch_size):
                 if len(chunk) < 2:
                     continue
-                x, c = self._dense(name, chunk)
-                rec, mi = self._autoencoder_losses(name, x, c)
+                rec, mi = self._autoencoder_losses(name, *self._dense(name, chunk))
                 loss = rec + self.weights["mi_weight"] * mi
                 self.optimizers[name].zero_grad(set_to_none=True)
                 loss.backward()
@@ -173,8 +175,7 @@ class Trainer:
                     continue
                 totals = np.zeros(2)
                 for chunk in val.split(max(self.batch_size, 512)):
-                    x, c = self._dense(name, chunk)
-                    rec, mi = self._autoencoder_losses(name, x, c)
+                    rec, mi = self._autoencoder_losses(name, *self._dense(name, chunk))
                     totals += np.array([rec.item(), mi.item()]) * len(chunk)
                 row[f"val_{name}_reconstruction"], row[f"val_{name}_mutual_information"] = totals / len(val)
         return row
@@ -206,7 +207,7 @@ class Trainer:
         for name in ("rna", "atac"):
             ae = getattr(self.net, name)
             n = self.data[name].x.shape[0]
-            chunks = [ae.encode(self._dense(name, idx)[0]) for idx in torch.arange(n).split(1024)]
+            chunks = [ae.encode(self._dense(name, idx)[2]) for idx in torch.arange(n).split(1024)]
             self.latents[name] = torch.cat(chunks).float()
         self.heads = {name: torch.from_numpy(self.data[name].heads).to(self.device) for name in self.data}
 
@@ -396,6 +397,14 @@ class Trainer:
         if self.phase != "autoencoder":
             self._encode_all()
         log.info("resumed from %s at %s epoch %d", path, self.phase, self.phase_epoch)
+
+
+def sparse_tensor(block: sp.csr_matrix) -> torch.Tensor:
+    """A coalesced torch COO tensor of a scipy sparse block (the ATAC encoder's minibatch input)."""
+    coo = block.tocoo()
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(coo.data.astype(np.float32))
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False).coalesce()
 
 
 def _fingerprint_config(config: TrainingConfig) -> dict:

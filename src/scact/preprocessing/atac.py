@@ -31,7 +31,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -193,28 +192,39 @@ def qc_reason_table(reasons: pd.Series, n_input: int) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------- peaks
-def write_pseudobulk_insertions(fragment_files: list[tuple[str, set[str]]], out_bed: Path, tn5: str,
-                                keep_chroms: set[str], chunk_size: int = 2_000_000) -> dict[str, int]:
-    """Write every insertion of the kept barcodes of each file as a 1-bp BED6 record (+ strand).
+def write_pseudobulk_insertions(fragment_files: list[tuple[str, dict[str, str]]], outdir: Path, tn5: str,
+                                keep_chroms: set[str], chunk_size: int = 2_000_000) -> tuple[dict[str, Path], dict[str, int]]:
+    """Write each insertion of the kept barcodes as a 1-bp BED6 record (+ strand), one BED per group.
 
-    Returns the number of fragments dropped per excluded chromosome (chrM and those not annotated).
+    ``fragment_files`` pairs each fragments file with ``{barcode: group}`` of its kept cells (one group
+    for a plain pseudo-bulk). Returns the BED of each group and the number of fragments dropped per
+    excluded chromosome (chrM and those not in the annotation).
     """
+    groups = sorted({g for _, mapping in fragment_files for g in mapping.values()})
+    beds = {group: outdir / f"insertions_{i}.bed" for i, group in enumerate(groups)}
+    handles = {group: open(path, "w") for group, path in beds.items()}
     dropped: dict[str, int] = {}
-    with open(out_bed, "w") as out:
-        for path, barcodes in fragment_files:
-            index = BarcodeIndex(sorted(barcodes))
+    try:
+        for path, mapping in fragment_files:
+            index = BarcodeIndex(sorted(mapping))
             n_keep = len(index)
+            group_of_code = np.array([groups.index(mapping[b]) for b in index.names], dtype=np.int64)
             for block in iter_fragment_blocks(path, index, chunk_size):
                 mask = block.barcodes < n_keep
                 if block.chrom in MITO_NAMES or block.chrom not in keep_chroms:
                     dropped[block.chrom] = dropped.get(block.chrom, 0) + int(mask.sum())
                     continue
-                cuts = np.concatenate(insertion_sites(block.starts[mask], block.ends[mask], tn5))
-                cuts = np.sort(cuts[cuts >= 0])
-                if len(cuts):
+                block_groups = group_of_code[block.barcodes[mask]]
+                for group_number in np.unique(block_groups):
+                    in_group = block_groups == group_number
+                    cuts = np.concatenate(insertion_sites(block.starts[mask][in_group], block.ends[mask][in_group], tn5))
+                    cuts = np.sort(cuts[cuts >= 0])
                     frame = pd.DataFrame({"c": block.chrom, "s": cuts, "e": cuts + 1, "n": ".", "v": 0, "t": "+"})
-                    frame.to_csv(out, sep="\t", header=False, index=False)
-    return dropped
+                    frame.to_csv(handles[groups[group_number]], sep="\t", header=False, index=False)
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return beds, dropped
 
 
 def macs3_executable() -> str:

@@ -117,35 +117,79 @@ def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None
 # ---------------------------------------------------------------------------------------- call_peaks
 def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir=".", genome_size: str = "hs",
                qvalue: float = 0.01, half_width: int = 250, tn5: str = "cellranger", plot_path=None,
-               macs_args: list[str] | None = None) -> pd.DataFrame:
-    """MACS3 on the pseudo-bulk of kept cells of every sample -> merged fixed-width peaks BED."""
+               macs_args: list[str] | None = None, group_by: str | None = None,
+               min_group_cells: int = 50) -> pd.DataFrame:
+    """MACS3 on the pseudo-bulk of kept cells of every sample -> merged fixed-width peaks BED.
+
+    With ``group_by`` (an obs column of the QC files, e.g. user labels) MACS3 runs once per group, so that
+    peaks of rare cell types are not drowned in the pooled background, and the summits are merged; groups
+    with fewer than ``min_group_cells`` cells are pooled together.
+    """
     genes = read_annotation(annotation)
     annotated = set(genes["chrom"])
-    fragment_files = []
+    fragment_files, given_peaks = [], []
     for qc_h5ad, fragments in inputs:
         cells = read_h5ad(qc_h5ad)
+        if fragments in (None, "-", ""):  # a peak-count input: its own peaks join the shared set
+            if cells.n_vars == 0:
+                raise input_error(qc_h5ad, "has neither fragments nor peaks", "give its fragments file")
+            own = peak_coordinates(cells.var, qc_h5ad)
+            given_peaks.append(own[own["chrom"].isin(annotated) & ~own["chrom"].isin(atac.MITO_NAMES)])
+            continue
         check_chromosomes(annotation, genes, fragments, fragment_contigs(fragments))
-        barcodes = set(cells.obs["barcode"].astype(str)) if "barcode" in cells.obs else set(cells.obs_names)
-        fragment_files.append((str(fragments), barcodes))
+        barcodes = cells.obs["barcode"].astype(str) if "barcode" in cells.obs else pd.Series(cells.obs_names, index=cells.obs_names)
+        if group_by is None:
+            groups = pd.Series("all", index=cells.obs_names)
+        elif group_by not in cells.obs:
+            raise input_error(qc_h5ad, f"has no obs column '{group_by}' to call peaks per group",
+                              f"columns: {', '.join(map(str, cells.obs.columns))}")
+        else:
+            groups = cells.obs[group_by].astype(str).fillna("unlabelled")
+        fragment_files.append((str(fragments), dict(zip(barcodes.to_numpy(), groups.to_numpy()))))
+    sizes = pd.Series([g for _, m in fragment_files for g in m.values()]).value_counts()
+    small = set(sizes.index[sizes < min_group_cells]) if group_by is not None else set()
+    fragment_files = [(f, {b: ("small_groups" if g in small else g) for b, g in m.items()}) for f, m in fragment_files]
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    narrow_parts = []
+    beds, dropped = {}, {}
     with atac.temporary_directory(".call_peaks.") as tmp:
-        insertions = Path(tmp) / "insertions.bed"
-        dropped = atac.write_pseudobulk_insertions(fragment_files, insertions, tn5, annotated)
-        if insertions.stat().st_size == 0:
+        if not fragment_files:
+            return _write_peaks(atac.merge_intervals(pd.concat(given_peaks)), output_bed, outdir, dropped, plot_path)
+        beds, dropped = atac.write_pseudobulk_insertions(fragment_files, Path(tmp), tn5, annotated)
+        if all(bed.stat().st_size == 0 for bed in beds.values()):
             raise input_error(inputs[0][1], "no insertion of the kept cells lies on an annotated chromosome",
                               "check the fragments files and the annotation")
-        narrow_path = atac.run_macs3(insertions, Path(tmp), "pseudobulk", genome_size, qvalue, macs_args)
-        narrow = atac.read_narrowpeak(narrow_path)
-        for produced in Path(tmp).glob("pseudobulk_*"):
-            with atomic_path(outdir / produced.name.replace("pseudobulk", "macs3")) as dest:
-                dest.write_bytes(produced.read_bytes())
+        for number, (group, bed) in enumerate(beds.items()):
+            if bed.stat().st_size == 0:
+                continue
+            name = "macs3" if len(beds) == 1 else f"macs3_group{number}"
+            narrow_path = atac.run_macs3(bed, Path(tmp), name, genome_size, qvalue, macs_args)
+            part = atac.read_narrowpeak(narrow_path)
+            part["group"] = group
+            narrow_parts.append(part)
+            for produced in Path(tmp).glob(f"{name}_*"):
+                with atomic_path(outdir / produced.name) as dest:
+                    dest.write_bytes(produced.read_bytes())
+    narrow = pd.concat(narrow_parts, ignore_index=True)
     peaks = atac.fixed_width_merged_peaks(narrow, half_width)
     if peaks.empty:
         raise input_error(inputs[0][1], "MACS3 called no peak on the kept cells",
                           "check --genome-size and that the kept cells have enough fragments")
+    log.info("%d MACS3 summits -> %d merged %d-bp peaks", len(narrow), len(peaks), 2 * half_width + 1)
+    if given_peaks:
+        peaks = atac.merge_intervals(pd.concat([peaks] + given_peaks, ignore_index=True))
+    if len(beds) > 1:
+        _write_tsv(pd.DataFrame({"group_file": [f"macs3_group{i}" for i in range(len(beds))], "group": list(beds),
+                                 "n_summits": [int((narrow["group"] == g).sum()) for g in beds]}),
+                   outdir / "peak_groups.tsv")
+    return _write_peaks(peaks, output_bed, outdir, dropped, plot_path)
+
+
+def _write_peaks(peaks: pd.DataFrame, output_bed, outdir: Path, dropped: dict, plot_path) -> pd.DataFrame:
     for chrom, n in sorted(dropped.items()):
         log.info("dropped %d fragments on %s (chrM or not in the annotation)", n, chrom)
+    peaks = peaks[["chrom", "start", "end"]].copy()
     peaks["name"] = atac.peak_names(peaks)
     with atomic_path(output_bed) as tmp:
         peaks.to_csv(tmp, sep="\t", header=False, index=False)
@@ -153,7 +197,6 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
     _write_tsv(summary, outdir / "dropped_chromosomes.tsv")
     if plot_path:
         atac_plots.peaks_per_chromosome(peaks, Path(plot_path))
-    log.info("%d MACS3 summits -> %d merged %d-bp peaks", len(narrow), len(peaks), 2 * half_width + 1)
     return peaks
 
 
@@ -161,7 +204,13 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
 def atac_matrix(qc_h5ad, peaks_bed, output_h5ad, fragments=None, tn5: str = "cellranger") -> ad.AnnData:
     """Cells x peaks counts of one sample on the shared peak set (from fragments, or remapped peak counts)."""
     cells = read_h5ad(qc_h5ad)
-    peaks = atac.read_peaks_bed(peaks_bed)
+    if peaks_bed is None:
+        if fragments is not None or cells.n_vars == 0:
+            raise input_error(qc_h5ad, "no peaks.bed given: only a peak-count input can keep its own peaks",
+                              "pass --peaks peaks.bed from call_peaks")
+        peaks = atac.sort_genome_order(peak_coordinates(cells.var, qc_h5ad).drop_duplicates()).reset_index(drop=True)
+    else:
+        peaks = atac.read_peaks_bed(peaks_bed)
     if fragments is not None:
         barcodes = cells.obs["barcode"].astype(str).tolist() if "barcode" in cells.obs else list(cells.obs_names)
         counts = atac.peak_matrix_from_fragments(fragments, barcodes, peaks, tn5=tn5)
@@ -178,7 +227,7 @@ def atac_matrix(qc_h5ad, peaks_bed, output_h5ad, fragments=None, tn5: str = "cel
     out.obs["frip"] = out.obs["n_peak_counts"] / np.maximum(2 * out.obs.get("n_fragments", out.obs["n_peak_counts"]), 1)
     out.uns.update({k: v for k, v in cells.uns.items() if k != "scact"})
     out.uns["scact"] = dict(cells.uns.get("scact", {}))
-    record_provenance(out, "atac_matrix", {"peaks": str(peaks_bed), "source": source, "tn5": tn5})
+    record_provenance(out, "atac_matrix", {"peaks": str(peaks_bed or "own peaks"), "source": source, "tn5": tn5})
     write_h5ad(out, output_h5ad)
     return out
 

@@ -4,7 +4,7 @@
 
 - ``filtered_feature_bc_matrix.h5`` (genes and peaks, 10x HDF5 layout), ``atac_fragments.tsv.gz`` (+ ``.tbi``),
   ``per_barcode_metrics.csv``, ``atac_peaks.bed``;
-- ``annotation/tss.bed``, ``annotation/genes.gtf``, ``annotation/chrom.sizes``;
+- ``annotation/tss.bed`` (TSS windows 1,000 bp upstream to 100 bp downstream, as CellOracle's tables), ``annotation/genes.gtf``, ``annotation/chrom.sizes``;
 - ``markers.tsv`` (cell_type, gene), ``cell_labels.csv`` (barcode, label: the true types),
   ``ground_truth_cells.tsv``, ``ground_truth_links.tsv``, ``simulation.json``;
 - ``samplesheet.csv`` with absolute ``input`` paths (Nextflow and ``scact run`` resolve relative paths
@@ -84,11 +84,13 @@ def simulate_dataset(config: SimulationConfig, outdir: str | os.PathLike, split:
     atac_stats = {k: np.zeros(n_barcodes, np.int64) for k in
                   ("fragments", "reads", "tss", "peak_fragments", "cutsites")}
     peak_blocks = []
+    barcode_codes = barcode_bytes(truth.barcodes)
     with atomic_path(outdir / FRAGMENTS) as tmp:
-        with pysam.BGZFile(str(tmp), "wb") as handle:
+        # BGZF (what bgzip/tabix_compress write), streamed window by window; level 1 for speed
+        with pysam.BGZFile(str(tmp), "wb1") as handle:
             for window in range(len(truth.windows)):
                 fragments = window_fragments(truth, window)
-                handle.write(format_fragments(fragments, truth.barcodes))
+                handle.write(format_fragments(fragments, barcode_codes))
                 cuts = peak_cut_sites(truth, window, fragments)
                 peak_blocks.append(cuts[truth.cell_barcodes])
                 _add_atac_stats(atac_stats, truth, window, fragments, cuts)
@@ -109,46 +111,39 @@ def simulate_dataset(config: SimulationConfig, outdir: str | os.PathLike, split:
     return truth
 
 
-def format_fragments(fragments: FragmentWindow, barcodes: np.ndarray) -> bytes:
-    """10x fragment lines (``chrom start end barcode count``), built in numpy without per-line Python."""
+def barcode_bytes(barcodes: np.ndarray) -> np.ndarray:
+    """Equal-length barcodes as a barcodes x characters uint8 array (the input of ``format_fragments``)."""
+    return np.frombuffer("".join(barcodes).encode(), dtype=np.uint8).reshape(len(barcodes), -1)
+
+
+def format_fragments(fragments: FragmentWindow, codes: np.ndarray) -> bytes:
+    """10x fragment lines (``chrom start end barcode count``), built in numpy without per-line Python:
+    fixed-width rows whose numbers are left-padded with NUL bytes, dropped at the end; ``codes`` is
+    ``barcode_bytes(barcodes)``."""
     n = len(fragments.start)
     if n == 0:
         return b""
-    width = len(barcodes[0])
-    codes = np.frombuffer("".join(barcodes).encode(), dtype=np.uint8).reshape(len(barcodes), width)
-    prefix = np.frombuffer(f"{fragments.chrom}\t".encode(), dtype=np.uint8)
-    numbers = [fragments.start, fragments.end, fragments.count]
-    digits = [_n_digits(v) for v in numbers]
-    line_length = len(prefix) + digits[0] + 1 + digits[1] + 1 + width + 1 + digits[2] + 1
-    position = np.cumsum(line_length) - line_length
-    buffer = np.empty(int(line_length.sum()), dtype=np.uint8)
-    buffer[position[:, None] + np.arange(len(prefix))] = prefix
-    position += len(prefix)
-    for values, n_digits in zip(numbers[:2], digits[:2]):
-        _put_number(buffer, position, values, n_digits)
-        buffer[position + n_digits] = ord("\t")
-        position += n_digits + 1
-    buffer[position[:, None] + np.arange(width)] = codes[fragments.barcode]
-    buffer[position + width] = ord("\t")
-    position += width + 1
-    _put_number(buffer, position, numbers[2], digits[2])
-    buffer[position + digits[2]] = ord("\n")
-    return buffer.tobytes()
+    widths = [len(str(int(v.max()))) for v in (fragments.start, fragments.end, fragments.count)]
+    prefix = f"{fragments.chrom}\t".encode()
+    rows = np.zeros((n, len(prefix) + sum(widths) + codes.shape[1] + 4), dtype=np.uint8)
+    rows[:, :len(prefix)] = np.frombuffer(prefix, np.uint8)
+    column = len(prefix)
+    column = _put_numbers(rows, column, fragments.start, widths[0])
+    column = _put_numbers(rows, column, fragments.end, widths[1])
+    rows[:, column:column + codes.shape[1]] = codes[fragments.barcode]
+    rows[:, column + codes.shape[1]] = ord("\t")
+    column = _put_numbers(rows, column + codes.shape[1] + 1, fragments.count, widths[2])
+    rows[:, column - 1] = ord("\n")
+    return rows[rows != 0].tobytes()
 
 
-def _n_digits(values: np.ndarray) -> np.ndarray:
-    digits = np.ones(len(values), np.int64)
-    power = 10
-    while (values >= power).any():
-        digits += values >= power
-        power *= 10
-    return digits
-
-
-def _put_number(buffer: np.ndarray, position: np.ndarray, values: np.ndarray, n_digits: np.ndarray) -> None:
-    for k in range(int(n_digits.max())):  # k-th digit from the right
-        has = n_digits > k
-        buffer[position[has] + n_digits[has] - 1 - k] = 48 + (values[has] // 10 ** k) % 10
+def _put_numbers(rows: np.ndarray, column: int, values: np.ndarray, width: int) -> int:
+    """Write ``values`` right-aligned in ``width`` columns and a tab; returns the next free column."""
+    for k in range(width):  # k-th digit from the right; leading positions stay NUL
+        digit = ((values // 10 ** k) % 10 + 48).astype(np.uint8)
+        rows[:, column + width - 1 - k] = digit if k == 0 else np.where(values >= 10 ** k, digit, 0)
+    rows[:, column + width] = ord("\t")
+    return column + width + 1
 
 
 def _add_atac_stats(stats: dict, truth: Truth, window: int, fragments: FragmentWindow, cuts: sp.csr_matrix):
@@ -218,9 +213,11 @@ def _write_tsv(path: Path, table: pd.DataFrame, header: bool = True, sep: str = 
 def _write_tables(outdir: Path, truth: Truth) -> None:
     genes, peaks = truth.genes, truth.peaks
     _write_tsv(outdir / "atac_peaks.bed", peaks[["chrom", "start", "end"]], header=False)
-    tss = genes["tss"].to_numpy()
+    # CellOracle's convention, as in the real *_tss.bed tables: 1,000 bp upstream to 100 bp downstream
+    tss, plus = genes["tss"].to_numpy(), (genes["strand"] == "+").to_numpy()
     _write_tsv(outdir / "annotation" / "tss.bed", pd.DataFrame(
-        {"chrom": genes["chrom"], "start": tss - 500, "end": tss + 500, "gene": genes["gene"], "score": 0,
+        {"chrom": genes["chrom"], "start": np.where(plus, tss - 1000, tss - 100),
+         "end": np.where(plus, tss + 100, tss + 1000), "gene": genes["gene"], "score": 0,
          "strand": genes["strand"]}), header=False)
     write_text(outdir / "annotation" / "chrom.sizes",
                "".join(f"{chrom}\t{size}\n" for chrom, size in truth.chrom_sizes.items()))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from scact.simulate._model import _FRAGMENTS, _RNA, Truth
+from scact.simulate._model import _FRAGMENTS, _READS, _RNA, Truth
 
 TSS_REGION = 1_000  #: a fragment within this distance of a TSS counts as a TSS fragment (metrics)
 MIDPOINT_SD = 90  #: spread of fragment midpoints around a peak's centre (the TSS for promoter peaks)
@@ -25,11 +25,22 @@ class FragmentWindow:
     count: np.ndarray
 
 
-def _fragment_lengths(rng: np.random.Generator, n: int, nucleosome_free: float) -> np.ndarray:
+def _quantiles(draw, size: int = 4096) -> np.ndarray:
+    """``size`` evenly spaced quantiles of a distribution: indexing them with uniform integers samples it
+    with one random number per fragment instead of several."""
+    return np.quantile(draw(np.random.default_rng(0), 200_000), (np.arange(size) + 0.5) / size)
+
+
+def _lengths(nucleosome_free: float) -> np.ndarray:
     """Nucleosome-free fragments (~50-150 bp) mixed with mono-nucleosome ones (~200 bp)."""
-    free = 40 + rng.gamma(2.0, 30.0, n)
-    mono = rng.normal(200, 25, n)
-    return np.clip(np.where(rng.random(n) < nucleosome_free, free, mono), 30, 800).astype(np.int64)
+    def draw(rng, n):
+        return np.where(rng.random(n) < nucleosome_free, 40 + rng.gamma(2.0, 30.0, n), rng.normal(200, 25, n))
+    return np.clip(_quantiles(draw), 30, 800).round().astype(np.int64)
+
+
+PEAK_LENGTHS, BACKGROUND_LENGTHS = _lengths(0.7), _lengths(0.3)
+MIDPOINT_OFFSETS = _quantiles(lambda rng, n: rng.normal(0, MIDPOINT_SD, n)).round().astype(np.int64)
+_LENGTH_BITS = 12  # PEAK_LENGTHS has 2**12 entries
 
 
 def window_fragments(truth: Truth, window: int) -> FragmentWindow:
@@ -51,27 +62,26 @@ def window_fragments(truth: Truth, window: int) -> FragmentWindow:
         counts = rng.poisson(open_ * rate[:, None] * weights[None, :])
         cells, cols = np.nonzero(counts)
         reps = counts[cells, cols]
-        peak_cells, peak_mid = np.repeat(cells, reps), np.repeat(centers[cols], reps)
-        peak_mid = peak_mid + np.round(rng.normal(0, MIDPOINT_SD, len(peak_mid))).astype(np.int64)
+        draws = rng.integers(0, 1 << (2 * _LENGTH_BITS), len(cells_of := np.repeat(cells, reps)))
+        peak_mid = np.repeat(centers[cols], reps) + MIDPOINT_OFFSETS[draws >> _LENGTH_BITS]
+        peak_length = PEAK_LENGTHS[draws & ((1 << _LENGTH_BITS) - 1)]
         n_background = rng.poisson((truth.fragment_depth[lo:hi] - signal) * width / genome_length)
         bg_cells = np.repeat(np.arange(hi - lo), n_background)
         bg_mid = rng.integers(row.start, row.end, len(bg_cells))
-        length = np.concatenate([_fragment_lengths(rng, len(peak_mid), 0.7),
-                                 _fragment_lengths(rng, len(bg_mid), 0.3)])
-        mid = np.concatenate([peak_mid, bg_mid])
-        start = np.clip(mid - length // 2, row.start, row.end - 1)
-        parts.append((truth.latent_barcode[lo + np.concatenate([peak_cells, bg_cells])], start,
-                      np.minimum(start + length, truth.chrom_sizes[row.chrom]),
-                      1 + rng.poisson(0.3, len(start))))
-    barcode, start, end, count = (np.concatenate(p) for p in zip(*parts))
-    order = np.lexsort((barcode, end, start))
-    barcode, start, end, count = barcode[order], start[order], end[order], count[order]
-    # one record per (start, end, barcode): duplicates are reads of the same fragment
-    first = np.ones(len(start), bool)
-    first[1:] = (start[1:] != start[:-1]) | (end[1:] != end[:-1]) | (barcode[1:] != barcode[:-1])
-    keep = np.flatnonzero(first)
-    count = np.add.reduceat(count, keep) if len(keep) else count[keep]
-    return FragmentWindow(row.chrom, start[keep], end[keep], barcode[keep], count)
+        bg_length = BACKGROUND_LENGTHS[rng.integers(0, len(BACKGROUND_LENGTHS), len(bg_cells))]
+        length = np.concatenate([peak_length, bg_length])
+        start = np.clip(np.concatenate([peak_mid, bg_mid]) - length // 2, row.start, row.end - 1)
+        length = np.minimum(length, truth.chrom_sizes[row.chrom] - start)
+        barcode = truth.latent_barcode[lo + np.concatenate([cells_of, bg_cells])]
+        # one int64 key orders by (start, end, barcode): 22 bits offset, 10 bits length, 31 bits barcode
+        parts.append((((start - row.start) << 41) | (length << 31) | barcode).astype(np.int64))
+    keys = np.concatenate(parts)
+    # np.unique sorts: one record per (start, end, barcode); duplicates and extra reads make up the read count (<= 9)
+    keys, multiplicity = np.unique(keys, return_counts=True)
+    rng = np.random.default_rng([truth.config.seed, _READS, window])
+    count = np.minimum(multiplicity + rng.poisson(0.3, len(keys)), 9)
+    start = (keys >> 41) + row.start
+    return FragmentWindow(row.chrom, start, start + ((keys >> 31) & 1023), keys & 0x7FFFFFFF, count)
 
 
 def peak_cut_sites(truth: Truth, window: int, fragments: FragmentWindow) -> sp.csr_matrix:

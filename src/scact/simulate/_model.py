@@ -28,7 +28,7 @@ CHRM_SIZE = 16_299
 LOW_QUALITY_KINDS = ("low_umis", "low_fragments", "low_tss_enrichment")
 
 # Purposes that seed independent random streams.
-_PARAMS, _ACCESS, _FRAGMENTS, _RNA = 0, 1, 2, 3
+_PARAMS, _ACCESS, _FRAGMENTS, _RNA, _READS = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Truth:
         """Open (True) / closed state of the window's peaks in latent cells ``start:stop``."""
         row = self.windows.iloc[window]
         rng = np.random.default_rng([self.config.seed, _ACCESS, chunk, window])
-        probs = self.open_probability[self.latent_type[start:stop]][:, row.peak_lo:row.peak_hi]
+        probs = self.open_probability[:, row.peak_lo:row.peak_hi][self.latent_type[start:stop]]
         return rng.random(probs.shape, dtype=np.float32) < probs
 
 
