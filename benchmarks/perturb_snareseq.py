@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from scact.model import SCACT
 from scact.perturbation.linkage import cell_embedding, link_agreement, link_genes, plot_gene_links, window_pairs
-from scact.perturbation.perturb import perturb_genes
+from scact.perturbation.perturb import observed_cell_types, perturb_genes
 from scact.perturbation.tss import read_tss
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,7 +116,8 @@ def main() -> None:
     absent = [g for g in requested if g not in genes]
     ig_dir = args.workdir / "perturb"
     summary = perturb_genes(model, atac, genes, tss, ig_dir, steps=args.steps, top_k=args.top_k,
-                            batch_size=128, device="cpu", max_cells_per_type=args.max_cells_per_type)
+                            batch_size=128, device="cpu", max_cells_per_type=args.max_cells_per_type,
+                            gene_cell_types=observed_cell_types(rna, genes))
 
     # translations restricted to the peaks in the genes' windows (never the full dense cells x peaks matrix)
     pairs, _ = window_pairs(genes, tss, atac.var, args.window)
@@ -153,7 +154,8 @@ def main() -> None:
         top_peaks = pd.read_csv(ig_dir / f"{gene}_ig_peaks.tsv", sep="\t")
         near = np.abs(top_peaks["distance_to_tss"]) <= args.window
         rows.append({
-            "gene": gene, "cell type": row["cell_type"], "IG seconds (CPU)": row["seconds"],
+            "gene": gene, "cell type (observed RNA)": row["cell_type"],
+            "type of top translation": row["translated_top_cell_type"], "IG seconds (CPU)": row["seconds"],
             "completeness gap (mean rel.)": f"{row['completeness_mean_relative_gap']:.3f}",
             f"top-{args.top_k} access. in type": f"{row['mean_top_accessibility_in_type']:.4f}",
             "other types": f"{row['mean_top_accessibility_other_types']:.4f}",

@@ -2,6 +2,7 @@
 import anndata as ad
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from _planted import simulate_planted
 from scact.cli import run_command
@@ -15,9 +16,13 @@ def write_inputs(tmp_path):
                         "gene": tss["gene"], "score": 0, "strand": "+"})
     bed = bed[bed["gene"] != "Gene3"]  # a gene of the data without a TSS
     bed.to_csv(tmp_path / "tss.bed", sep="\t", header=False, index=False)
-    # translations: dense probabilities (read backed, by columns) and a dense expression matrix
+    # translations as `scact translate` writes them: RNA->ATAC X = sparse binary samples, dense probabilities
+    # in a layer (read from disk by columns); ATAC->RNA a dense expression matrix
     probabilities = np.clip(atac.X.toarray() * 0.8 + 0.1, 0, 1).astype(np.float32)
-    ad.AnnData(probabilities, obs=rna.obs.copy(), var=atac.var.copy()).write_h5ad(tmp_path / "rna_to_atac.h5ad")
+    samples = sp.csr_matrix((np.random.default_rng(0).random(probabilities.shape) < probabilities).astype(np.float32))
+    translated = ad.AnnData(samples, obs=rna.obs.copy(), var=atac.var.copy())
+    translated.layers["probabilities"] = probabilities
+    translated.write_h5ad(tmp_path / "rna_to_atac.h5ad", compression="gzip")
     ad.AnnData(rna.X.toarray(), obs=atac.obs.copy(), var=rna.var.copy()).write_h5ad(tmp_path / "atac_to_rna.h5ad")
     return truth
 
@@ -42,6 +47,9 @@ def test_link_command_writes_all_outputs(tmp_path, capsys):
     assert interact[0].startswith("track type=interact") and len(interact[1].split("\t")) == 18
     bedpe = pd.read_csv(out / "links_observed.bedpe", sep="\t")
     assert len(bedpe) == links.query("source == 'observed'")["significant"].sum() > 0
+    # the probabilities layer is the default; --translated-layer X reads the binary samples instead
+    agreement_r = agreement.set_index("source").loc["rna_translated_atac", "r_correlation"]
+    assert agreement_r > 0.9
     assert (out / "Gene0_links.png").exists() and not (out / "NoSuchGene_links.png").exists()
 
 

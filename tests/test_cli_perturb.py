@@ -1,4 +1,5 @@
 """`scact perturb` end to end with a real (briefly trained) SCACT model: outputs, completeness, bad genes."""
+import anndata as ad
 import pandas as pd
 import pytest
 
@@ -15,6 +16,7 @@ def trained(tmp_path_factory):
     model.train(max_epochs_autoencoder=3, max_epochs_mapping=3, batch_size=64, device="cpu", progress=False)
     model.save(folder / "model")
     atac.write_h5ad(folder / "atac.h5ad")
+    rna.write_h5ad(folder / "rna.h5ad")
     tss = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [5000, 3000], "end": [6000, 4000],
                         "gene": ["gene1", "gene2"], "score": 0, "strand": "+"})
     tss.to_csv(folder / "tss.bed", sep="\t", header=False, index=False)
@@ -25,13 +27,16 @@ def test_perturb_command(trained, capsys):
     out = trained / "out"
     code = run_command("perturb", ["--model", str(trained / "model"), "--atac", str(trained / "atac.h5ad"),
                                    "--annotation", str(trained / "tss.bed"), "--genes", "gene1,gene3,NOPE",
-                                   "--steps", "64", "--top-k", "5", "--batch-size", "32", "--device", "cpu",
+                                   "--rna", str(trained / "rna.h5ad"), "--steps", "64", "--top-k", "5", "--batch-size", "32", "--device", "cpu",
                                    "--outdir", str(out), "--no-versions"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "gene1: integrated gradients over 200 cells x 64 steps x 100 peaks on cpu" in printed
     summary = pd.read_csv(out / "ig_summary.tsv", sep="\t").set_index("gene")
     assert summary.loc["gene1", "status"] == "ok"
+    rna = ad.read_h5ad(trained / "rna.h5ad")
+    by_type = pd.Series(rna[:, "gene1"].X.toarray().ravel()).groupby(rna.obs["cell_type"].to_numpy()).mean()
+    assert summary.loc["gene1", "cell_type"] == by_type.idxmax()  # the observed type, from --rna
     assert summary.loc["gene3", "status"].startswith("ok; no TSS")
     assert summary.loc["NOPE", "status"].startswith("error: gene not in the model")
     # a ReLU network is piecewise linear: the quadrature gap is small against F(x) - F(0), not zero

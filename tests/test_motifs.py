@@ -55,8 +55,10 @@ def make_inputs(tmp_path, ctcf, n_cells=300):
     obs = pd.DataFrame({"cell_type": types}, index=[f"s:{i}" for i in range(n_cells)])
     ad.AnnData(sp.csr_matrix(x), obs=obs, var=peaks).write_h5ad(tmp_path / "atac.h5ad")
     translated = np.clip(x * 0.6 + 0.2 + rng.normal(0, 0.05, x.shape), 0, 1).astype(np.float32)
-    ad.AnnData(translated, obs=pd.DataFrame(index=[f"r:{i}" for i in range(n_cells)]),
-               var=peaks).write_h5ad(tmp_path / "rna_to_atac.h5ad")
+    translated_ad = ad.AnnData(sp.csr_matrix((translated > 0.5).astype(np.float32)),
+                               obs=pd.DataFrame(index=[f"r:{i}" for i in range(n_cells)]), var=peaks)
+    translated_ad.layers["probabilities"] = translated
+    translated_ad.write_h5ad(tmp_path / "rna_to_atac.h5ad")
     ad.AnnData(sp.csr_matrix((n_cells, 1)), obs=pd.DataFrame({"cell_type": types}, index=[f"r:{i}" for i in range(n_cells)])
                ).write_h5ad(tmp_path / "rna.h5ad")
     return peaks, planted

@@ -19,6 +19,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--annotation", required=True, help="TSS BED (chrom,start,end,gene[,score,strand]) or GTF")
     parser.add_argument("--rna-to-atac", help="translated ATAC of the RNA cells (rna_to_atac.h5ad)")
     parser.add_argument("--atac-to-rna", help="translated RNA of the ATAC cells (atac_to_rna.h5ad)")
+    parser.add_argument("--translated-layer", default="probabilities",
+                        help="layer of --rna-to-atac used when present (peak probabilities), else its X")
     parser.add_argument("--genes", help="comma-separated genes (default: every RNA gene with a TSS)")
     parser.add_argument("--window", type=int, default=100_000, help="bp either side of the TSS")
     parser.add_argument("--n-metacells", type=int, default=300, help="metacells (seed cells) per source")
@@ -43,7 +45,7 @@ def run(args) -> None:
     from scact.errors import ScactInputError, input_error
     from scact.io.anndata import peak_coordinates, read_h5ad
     from scact.perturbation.linkage import (
-        cell_embedding, link_agreement, link_genes, plot_gene_links, to_bedpe, to_interact)
+        TranslatedMatrix, cell_embedding, link_agreement, link_genes, plot_gene_links, to_bedpe, to_interact)
     from scact.perturbation.perturb import safe_name, write_tsv
     from scact.perturbation.tss import read_tss
 
@@ -63,7 +65,9 @@ def run(args) -> None:
     sources = [{"name": "observed", "expression": rna, "accessibility": atac, "peaks": atac.var,
                 "embedding": rna_embedding}]
     if args.rna_to_atac:
-        translated = _open_backed(args.rna_to_atac)
+        if not Path(args.rna_to_atac).is_file():
+            raise input_error(args.rna_to_atac, "file not found")
+        translated = TranslatedMatrix(args.rna_to_atac, args.translated_layer)
         translated_peaks = peak_coordinates(translated.var, args.rna_to_atac)
         sources.append({"name": "rna_translated_atac", "expression": rna, "accessibility": translated,
                         "peaks": translated_peaks, "embedding": rna_embedding})
@@ -101,20 +105,6 @@ def run(args) -> None:
         if args.ig_dir and (Path(args.ig_dir) / f"{safe_name(gene)}_ig_peaks.tsv").is_file():
             top_ig = pd.read_csv(Path(args.ig_dir) / f"{safe_name(gene)}_ig_peaks.tsv", sep="\t")
         plot_gene_links(links, gene, outdir / f"{safe_name(gene)}_links.png", top_ig, window=args.window)
-
-
-def _open_backed(path):
-    """A translated matrix opened backed (read only the columns needed; it can be cells x 100k dense)."""
-    import anndata as ad
-
-    from scact.errors import input_error
-
-    if not Path(path).is_file():
-        raise input_error(path, "file not found")
-    try:
-        return ad.read_h5ad(path, backed="r")
-    except Exception as err:
-        raise input_error(path, f"not a readable .h5ad file ({type(err).__name__}: {err})") from err
 
 
 def _write_interact(table, path, source):

@@ -169,9 +169,11 @@ def top_peak_accessibility_test(matrix, top_peaks: np.ndarray, in_type: np.ndarr
 
 
 def ranked_peaks(result: GeneAttribution, peaks: pd.DataFrame, distances: np.ndarray | None,
-                 top_k: int) -> pd.DataFrame:
-    """The ``top_k`` peaks by mean IG in the gene's own cell type, with their coordinates and TSS distance."""
-    own = result.cell_types.index(result.top_cell_type)
+                 top_k: int, cell_type: str | None = None) -> pd.DataFrame:
+    """The ``top_k`` peaks by mean IG in the gene's cell type (default: where its translation is highest),
+    with their coordinates and TSS distance."""
+    cell_type = cell_type or result.top_cell_type
+    own = result.cell_types.index(cell_type)
     score = result.mean_attribution[own]
     order = np.argsort(-score, kind="stable")[:top_k]
     table = pd.DataFrame({
@@ -183,6 +185,6 @@ def ranked_peaks(result: GeneAttribution, peaks: pd.DataFrame, distances: np.nda
         "score": score[order],
         "score_all_cells": result.mean_attribution_all[order],
         "distance_to_tss": distances[order] if distances is not None else np.nan,
-        "cell_type": result.top_cell_type,
+        "cell_type": cell_type,
     })
     return table

@@ -74,12 +74,26 @@ def plot_top_peak_accessibility(matrix, top_peaks, labels, cell_type, gene, path
     plt.close(fig)
 
 
+def observed_cell_types(rna, genes: list[str], labels_key: str = "cell_type") -> dict[str, str]:
+    """For each gene of ``rna``, the cell type with the highest mean observed expression."""
+    found = [g for g in genes if g in set(rna.var_names)]
+    if not found or labels_key not in rna.obs:
+        return {}
+    expression = pd.DataFrame(sp.csr_matrix(rna[:, found].X).toarray(), columns=found)
+    means = expression.groupby(rna.obs[labels_key].astype(str).to_numpy()).mean()
+    return {gene: str(means[gene].idxmax()) for gene in found}
+
+
 def perturb_genes(model, atac, genes: list[str], tss: pd.DataFrame | None, outdir: Path, *,
                   labels_key: str = "cell_type", steps: int = 50, method: str = "gausslegendre",
                   top_k: int = 20, batch_size: int = 64, device: str = "cpu", max_cells_per_type: int = 500,
-                  seed: int = 0, atac_path="atac.h5ad") -> pd.DataFrame:
+                  seed: int = 0, atac_path="atac.h5ad", gene_cell_types: dict[str, str] | None = None) -> pd.DataFrame:
     """Run IG for each gene; write ``<gene>_ig_peaks.tsv``, ``<gene>_ig_by_cell_type.tsv``, a PNG per gene
-    and return the summary (one row per gene, failures included with their reason)."""
+    and return the summary (one row per gene, failures included with their reason).
+
+    The gene's own cell type (where its peaks are ranked and tested) is ``gene_cell_types[gene]`` when
+    given (e.g. the type with the highest observed expression), else the type with the highest translated
+    expression."""
     outdir = Path(outdir)
     if labels_key not in atac.obs:
         raise input_error(atac_path, f"obs has no column {labels_key!r}", "give --labels-key")
@@ -108,7 +122,10 @@ def perturb_genes(model, atac, genes: list[str], tss: pd.DataFrame | None, outdi
         elif tss is not None:
             row["status"] = "ok; no TSS in the annotation, distances left empty"
             log.warning("%s: no TSS in the annotation; distances to the TSS left empty", gene)
-        table = ranked_peaks(result, peaks, distances, top_k)
+        cell_type = (gene_cell_types or {}).get(gene)
+        if cell_type not in result.cell_types:
+            cell_type = result.top_cell_type
+        table = ranked_peaks(result, peaks, distances, top_k, cell_type)
         write_tsv(table, outdir / f"{safe_name(gene)}_ig_peaks.tsv")
         by_type = []
         for i, name in enumerate(result.cell_types):
@@ -119,12 +136,12 @@ def perturb_genes(model, atac, genes: list[str], tss: pd.DataFrame | None, outdi
                                          "mean_translated_expression": result.mean_output_by_type[i]}))
         write_tsv(pd.concat(by_type), outdir / f"{safe_name(gene)}_ig_by_cell_type.tsv")
         top = np.flatnonzero(peaks.index.isin(table["peak"]))
-        in_type = labels == result.top_cell_type
+        in_type = labels == cell_type
         test = top_peak_accessibility_test(matrix, top, in_type)
-        plot_top_peak_accessibility(matrix, top, labels, result.top_cell_type, gene,
+        plot_top_peak_accessibility(matrix, top, labels, cell_type, gene,
                                     outdir / f"{safe_name(gene)}_ig_top_peaks_accessibility.png")
         row.update({
-            "cell_type": result.top_cell_type, "n_cells": matrix.shape[0], "steps": steps, "method": method,
+            "cell_type": cell_type, "translated_top_cell_type": result.top_cell_type, "n_cells": matrix.shape[0], "steps": steps, "method": method,
             "device": str(torch_device), "seconds": round(result.seconds, 3),
             "completeness_mean_relative_gap": float(np.mean(result.relative_gap)),
             "completeness_max_relative_gap": float(np.max(result.relative_gap)),
