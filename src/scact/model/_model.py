@@ -41,7 +41,7 @@ DEFAULT_HYPERPARAMETERS = {
     "atac_hidden": [128, 64, 32],
     "mapping_hidden": [128, 128],
     "discriminator_hidden": [64, 64],
-    "gamma": 1.0,
+    "gamma": 0.5,
     "lam": 1.0,
     "mi_weight": 1.0,
     "seed": 0,
