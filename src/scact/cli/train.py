@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-key", default="batch", help="obs column of batches ('none': one batch)")
     parser.add_argument("--depth-key", default="log_depth", help="obs column of log sequencing depth")
     parser.add_argument("--latent-dim", type=int, default=20)
-    parser.add_argument("--gamma", type=float, default=1.0, help="weight of the adversarial loss (Eq. 10)")
+    parser.add_argument("--gamma", type=float, default=0.5, help="weight of the adversarial loss (Eq. 10)")
     parser.add_argument("--lambda", dest="lam", type=float, default=1.0, help="weight of the cycle loss (Eq. 10)")
     parser.add_argument("--mi-weight", type=float, default=1.0,
                         help="weight of the confounder mutual-information penalty in the autoencoders")

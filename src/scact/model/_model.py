@@ -41,7 +41,7 @@ DEFAULT_HYPERPARAMETERS = {
     "atac_hidden": [128, 64, 32],
     "mapping_hidden": [128, 128],
     "discriminator_hidden": [64, 64],
-    "gamma": 1.0,
+    "gamma": 0.5,
     "lam": 1.0,
     "mi_weight": 1.0,
     "seed": 0,
@@ -148,6 +148,7 @@ class SCACT:
             "history": [],
         }
         self._build_network()
+        self.module.atac.encoder.set_idf(atac_x.shape[0], torch.from_numpy(np.diff(atac_x.tocsc().indptr)))
         self._training_data = {}
         for name, adata, x, labels in (("rna", rna, rna_x, rna_labels), ("atac", atac, atac_x, atac_labels)):
             self._training_data[name] = ModalityData(

@@ -53,6 +53,10 @@ class ChromosomeSplitEncoder(nn.Module):
     def __init__(self, chromosome_sizes, hidden=(128, 64, 32), latent_dim: int = 20):
         super().__init__()
         self.chromosome_sizes = [int(n) for n in chromosome_sizes]
+        # IDF weighting of the binary input (log1p(n_cells / (1 + cells with the peak)), set from the training
+        # cells, saved with the model): rare peaks count more, as in LSI. Linear in x, so integrated
+        # gradients from the zero baseline stay meaningful.
+        self.register_buffer("peak_idf", torch.ones(sum(self.chromosome_sizes)))
         self.first = nn.ModuleList(nn.Linear(n, hidden[0]) for n in self.chromosome_sizes)
         self.blocks = nn.ModuleList(mlp([*hidden], last_activation=True) if len(hidden) > 1 else nn.Identity()
                                     for _ in self.chromosome_sizes)
@@ -61,12 +65,16 @@ class ChromosomeSplitEncoder(nn.Module):
                                                      torch.tensor(self.chromosome_sizes))
         self.register_buffer("chromosome_of_peak", chromosome_of_peak, persistent=False)
 
+    def set_idf(self, n_cells: int, cells_per_peak: torch.Tensor) -> None:
+        self.peak_idf.copy_(torch.log1p(n_cells / (1.0 + cells_per_peak.float())))
+
     def _first_layer_sparse(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = x.coalesce()
         cells, peaks = x.indices()
+        values = x.values() * self.peak_idf[peaks]
         n_chrom = len(self.chromosome_sizes)
         rows = cells * n_chrom + self.chromosome_of_peak[peaks]
-        spread = torch.sparse_coo_tensor(torch.stack([rows, peaks]), x.values(),
+        spread = torch.sparse_coo_tensor(torch.stack([rows, peaks]), values,
                                          (x.shape[0] * n_chrom, x.shape[1]), check_invariants=False)
         weight = torch.cat([layer.weight.T for layer in self.first])  # peaks x hidden, chromosome blocks
         pre = torch.sparse.mm(spread, weight).view(x.shape[0], n_chrom, -1)
@@ -76,6 +84,7 @@ class ChromosomeSplitEncoder(nn.Module):
         if x.is_sparse:
             pre = self._first_layer_sparse(x)
         else:
+            x = x * self.peak_idf
             pre = [layer(part) for layer, part in zip(self.first, x.split(self.chromosome_sizes, dim=1))]
         parts = [block(torch.relu(h)) for block, h in zip(self.blocks, pre)]
         return self.merge(torch.cat(parts, dim=1))
