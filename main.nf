@@ -9,6 +9,12 @@ include { PIPELINE_INITIALISATION; PIPELINE_COMPLETION } from './subworkflows/lo
 workflow {
     main:
     PIPELINE_INITIALISATION(params.input)
-    SCACT(PIPELINE_INITIALISATION.out.samplesheet)
+    SCACT(
+        PIPELINE_INITIALISATION.out.samplesheet,
+        params.annotation ? file(params.annotation, checkIfExists: true) : [],
+        params.genes,
+        params.genome_fasta ? file(params.genome_fasta, checkIfExists: true) : [],
+        file(params.input, checkIfExists: true)
+    )
     PIPELINE_COMPLETION(SCACT.out.versions, params.outdir)
 }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,30 @@ def shared_data() -> Path:
             pytest.fail(f"real data folder {path} is missing (set SCACT_DATA)")
         pytest.skip(f"real data folder {path} not found (set SCACT_DATA)")
     return path
+
+
+def test_profile_params(fixture_dir: Path) -> dict[str, str]:
+    """The ``params`` of ``conf/test.config``, with its generated-data folder pointed at ``fixture_dir``."""
+    text = (REPO_ROOT / "conf" / "test.config").read_text()
+    block = re.search(r"^params\s*\{(.*?)^\}", text, flags=re.S | re.M).group(1)
+    params = {}
+    for name, value in re.findall(r"^\s*(\w+)\s*=\s*(.+?)\s*$", block, flags=re.M):
+        value = value.strip("'\"").replace("${launchDir}/test_data", str(fixture_dir))
+        if not name.startswith("config_profile") and name != "input":
+            params[name] = value
+    return params
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory):
+    """The whole pipeline, run once by ``scact run`` on the generated fixture with the test profile's
+    parameters: (results folder, runner, fixture folder)."""
+    from scact.pipeline import run_pipeline
+    from scact.simulate import config_from_preset, simulate_dataset
+
+    base = tmp_path_factory.mktemp("pipeline")
+    fixture = base / "test_data"
+    simulate_dataset(config_from_preset("fixture", seed=0), fixture)
+    results = base / "results"
+    runner = run_pipeline(fixture / "samplesheet.csv", results, test_profile_params(fixture))
+    return results, runner, fixture

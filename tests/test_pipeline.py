@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from scact.errors import ScactInputError
-from scact.pipeline import STEP_ORDER, resolve_params, run_pipeline
+from scact.pipeline import PUBLISH_DIRS, STEP_OPTIONS, STEP_ORDER, resolve_params, run_pipeline
 
 
 def workflow_process_order(text: str) -> list[str]:
@@ -44,3 +44,45 @@ def test_runs_on_real_multiome_and_fragments(tmp_path, shared_data):
     assert ad.read_h5ad(out / "parse" / "frag_atac.h5ad").n_obs == 24508
     versions = yaml.safe_load((out / "pipeline_info" / "software_versions.yml").read_text())
     assert "scact" in versions["SCACT_PARSE"]
+
+
+def config_blocks(text: str) -> dict[str, str]:
+    """``withName: 'A|B' { ... }`` blocks of a config, by process name (a process may have several)."""
+    blocks: dict[str, str] = {}
+    for match in re.finditer(r"withName:\s*'([^']+)'\s*\{", text):
+        depth, i = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        for name in match.group(1).split("|"):
+            blocks[name] = blocks.get(name, "") + text[match.end():i]
+    return blocks
+
+
+def test_step_options_match_the_nextflow_ext_args(repo_root):
+    blocks = config_blocks((repo_root / "conf" / "modules.config").read_text())
+    for process in STEP_ORDER:
+        found = tuple(re.findall(r'"(--[\w-]+) \$\{[^"]*?params\.(\w+)', blocks.get(process, "")))
+        assert sorted(found) == sorted(STEP_OPTIONS.get(process, ())), process
+
+
+def test_publish_folders_match_the_nextflow_publish_dirs(repo_root):
+    blocks = config_blocks((repo_root / "conf" / "modules.config").read_text())
+    for process, folder in PUBLISH_DIRS.items():
+        paths = re.findall(r'path:\s*\{\s*"\$\{params\.outdir\}/([\w/]+)"', blocks[process])
+        enabled = re.findall(r"enabled:\s*params\.save_intermediates", blocks[process])
+        assert paths, process
+        assert (folder is None) == bool(enabled), process
+        if folder is not None:
+            assert paths[0] == folder, process
+
+
+def test_fixture_run_executes_every_step_in_order_and_publishes(pipeline_run):
+    results, runner, _ = pipeline_run
+    executed = list(dict.fromkeys(t.process for t in runner.trace))
+    assert executed == list(STEP_ORDER)
+    rna, atac = ad.read_h5ad(results / "preprocessing" / "rna.h5ad"), ad.read_h5ad(results / "preprocessing" / "atac.h5ad")
+    assert rna.n_obs > 200 and atac.n_obs > 150 and set(rna.obs["cell_type"]) & set(atac.obs["cell_type"])
+    assert (results / "model" / "training_history.csv").is_file()
+    for process in STEP_ORDER:
+        assert "scact" in yaml.safe_load((results / "pipeline_info" / "software_versions.yml").read_text())[process]

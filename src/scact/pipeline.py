@@ -31,12 +31,47 @@ from scact.io.samplesheet import SampleRow, read_samplesheet
 log = logging.getLogger(__name__)
 
 #: Processes in the order ``workflows/scact.nf`` calls them.
-STEP_ORDER = ("SCACT_PARSE",)
+STEP_ORDER = ("SCACT_PARSE", "SCACT_RNA_QC", "SCACT_RNA_PROCESS", "SCACT_ATAC_QC", "SCACT_CALL_PEAKS",
+              "SCACT_ATAC_MATRIX", "SCACT_ATAC_PROCESS", "SCACT_RECONCILE", "SCACT_TRAIN", "SCACT_TRANSLATE",
+              "SCACT_EVALUATE", "SCACT_PERTURB", "SCACT_LINK", "SCACT_MOTIFS", "SCACT_REPORT")
 
-#: Parameters only Nextflow uses (containers, logging); the local runner accepts and ignores them.
-NEXTFLOW_ONLY_PARAMS = ("container_cpu", "container_gpu", "help", "version", "validate_params",
-                        "monochrome_logs", "trace_report_suffix", "publish_dir_mode")
+#: Options each step gets from the pipeline parameters: (option, parameter). The same as the ``ext.args``
+#: of ``conf/modules.config`` (tests/test_pipeline.py checks it).
+STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "SCACT_RNA_QC": (("--min-umis", "min_umis"), ("--min-genes", "min_genes"),
+                     ("--max-percent-mito", "max_percent_mito"), ("--seed", "seed")),
+    "SCACT_RNA_PROCESS": (("--markers", "markers"), ("--n-top-genes", "n_top_genes"),
+                          ("--resolution", "leiden_resolution"), ("--seed", "seed")),
+    "SCACT_ATAC_QC": (("--min-fragments", "min_fragments"), ("--min-tss-enrichment", "min_tss_enrichment"),
+                      ("--min-peak-counts", "min_peak_counts"), ("--tn5", "tn5")),
+    "SCACT_CALL_PEAKS": (("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5")),
+    "SCACT_ATAC_MATRIX": (("--tn5", "tn5"),),
+    "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
+                           ("--seed", "seed")),
+    "SCACT_RECONCILE": (("--markers", "markers"),),
+    "SCACT_TRAIN": (("--gamma", "gamma"), ("--lambda", "lambda_cycle"), ("--mi-weight", "mi_weight"),
+                    ("--max-epochs-autoencoder", "max_epochs_autoencoder"),
+                    ("--max-epochs-mapping", "max_epochs_mapping"), ("--device", "device"), ("--seed", "seed"),
+                    ("--batch-size", "batch_size")),
+    "SCACT_TRANSLATE": (("--seed", "seed"),),
+    "SCACT_EVALUATE": (("--seed", "seed"),),
+    "SCACT_PERTURB": (("--steps", "ig_steps"), ("--device", "device"), ("--seed", "seed")),
+    "SCACT_LINK": (("--window", "link_window"), ("--fdr", "link_fdr"), ("--seed", "seed")),
+}
 
+#: Where each step's results are published in ``--outdir`` (``publishDir`` of conf/modules.config);
+#: None: only with ``--save_intermediates``.
+PUBLISH_DIRS = {
+    "SCACT_PARSE": None, "SCACT_RNA_QC": "qc", "SCACT_ATAC_QC": "qc", "SCACT_CALL_PEAKS": "peaks",
+    "SCACT_ATAC_MATRIX": None, "SCACT_RNA_PROCESS": "preprocessing", "SCACT_ATAC_PROCESS": "preprocessing",
+    "SCACT_RECONCILE": "preprocessing", "SCACT_TRAIN": "model", "SCACT_TRANSLATE": "translation",
+    "SCACT_EVALUATE": "evaluation", "SCACT_PERTURB": "regulation", "SCACT_LINK": "regulation",
+    "SCACT_MOTIFS": "regulation", "SCACT_REPORT": "report",
+}
+#: Parameters that may name files (``markers`` may also be a built-in set's name).
+FILE_PARAMS = ("annotation", "markers", "genome_fasta")
+#: Where the intermediates go with ``--save_intermediates``.
+INTERMEDIATE_DIRS = {"SCACT_PARSE": "parsed", "SCACT_ATAC_MATRIX": "preprocessing/atac_matrix"}
 
 def load_params_schema() -> dict:
     """``nextflow_schema.json`` as shipped with the package."""
@@ -117,19 +152,26 @@ class LocalRunner:
     params: dict
     trace: list[TaskRecord] = field(default_factory=list)
 
-    def task(self, process: str, args: list[str], stage: list[Path], tag: str = "") -> Path:
-        """Run ``bin/scact_<command>.py args`` for ``process`` in a fresh folder with ``stage`` linked in."""
+    def task(self, process: str, args: list[str], stage: list[Path], tag: str = "",
+             nested: dict[Path, list[Path]] | None = None) -> Path:
+        """Run ``bin/scact_<command>.py args`` for ``process`` in a fresh folder with ``stage`` linked in
+        (and ``nested``: files linked into subfolders, as Nextflow's ``stageAs: 'dir/??/*'``)."""
         command = process.removeprefix("SCACT_").lower()
         name = f"{len(self.trace) + 1:02d}_{process}" + (f"_{tag}" if tag else "")
         workdir = self.outdir / "work" / name
         if workdir.exists():
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
-        for path in stage:
-            link = workdir / path.name
-            if not link.exists():
-                link.symlink_to(path.resolve())
-        argv = [sys.executable, str(bin_dir() / f"scact_{command}.py"), *map(str, args), "--task-name", process]
+        for folder, paths in [(Path("."), stage), *(nested or {}).items()]:
+            (workdir / folder).mkdir(parents=True, exist_ok=True)
+            for path in paths:
+                link = workdir / folder / path.name
+                if not link.exists():
+                    link.symlink_to(path.resolve())
+        options = [str(v) for option, param in STEP_OPTIONS.get(process, ())
+                   for v in (option, self.params[param])]
+        argv = [sys.executable, str(bin_dir() / f"scact_{command}.py"), *map(str, args), *options,
+                "--task-name", process]
         write_text(workdir / ".command.sh", " ".join(argv) + "\n")
         log.info("[%s] %s", name, " ".join(argv[1:]))
         start = time.monotonic()
@@ -144,8 +186,13 @@ class LocalRunner:
                                   f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
         return workdir
 
-    def publish(self, workdir: Path, patterns: list[str], step: str) -> list[Path]:
-        """Copy the outputs matching ``patterns`` to ``<outdir>/<step>/`` (Nextflow's publishDir)."""
+    def publish(self, process: str, workdir: Path, patterns: list[str]) -> list[Path]:
+        """Copy the outputs matching ``patterns`` to the step's folder of ``--outdir`` (Nextflow's publishDir)."""
+        step = PUBLISH_DIRS[process]
+        if step is None:
+            if not self.params["save_intermediates"]:
+                return []
+            step = INTERMEDIATE_DIRS[process]
         target = self.outdir / step
         target.mkdir(parents=True, exist_ok=True)
         published = []
@@ -192,7 +239,7 @@ def _parse_rows(runner: LocalRunner, rows: list[SampleRow]) -> dict[str, dict[st
                 stage.append(Path(row.labels))
                 args += ["--labels", Path(row.labels).name]
         workdir = runner.task("SCACT_PARSE", args, stage, tag=f"{row.sample}_{row.modality}")
-        runner.publish(workdir, [f"{row.sample}_*.h5ad"], "parse")
+        runner.publish("SCACT_PARSE", workdir, [f"{row.sample}_*.h5ad"])
         for modality in row.modalities:
             parsed[modality][row.sample] = workdir / f"{row.sample}_{modality}.h5ad"
         if fragments is not None:
@@ -200,17 +247,187 @@ def _parse_rows(runner: LocalRunner, rows: list[SampleRow]) -> dict[str, dict[st
     return parsed
 
 
+def _preprocess_rna(runner: LocalRunner, parsed: dict[str, Path]) -> Path:
+    """SCACT_RNA_QC per sample, then SCACT_RNA_PROCESS over all of them."""
+    if not parsed:
+        raise ScactInputError("the samplesheet gives no RNA sample: scACT needs both modalities")
+    qc = []
+    for sample, h5ad in sorted(parsed.items()):
+        workdir = runner.task("SCACT_RNA_QC", ["--input", h5ad.name, "--sample", sample, "--outdir", "."],
+                              [h5ad], tag=sample)
+        runner.publish("SCACT_RNA_QC", workdir, [f"{sample}_rna_qc*"])
+        qc.append(workdir / f"{sample}_rna_qc.h5ad")
+    workdir = runner.task("SCACT_RNA_PROCESS", ["--input", *[p.name for p in qc], "--outdir", "."], qc)
+    runner.publish("SCACT_RNA_PROCESS", workdir, ["rna_processed.h5ad", "rna_marker_scores.tsv", "*.png"])
+    return workdir / "rna_processed.h5ad"
+
+
+def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path], fragments: dict[str, Path],
+                     rows: dict[str, SampleRow]) -> tuple[Path, Path]:
+    """SCACT_ATAC_QC per sample, SCACT_CALL_PEAKS on the samples with fragments, SCACT_ATAC_MATRIX per
+    sample, SCACT_ATAC_PROCESS over all of them."""
+    if not parsed:
+        raise ScactInputError("the samplesheet gives no ATAC sample: scACT needs both modalities")
+    annotation = Path(runner.params["annotation"]) if runner.params["annotation"] else None
+    if fragments and annotation is None:
+        raise ScactInputError("ATAC fragments inputs need --annotation (a TSS BED or GTF of the genome)")
+    qc: dict[str, Path] = {}
+    for sample, h5ad in sorted(parsed.items()):
+        args, stage = ["--input", h5ad.name, "--sample", sample, "--outdir", "."], [h5ad]
+        if sample in fragments:
+            frag = fragments[sample]
+            args += ["--fragments", frag.name, "--annotation", annotation.name]
+            stage += [frag, Path(f"{frag}.tbi"), annotation]
+            metrics = frag.parent / "per_barcode_metrics.csv"
+            if rows[sample].input_format == "cellranger_arc" and metrics.is_file():
+                args += ["--cell-metrics", metrics.name]
+                stage.append(metrics)
+        workdir = runner.task("SCACT_ATAC_QC", args, stage, tag=sample)
+        runner.publish("SCACT_ATAC_QC", workdir, [f"{sample}_atac_qc*"])
+        qc[sample] = workdir / f"{sample}_atac_qc.h5ad"
+    peaks = None
+    with_fragments = sorted(s for s in qc if s in fragments)
+    if with_fragments:
+        args, stage = [], [annotation]
+        for number, sample in enumerate(with_fragments, start=1):
+            staged = Path("fragments") / f"{number:02d}" / fragments[sample].name
+            args += ["--input", qc[sample].name, str(staged)]
+            stage.append(qc[sample])
+        workdir = runner.task("SCACT_CALL_PEAKS", [*args, "--annotation", annotation.name, "--outdir", "."], stage,
+                              nested={Path("fragments") / f"{n:02d}": [fragments[s], Path(f"{fragments[s]}.tbi")]
+                                      for n, s in enumerate(with_fragments, start=1)})
+        runner.publish("SCACT_CALL_PEAKS", workdir, ["peaks.bed", "macs3_*", "dropped_chromosomes.tsv", "*.png"])
+        peaks = workdir / "peaks.bed"
+    matrices = []
+    for sample, h5ad in sorted(qc.items()):
+        args, stage = ["--input", h5ad.name, "--sample", sample, "--outdir", "."], [h5ad]
+        if peaks is not None:
+            args += ["--peaks", peaks.name]
+            stage.append(peaks)
+        if sample in fragments:
+            args += ["--fragments", fragments[sample].name]
+            stage += [fragments[sample], Path(f"{fragments[sample]}.tbi")]
+        workdir = runner.task("SCACT_ATAC_MATRIX", args, stage, tag=sample)
+        runner.publish("SCACT_ATAC_MATRIX", workdir, [f"{sample}_atac_peaks.h5ad"])
+        matrices.append(workdir / f"{sample}_atac_peaks.h5ad")
+    args, stage = ["--input", *[m.name for m in matrices], "--outdir", "."], list(matrices)
+    if annotation is not None:
+        args += ["--annotation", annotation.name]
+        stage.append(annotation)
+    workdir = runner.task("SCACT_ATAC_PROCESS", args, stage)
+    runner.publish("SCACT_ATAC_PROCESS", workdir, ["atac_processed.h5ad", "gene_activity.h5ad", "*.png"])
+    return workdir / "atac_processed.h5ad", workdir / "gene_activity.h5ad"
+
+
+def _reconcile(runner: LocalRunner, rna: Path, atac: Path, gene_activity: Path) -> tuple[Path, Path]:
+    """SCACT_RECONCILE: shared label vocabulary, the training inputs rna.h5ad and atac.h5ad."""
+    workdir = runner.task("SCACT_RECONCILE", ["--rna", rna.name, "--atac", atac.name,
+                                              "--gene-activity", gene_activity.name, "--outdir", "."],
+                          [rna, atac, gene_activity])
+    runner.publish("SCACT_RECONCILE", workdir, ["rna.h5ad", "atac.h5ad", "label_reconciliation.tsv",
+                                                "atac_marker_scores.tsv", "*.png"])
+    return workdir / "rna.h5ad", workdir / "atac.h5ad"
+
+
+def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
+    """SCACT_TRAIN: the scACT model on the unpaired training matrices."""
+    workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress"],
+                          [rna, atac])
+    runner.publish("SCACT_TRAIN", workdir, ["model", "training_history.csv", "loss_curves.png"])
+    return workdir / "model"
+
+
+def _translate_and_evaluate(runner: LocalRunner, model: Path, rna: Path, atac: Path,
+                            gene_activity: Path) -> dict[str, Path]:
+    """SCACT_TRANSLATE (both ways, joint embedding) and SCACT_EVALUATE (metrics with baselines)."""
+    device = "cuda" if runner.params["device"] == "cuda" else "cpu"
+    workdir = runner.task("SCACT_TRANSLATE", ["--model", model.name, "--rna", rna.name, "--atac", atac.name,
+                                              "--device", device], [model, rna, atac])
+    runner.publish("SCACT_TRANSLATE", workdir, ["rna_to_atac.h5ad", "atac_to_rna.h5ad", "joint_embedding.h5ad",
+                                                "umap_*.png"])
+    translations = {name: workdir / f"{name}.h5ad" for name in ("rna_to_atac", "atac_to_rna", "joint_embedding")}
+    stage = [rna, atac, *translations.values(), gene_activity]
+    workdir = runner.task("SCACT_EVALUATE", ["--rna", rna.name, "--atac", atac.name,
+                                             "--rna-to-atac", "rna_to_atac.h5ad", "--atac-to-rna", "atac_to_rna.h5ad",
+                                             "--joint-embedding", "joint_embedding.h5ad",
+                                             "--gene-activity", gene_activity.name], stage)
+    runner.publish("SCACT_EVALUATE", workdir, ["metrics.tsv", "metrics_per_type.tsv", "roc_curves.tsv",
+                                               "within_type_distances.tsv", "*.png"])
+    return translations
+
+
+def _regulation(runner: LocalRunner, model: Path, rna: Path, atac: Path, translations: dict[str, Path]) -> None:
+    """SCACT_PERTURB (when genes are asked for), SCACT_LINK (when there is an annotation), SCACT_MOTIFS."""
+    annotation = Path(runner.params["annotation"]) if runner.params["annotation"] else None
+    genes = runner.params["genes"]
+    ig_peaks: list[Path] = []
+    if genes:
+        args, stage = ["--model", model.name, "--atac", atac.name, "--genes", genes, "--outdir", "."], [model, atac]
+        if annotation is not None:
+            args += ["--annotation", annotation.name]
+            stage.append(annotation)
+        workdir = runner.task("SCACT_PERTURB", args, stage)
+        runner.publish("SCACT_PERTURB", workdir, ["ig_summary.tsv", "*_ig_peaks.tsv", "*_ig_by_cell_type.tsv",
+                                                  "*_ig_top_peaks_accessibility.png"])
+        ig_peaks = sorted(workdir.glob("*_ig_peaks.tsv"))
+    if annotation is not None:
+        args = ["--rna", rna.name, "--atac", atac.name, "--annotation", annotation.name,
+                "--rna-to-atac", "rna_to_atac.h5ad", "--atac-to-rna", "atac_to_rna.h5ad", "--ig-dir", ".",
+                "--outdir", "."]
+        if genes:
+            args += ["--genes", genes]
+        workdir = runner.task("SCACT_LINK", args, [rna, atac, annotation, translations["rna_to_atac"],
+                                                   translations["atac_to_rna"], *ig_peaks])
+        runner.publish("SCACT_LINK", workdir, ["links.tsv", "links_*.bedpe", "links_*.interact", "link_genes.tsv",
+                                               "link_agreement.tsv", "*_links.png"])
+    else:
+        log.info("SCACT_LINK skipped: peak-to-gene links need --annotation")
+    args, stage = ["--atac", atac.name, "--rna-to-atac", "rna_to_atac.h5ad", "--rna", rna.name, "--outdir", "."], \
+        [atac, translations["rna_to_atac"], rna]
+    if runner.params["genome_fasta"]:
+        fasta = Path(runner.params["genome_fasta"])
+        args += ["--fasta", fasta.name]
+        stage.append(fasta)
+    workdir = runner.task("SCACT_MOTIFS", args, stage)
+    runner.publish("SCACT_MOTIFS", workdir, ["motif_*.tsv", "motif_activation_heatmap.png", "motifs_skipped.txt"])
+
+
+def _report(runner: LocalRunner, samplesheet: Path) -> None:
+    """SCACT_REPORT over every published result, with the samplesheet, parameters and versions."""
+    info = runner.outdir / "pipeline_info"
+    published = [runner.outdir / folder for folder in sorted(set(PUBLISH_DIRS.values()) - {None, "report"})
+                 if (runner.outdir / folder).is_dir()]
+    workdir = runner.task("SCACT_REPORT", ["--results", "results", "--samplesheet", "samplesheet.csv",
+                                           "--params", "params.json", "--versions", "software_versions.yml",
+                                           "--outdir", "."],
+                          [info / "samplesheet.csv", info / "params.json", info / "software_versions.yml"],
+                          nested={Path("results"): published + [info / "execution_trace.tsv"]})
+    runner.publish("SCACT_REPORT", workdir, ["scact_report.html", "report_figures", "report_tables", "*_mqc.*"])
+
+
 def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None) -> LocalRunner:
     """Run every step of the workflow on one machine."""
     params = resolve_params({**(overrides or {}), "input": str(samplesheet), "outdir": str(outdir)})
+    for name in FILE_PARAMS:  # tasks run in their own folders: make paths absolute, as Nextflow stages them
+        if params[name] and Path(params[name]).exists():
+            params[name] = str(Path(params[name]).resolve())
     rows = read_samplesheet(samplesheet)
     outdir.mkdir(parents=True, exist_ok=True)
     runner = LocalRunner(outdir.resolve(), params)
     write_text(outdir / "pipeline_info" / "params.json", json.dumps(params, indent=2, default=str) + "\n")
     shutil.copy2(samplesheet, outdir / "pipeline_info" / "samplesheet.csv")
-    _parse_rows(runner, rows)
+    parsed = _parse_rows(runner, rows)
+    rna_processed = _preprocess_rna(runner, parsed["rna"])
+    atac_processed, gene_activity = _preprocess_atac(runner, parsed["atac"], parsed["fragments"],
+                                                     {row.sample: row for row in rows})
+    rna, atac = _reconcile(runner, rna_processed, atac_processed, gene_activity)
+    model = _train(runner, rna, atac)
+    translations = _translate_and_evaluate(runner, model, rna, atac, gene_activity)
+    _regulation(runner, model, rna, atac, translations)
     runner.write_trace()
     runner.collect_versions()
+    _report(runner, samplesheet)
+    runner.write_trace()
     return runner
 
 

@@ -84,3 +84,10 @@ def peak_coordinates(var: pd.DataFrame, path) -> pd.DataFrame:
         raise input_error(path, "peak start/end are missing or end <= start")
     coords[["start", "end"]] = coords[["start", "end"]].astype(np.int64)
     return coords
+
+
+def sample_id(path: str | os.PathLike, obs: pd.DataFrame, suffix: str) -> str:
+    """A per-sample file's sample id: its ``obs['sample']``, else the file name less ``<suffix>.h5ad``."""
+    if "sample" in obs.columns and len(obs):
+        return str(obs["sample"].iloc[0])
+    return Path(path).name.removesuffix(".h5ad").removesuffix(suffix)

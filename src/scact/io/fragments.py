@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+import pandas as pd
 import pysam
 
 from scact.errors import input_error
@@ -55,9 +57,92 @@ def iter_fragments(path: str | os.PathLike, chroms: list[str] | None = None) -> 
                                       "expected tab-separated chrom, start, end, barcode, count") from None
 
 
+class BarcodeIndex:
+    """Barcode -> integer code, growing as new barcodes are met (memory grows with barcodes only)."""
+
+    def __init__(self, barcodes=()):
+        self.codes: dict[str, int] = {}
+        self.names: list[str] = []
+        for barcode in barcodes:
+            self.add(barcode)
+
+    def add(self, barcode: str) -> int:
+        code = self.codes.get(barcode)
+        if code is None:
+            code = self.codes[barcode] = len(self.names)
+            self.names.append(barcode)
+        return code
+
+    def encode(self, barcodes) -> np.ndarray:
+        return np.fromiter((self.add(b) for b in barcodes), dtype=np.int64, count=len(barcodes))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+class FragmentBlock(NamedTuple):
+    """Consecutive fragments of one chromosome: numpy arrays, barcodes as BarcodeIndex codes."""
+    chrom: str
+    starts: np.ndarray
+    ends: np.ndarray
+    barcodes: np.ndarray
+
+
+def iter_fragment_blocks(path: str | os.PathLike, barcode_index: BarcodeIndex,
+                         chunk_size: int = 2_000_000) -> Iterator[FragmentBlock]:
+    """Stream the whole file in numpy blocks of at most ``chunk_size`` fragments, one chromosome each.
+
+    The file is parsed sequentially by pandas' C reader (much faster than a Python loop over tabix
+    lines) in fixed-size chunks, so memory stays flat. Sorting is checked on the way: a chromosome that
+    comes back after another, or a start smaller than the previous one, is refused with the fix.
+    """
+    path = Path(path)
+    open_fragments(path).close()  # the index must exist: later steps rely on a sorted, indexed file
+    seen_chroms: set[str] = set()
+    last_chrom, last_start = None, -1
+    try:
+        reader = pd.read_csv(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2, 3],
+                             names=["chrom", "start", "end", "barcode"],
+                             dtype={"chrom": "category", "start": np.int64, "end": np.int64, "barcode": "category"},
+                             chunksize=chunk_size, compression="gzip")
+        for chunk in reader:
+            if chunk["barcode"].isna().any():
+                raise ValueError("a line has fewer than 4 fields")
+            lookup = barcode_index.encode(chunk["barcode"].cat.categories)
+            barcodes = lookup[chunk["barcode"].cat.codes.to_numpy()]
+            chrom_codes = chunk["chrom"].cat.codes.to_numpy()
+            chrom_names = chunk["chrom"].cat.categories
+            starts, ends = chunk["start"].to_numpy(), chunk["end"].to_numpy()
+            bounds = np.flatnonzero(np.diff(chrom_codes)) + 1
+            for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(chunk)]):
+                chrom = str(chrom_names[chrom_codes[lo]])
+                block_starts = starts[lo:hi]
+                if chrom != last_chrom:
+                    if chrom in seen_chroms:
+                        raise input_error(path, f"fragments are not sorted: {chrom} appears again after "
+                                                f"{last_chrom}", FIX_INDEX)
+                    seen_chroms.add(chrom)
+                    last_chrom, last_start = chrom, -1
+                if block_starts[0] < last_start or (hi - lo > 1 and (np.diff(block_starts) < 0).any()):
+                    raise input_error(path, f"fragments are not sorted by start on {chrom}", FIX_INDEX)
+                last_start = int(block_starts[-1])
+                yield FragmentBlock(chrom, block_starts, ends[lo:hi], barcodes[lo:hi])
+    except (ValueError, pd.errors.ParserError, EOFError, OSError) as err:
+        raise input_error(path, f"malformed fragments file ({err})",
+                          "expected tab-separated chrom, start, end, barcode, count; " + FIX_INDEX) from err
+
+
+def fragment_contigs(path: str | os.PathLike) -> list[str]:
+    """Chromosome names listed in the tabix index."""
+    with open_fragments(path) as tabix:
+        return list(tabix.contigs)
+
+
 def count_fragments_per_barcode(path: str | os.PathLike) -> Counter:
-    """Number of fragments of each barcode (one pass, memory grows with barcodes, not fragments)."""
-    counts: Counter = Counter()
-    for fragment in iter_fragments(path):
-        counts[fragment.barcode] += 1
-    return counts
+    """Number of fragments of each barcode (one streaming pass; memory grows with barcodes, not fragments)."""
+    index = BarcodeIndex()
+    totals = np.zeros(0, dtype=np.int64)
+    for block in iter_fragment_blocks(path, index):
+        counts = np.bincount(block.barcodes, minlength=len(index))
+        totals = np.concatenate([totals, np.zeros(len(index) - len(totals), dtype=np.int64)]) + counts
+    return Counter({name: int(n) for name, n in zip(index.names, totals) if n})

@@ -11,7 +11,7 @@ from scact.io.atomic import write_text
 #: Packages whose versions every step records: what its results can depend on.
 TRACKED_PACKAGES = (
     "scact", "numpy", "scipy", "pandas", "anndata", "mudata", "h5py", "scanpy", "pegasuspy",
-    "doubletdetection", "macs3", "pysam", "scikit-learn", "torch", "leidenalg", "igraph",
+    "doubletdetection", "macs3", "pysam", "scikit-learn", "torch", "leidenalg", "igraph", "pyjaspar",
 )
 
 

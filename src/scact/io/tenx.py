@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from scact.errors import input_error
 from scact.io.anndata import as_count_matrix
+from scact.io.atomic import atomic_path
 
 FEATURE_TYPES = {"rna": "Gene Expression", "atac": "Peaks"}
 _REQUIRED = ("barcodes", "data", "indices", "indptr", "shape", "features/id", "features/name",
@@ -110,3 +111,54 @@ def read_10x_mtx(folder: str | os.PathLike) -> ad.AnnData:
     adata = adata[:, (adata.var["feature_types"] == FEATURE_TYPES["rna"]).to_numpy()].copy()
     adata.var_names_make_unique()
     return adata
+
+
+def _interval(var: pd.DataFrame) -> np.ndarray:
+    if "interval" in var.columns:
+        return var["interval"].astype(str).to_numpy()
+    if {"chrom", "start", "end"}.issubset(var.columns):
+        return (var["chrom"].astype(str) + ":" + var["start"].astype(str) + "-" + var["end"].astype(str)).to_numpy()
+    return np.full(len(var), "NA", dtype=object)
+
+
+def write_10x_h5(rna: ad.AnnData | None, atac: ad.AnnData | None, path: str | os.PathLike,
+                 genome: str = "unknown") -> None:
+    """Write barcodes x (genes, peaks) counts in CellRanger-arc's ``filtered_feature_bc_matrix.h5`` layout.
+
+    Either modality may be ``None`` (an RNA-only or peaks-only file). Both must have the same barcodes in
+    the same order. ``features/id`` is ``var['gene_ids']`` where present, else the name; ``interval``
+    comes from ``var['interval']`` or ``var`` chrom/start/end.
+    """
+    parts = [(a, FEATURE_TYPES[m]) for a, m in ((rna, "rna"), (atac, "atac")) if a is not None]
+    if not parts:
+        raise ValueError("write_10x_h5 needs at least one modality")
+    barcodes = parts[0][0].obs_names
+    if any(not a.obs_names.equals(barcodes) for a, _ in parts):
+        raise ValueError("write_10x_h5: the modalities must list the same barcodes in the same order")
+    matrix = sp.hstack([sp.csr_matrix(a.X) for a, _ in parts], format="csr")
+    names = np.concatenate([a.var_names.to_numpy(dtype=str) for a, _ in parts])
+    ids = np.concatenate([a.var["gene_ids"].astype(str).to_numpy() if "gene_ids" in a.var.columns
+                          else a.var_names.to_numpy(dtype=str) for a, _ in parts])
+    types = np.concatenate([np.full(a.n_vars, kind) for a, kind in parts])
+    intervals = np.concatenate([_interval(a.var) for a, _ in parts])
+
+    def text(values) -> np.ndarray:
+        return np.array([str(v).encode() for v in values], dtype="S")
+
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+        handle.attrs["filetype"] = "matrix"
+        handle.attrs["version"] = 2
+        group = handle.create_group("matrix")
+        group.create_dataset("barcodes", data=text(barcodes), compression="gzip")
+        # a barcodes x features CSR is the features x barcodes CSC that 10x stores
+        group.create_dataset("data", data=matrix.data.astype(np.int32), compression="gzip")
+        group.create_dataset("indices", data=matrix.indices.astype(np.int64), compression="gzip")
+        group.create_dataset("indptr", data=matrix.indptr.astype(np.int64), compression="gzip")
+        group.create_dataset("shape", data=np.array([matrix.shape[1], matrix.shape[0]], dtype=np.int32))
+        features = group.create_group("features")
+        features.create_dataset("id", data=text(ids), compression="gzip")
+        features.create_dataset("name", data=text(names), compression="gzip")
+        features.create_dataset("feature_type", data=text(types), compression="gzip")
+        features.create_dataset("genome", data=text(np.full(len(names), genome)), compression="gzip")
+        features.create_dataset("interval", data=text(intervals), compression="gzip")
+        features.create_dataset("_all_tag_keys", data=np.array([b"genome", b"interval"]))

@@ -1,0 +1,1 @@
+"""Metrics and baselines that score scACT's alignment and translations."""

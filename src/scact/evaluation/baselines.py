@@ -1,0 +1,173 @@
+"""Baselines that scACT must beat, given the same inputs and the same labels.
+
+- global mean profile: every cell gets the mean profile of the other modality;
+- cell-type mean profile: every cell gets the mean profile of its type in the other modality;
+- Harmony kNN: RNA and ATAC gene activity share genes; a joint PCA corrected by Harmony (modality as the
+  batch) gives a joint embedding (scored by the alignment metrics), and each cell is translated as the mean
+  profile of its k nearest cells of the other modality in that embedding.
+RNA->ATAC predictions are :data:`scact.evaluation.metrics.PredictionSource` streams, never a dense
+cells x peaks matrix.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from scact.evaluation.metrics import PredictionSource
+
+
+def _binary(matrix) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    matrix.data = (matrix.data > 0).astype(np.float32)
+    matrix.eliminate_zeros()
+    return matrix
+
+
+def _repeat_rows(profiles: np.ndarray, row_of_cell: np.ndarray, block_size: int) -> PredictionSource:
+    """Stream ``profiles[row_of_cell[i]]`` for every cell i, one block of cells at a time."""
+    profiles = np.asarray(profiles, dtype=np.float32)
+
+    def blocks():
+        for start in range(0, len(row_of_cell), block_size):
+            stop = min(start + block_size, len(row_of_cell))
+            yield start, stop, profiles[row_of_cell[start:stop]]
+    return blocks
+
+
+def global_mean(reference, n_query: int, block_size: int = 1024) -> PredictionSource:
+    """Every query cell predicted as the mean profile of the reference cells (binarised if ATAC)."""
+    mean = np.asarray(reference.mean(0)).reshape(1, -1)
+    return _repeat_rows(mean, np.zeros(n_query, dtype=int), block_size)
+
+
+def type_means(reference, reference_labels, query_labels) -> tuple[np.ndarray, np.ndarray]:
+    """Mean profile of each type of the reference, and, per query cell, the row of its type.
+
+    A query type absent from the reference falls back to the global mean (last row).
+    """
+    reference_labels = np.asarray(reference_labels)
+    names = np.unique(reference_labels)
+    rows = [np.asarray(reference[reference_labels == name].mean(0)).ravel() for name in names]
+    rows.append(np.asarray(reference.mean(0)).ravel())
+    lookup = {name: i for i, name in enumerate(names)}
+    row_of_cell = np.array([lookup.get(label, len(names)) for label in np.asarray(query_labels)])
+    return np.vstack(rows), row_of_cell
+
+
+def type_mean(reference, reference_labels, query_labels, block_size: int = 1024) -> PredictionSource:
+    """Every query cell predicted as the mean profile of its type among the reference cells."""
+    profiles, row_of_cell = type_means(reference, reference_labels, query_labels)
+    return _repeat_rows(profiles, row_of_cell, block_size)
+
+
+def dense_prediction(source: PredictionSource) -> np.ndarray:
+    """Collect a prediction stream into one array (only for small feature counts, e.g. genes)."""
+    return np.vstack([block for _, _, block in source()])
+
+
+# ------------------------------------------------------------------------------ gene activity + Harmony
+def gene_activity(atac, tss: pd.DataFrame, window: int = 10_000) -> tuple[sp.csr_matrix, list[str]]:
+    """Cells x genes: accessible peaks within ``window`` bp of each gene's TSS window (sparse counts).
+
+    ``atac.var`` needs chrom/start/end; ``tss`` has columns chrom, start, end, gene (one row per TSS; a
+    gene with several TSSs takes the union of their windows' peaks).
+    """
+    peaks = atac.var[["chrom", "start", "end"]].reset_index(drop=True)
+    peaks["chrom"] = peaks["chrom"].astype(str)
+    tss = tss.dropna(subset=["gene"]).astype({"gene": str, "chrom": str})
+    gene_names = sorted(tss["gene"].unique())
+    gene_index = {g: i for i, g in enumerate(gene_names)}
+    pairs = set()
+    for chrom, genes in tss.groupby("chrom"):
+        on_chrom = peaks[peaks["chrom"] == chrom]
+        if on_chrom.empty:
+            continue
+        order = np.argsort(on_chrom["start"].to_numpy())
+        starts = on_chrom["start"].to_numpy()[order]
+        ends = on_chrom["end"].to_numpy()[order]
+        ids = on_chrom.index.to_numpy()[order]
+        max_len = int((ends - starts).max())
+        lo_bound = genes["start"].to_numpy() - window
+        hi_bound = genes["end"].to_numpy() + window
+        first = np.searchsorted(starts, lo_bound - max_len, side="left")
+        last = np.searchsorted(starts, hi_bound, side="right")
+        for gene, lo, hi, a, b in zip(genes["gene"], lo_bound, hi_bound, first, last):
+            for k in range(a, b):
+                if ends[k] >= lo and starts[k] <= hi:
+                    pairs.add((ids[k], gene_index[gene]))
+    if not pairs:
+        return sp.csr_matrix((atac.n_obs, 0), dtype=np.float32), []
+    peak_idx, gene_idx = map(np.array, zip(*sorted(pairs)))
+    link = sp.csr_matrix((np.ones(len(peak_idx), np.float32), (peak_idx, gene_idx)),
+                         shape=(atac.n_vars, len(gene_names)))
+    activity = (_binary(atac.X) @ link).tocsc()
+    used = np.flatnonzero(activity.getnnz(axis=0) > 0)
+    return activity[:, used].tocsr(), [gene_names[i] for i in used]
+
+
+def read_tss_bed(path) -> pd.DataFrame:
+    """A TSS BED (chrom, start, end, gene, ...) as a DataFrame."""
+    table = pd.read_csv(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2, 3])
+    table.columns = ["chrom", "start", "end", "gene"]
+    table = table.dropna(subset=["gene"])
+    table["gene"] = table["gene"].astype(str)
+    return table
+
+
+def harmony_embedding(rna_expression, rna_genes, activity, activity_genes, n_pcs: int = 30,
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Joint Harmony embedding of RNA (log-normalised) and ATAC gene activity on their shared genes."""
+    import harmonypy
+
+    shared = sorted(set(rna_genes) & set(activity_genes))
+    if len(shared) < 10:
+        raise ValueError(f"only {len(shared)} genes shared by RNA and gene activity")
+    rna_pos = pd.Index(rna_genes).get_indexer(shared)
+    act_pos = pd.Index(activity_genes).get_indexer(shared)
+    rna = _dense(rna_expression[:, rna_pos])
+    act = sp.csr_matrix(activity[:, act_pos], dtype=np.float64)
+    depth = np.asarray(act.sum(1)).ravel()
+    act = np.log1p(_dense(sp.diags(1e4 / np.maximum(depth, 1)) @ act))
+    scaled = np.vstack([_zscore(rna), _zscore(act)])
+    from sklearn.decomposition import PCA
+
+    n_comp = min(n_pcs, scaled.shape[1] - 1, scaled.shape[0] - 1)
+    pcs = PCA(n_components=n_comp, random_state=seed).fit_transform(scaled)
+    meta = pd.DataFrame({"modality": ["rna"] * rna.shape[0] + ["atac"] * act.shape[0]})
+    corrected = harmonypy.run_harmony(pcs, meta, "modality", random_state=seed, verbose=False).Z_corr
+    corrected = np.asarray(corrected)
+    if corrected.shape[0] != pcs.shape[0]:  # older harmonypy returns dims x cells
+        corrected = corrected.T
+    return corrected[: rna.shape[0]], corrected[rna.shape[0]:]
+
+
+def knn_weights(query: np.ndarray, reference: np.ndarray, k: int = 15) -> sp.csr_matrix:
+    """Row-normalised weights (query x reference) on each query cell's k nearest reference cells."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(reference))
+    _, idx = NearestNeighbors(n_neighbors=k, metric="cosine").fit(reference).kneighbors(query)
+    rows = np.repeat(np.arange(len(query)), k)
+    return sp.csr_matrix((np.full(rows.size, 1.0 / k, np.float32), (rows, idx.ravel())),
+                         shape=(len(query), len(reference)))
+
+
+def knn_translation(weights: sp.csr_matrix, reference_profiles, block_size: int = 1024) -> PredictionSource:
+    """Each query cell predicted as the weighted mean of its neighbours' observed profiles."""
+    reference_profiles = sp.csr_matrix(reference_profiles, dtype=np.float32)
+
+    def blocks():
+        for start in range(0, weights.shape[0], block_size):
+            stop = min(start + block_size, weights.shape[0])
+            yield start, stop, (weights[start:stop] @ reference_profiles).toarray().astype(np.float32)
+    return blocks
+
+
+def _dense(matrix) -> np.ndarray:
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix, dtype=np.float64)
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    sd = x.std(0)
+    return np.clip((x - x.mean(0)) / np.where(sd > 0, sd, 1.0), -10, 10)

@@ -1,0 +1,284 @@
+"""Score scACT and the baselines on the same cells, labels and metrics, into one long table.
+
+The true pairing (same cell name in both modalities) is used here only, for scoring. RNA->ATAC is
+scored on the paired cells: the translation of RNA cell i against the observed ATAC profile of cell i.
+Alignment metrics that need no pairing (silhouette, Leiden ARI/AMI, mixing, label transfer) use all cells.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from scact.evaluation import baselines, metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Method:
+    """What one method produced. Translations cover the paired cells, in the order of ``Pairing``."""
+
+    name: str
+    rna_to_atac: metrics.PredictionSource | None = None
+    atac_to_rna: np.ndarray | None = None
+    #: space name -> (RNA cells' embedding, ATAC cells' embedding), all cells of each modality
+    embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass
+class Pairing:
+    """Row indices of the cells present in both modalities (same name), in RNA order."""
+
+    rna_rows: np.ndarray
+    atac_rows: np.ndarray
+
+    @classmethod
+    def by_name(cls, rna_names, atac_names) -> "Pairing":
+        atac_pos = pd.Index(atac_names).get_indexer(pd.Index(rna_names))
+        rna_rows = np.flatnonzero(atac_pos >= 0)
+        return cls(rna_rows, atac_pos[rna_rows])
+
+    def __len__(self) -> int:
+        return len(self.rna_rows)
+
+
+@dataclass
+class Evaluation:
+    metrics: pd.DataFrame       # method, metric, value
+    per_type: pd.DataFrame      # method, task, cell_type, metric, value
+    roc_curves: pd.DataFrame    # method, threshold, tpr, fpr
+    distances: pd.DataFrame     # method, cell_type, n_pairs, q1, median, q3, mean
+
+
+def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None, activity_genes=None,
+                     seed: int = 0, k: int = 15, block_size: int = 1024) -> list[Method]:
+    """Global mean, cell-type mean and (given gene activity) Harmony kNN, on the same inputs."""
+    atac_binary = baselines._binary(atac.X)
+    rna_expr = sp.csr_matrix(rna.X) if sp.issparse(rna.X) else np.asarray(rna.X)
+    n = len(pairing)
+    rna_labels = rna.obs[labels_key].astype(str).to_numpy()
+    atac_labels = atac.obs[labels_key].astype(str).to_numpy()
+    methods = [Method("global mean",
+                      rna_to_atac=baselines.global_mean(atac_binary, n, block_size),
+                      atac_to_rna=baselines.dense_prediction(baselines.global_mean(rna_expr, n, block_size))),
+               Method("cell-type mean",
+                      rna_to_atac=baselines.type_mean(atac_binary, atac_labels, rna_labels[pairing.rna_rows],
+                                                      block_size),
+                      atac_to_rna=baselines.dense_prediction(baselines.type_mean(
+                          rna_expr, rna_labels, atac_labels[pairing.atac_rows], block_size)))]
+    if activity is not None:
+        z_rna, z_atac = baselines.harmony_embedding(rna_expr, list(rna.var_names), activity, activity_genes,
+                                                    seed=seed)
+        to_atac = baselines.knn_weights(z_rna[pairing.rna_rows], z_atac, k)
+        to_rna = baselines.knn_weights(z_atac[pairing.atac_rows], z_rna, k)
+        methods.append(Method("Harmony kNN", rna_to_atac=baselines.knn_translation(to_atac, atac_binary,
+                                                                                   block_size),
+                              atac_to_rna=np.asarray((to_rna @ rna_expr).toarray() if sp.issparse(rna_expr)
+                                                     else to_rna @ rna_expr),
+                              embeddings={"harmony": (z_rna, z_atac)}))
+    return methods
+
+
+def evaluate(rna, atac, methods: list[Method], labels_key: str = "cell_type", seed: int = 0,
+             progress: Callable[[str], None] = log.info) -> Evaluation:
+    """Every metric of every method; see the module docstring for which cells each uses."""
+    pairing = Pairing.by_name(rna.obs_names, atac.obs_names)
+    paired = len(pairing) > 1
+    rna_labels = rna.obs[labels_key].astype(str).to_numpy()
+    atac_labels = atac.obs[labels_key].astype(str).to_numpy()
+    rows, per_type, rocs, distances = [], [], [], []
+
+    def add(method, prefix, values):
+        rows.extend({"method": method, "metric": f"{prefix}/{k}", "value": float(v)} for k, v in values.items())
+
+    if paired:
+        observed_atac = baselines._binary(atac.X)[pairing.atac_rows]
+        observed_rna = rna.X[pairing.rna_rows]
+        labels = rna_labels[pairing.rna_rows]
+    else:
+        progress("no cell is named alike in both modalities: translation metrics need pairs, skipped")
+    for method in methods:
+        if paired and method.rna_to_atac is not None:
+            progress(f"{method.name}: RNA->ATAC metrics")
+            scores = metrics.rna_to_atac_metrics(observed_atac, method.rna_to_atac, labels)
+            add(method.name, "rna_to_atac", scores.scalars)
+            for row in scores.per_type.itertuples():
+                per_type.append({"method": method.name, "task": "rna_to_atac", "cell_type": row.cell_type,
+                                 "metric": "auroc", "value": row.auroc})
+                per_type.append({"method": method.name, "task": "rna_to_atac", "cell_type": row.cell_type,
+                                 "metric": "r2_pseudobulk", "value": row.r2_pseudobulk})
+            rocs.append(scores.roc_curve.assign(method=method.name))
+        if paired and method.atac_to_rna is not None:
+            progress(f"{method.name}: ATAC->RNA metrics")
+            scalars, _ = metrics.atac_to_rna_metrics(observed_rna, method.atac_to_rna, labels,
+                                                     gene_names=list(rna.var_names))
+            add(method.name, "atac_to_rna", scalars)
+        for space, (z_rna, z_atac) in method.embeddings.items():
+            progress(f"{method.name}: alignment in {space}")
+            name = method.name if len(method.embeddings) == 1 else f"{method.name} ({space})"
+            values = metrics.alignment_metrics(z_rna, z_atac, rna_labels, atac_labels, paired=False, seed=seed)
+            if paired:
+                values = {"foscttm": metrics.foscttm(z_rna[pairing.rna_rows], z_atac[pairing.atac_rows]),
+                          **values}
+            add(name, "alignment", values)
+            table = metrics.within_type_cosine_distances(z_rna, z_atac, rna_labels, atac_labels, seed=seed)
+            distances.append(table.assign(method=name))
+    return Evaluation(
+        metrics=pd.DataFrame(rows, columns=["method", "metric", "value"]),
+        per_type=pd.DataFrame(per_type, columns=["method", "task", "cell_type", "metric", "value"]),
+        roc_curves=(pd.concat(rocs)[["method", "threshold", "tpr", "fpr"]] if rocs
+                    else pd.DataFrame(columns=["method", "threshold", "tpr", "fpr"])),
+        distances=(pd.concat(distances) if distances else pd.DataFrame()),
+    )
+
+
+def plot_evaluation(evaluation: Evaluation, outdir) -> list:
+    """ROC curves of RNA->ATAC and a bar chart per headline metric, as PNGs."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from scact.io.atomic import atomic_path
+
+    outdir = Path(outdir)
+    written = []
+    if not evaluation.roc_curves.empty:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        for name, curve in evaluation.roc_curves.groupby("method", sort=False):
+            ax.plot(curve["fpr"], curve["tpr"], label=name)
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.5, ls="--")
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", title="RNA->ATAC (flattened)")
+        ax.legend(fontsize=7)
+        written.append(_save(fig, outdir / "roc_rna_to_atac.png", atomic_path, plt))
+    headline = ["rna_to_atac/auroc_per_peak_median", "rna_to_atac/auroc_per_cell_mean",
+                "atac_to_rna/pearson_per_gene_median", "alignment/foscttm"]
+    table = evaluation.metrics[evaluation.metrics["metric"].isin(headline)]
+    if not table.empty:
+        fig, axes = plt.subplots(1, len(headline), figsize=(4 * len(headline), 3.5))
+        for ax, metric in zip(np.atleast_1d(axes), headline):
+            part = table[table["metric"] == metric]
+            ax.barh(part["method"], part["value"])
+            ax.set_title(metric, fontsize=9)
+        fig.tight_layout()
+        written.append(_save(fig, outdir / "metrics_headline.png", atomic_path, plt))
+    return written
+
+
+def _save(fig, target, atomic_path, plt):
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return target
+
+
+def method_from_files(name, rna, atac, pairing: Pairing, rna_to_atac=None, atac_to_rna=None, joint=None,
+                      block_size: int = 1024) -> Method:
+    """A :class:`Method` read from ``scact translate`` outputs (probabilities streamed from disk)."""
+    import anndata as ad
+
+    from scact.errors import input_error
+    from scact.evaluation.translation import probability_blocks
+    from scact.io.anndata import read_h5ad
+
+    method = Method(name)
+    if rna_to_atac is not None:
+        backed = ad.read_h5ad(rna_to_atac, backed="r")
+        rows = backed.obs_names.get_indexer(rna.obs_names[pairing.rna_rows])
+        if (rows < 0).any() or not backed.var_names.equals(atac.var_names):
+            raise input_error(rna_to_atac, "cells or peaks differ from the given rna.h5ad/atac.h5ad",
+                              "evaluate the files translate wrote from the same inputs")
+        backed.file.close()
+        method.rna_to_atac = probability_blocks(rna_to_atac, rows, block_size)
+    if atac_to_rna is not None:
+        translated = read_h5ad(atac_to_rna)
+        rows = translated.obs_names.get_indexer(atac.obs_names[pairing.atac_rows])
+        if (rows < 0).any() or not translated.var_names.equals(rna.var_names):
+            raise input_error(atac_to_rna, "cells or genes differ from the given atac.h5ad/rna.h5ad")
+        x = translated.X[rows]
+        method.atac_to_rna = x.toarray() if sp.issparse(x) else np.asarray(x)
+    if joint is not None:
+        table = read_h5ad(joint)
+        for space in ("rna_latent", "atac_latent"):
+            key = f"X_{space}"
+            if key not in table.obsm:
+                raise input_error(joint, f"has no obsm['{key}']", "give the joint_embedding.h5ad of translate")
+            parts = []
+            for modality, adata in (("rna", rna), ("atac", atac)):
+                sub = table.obs[table.obs["modality"] == modality]
+                pos = pd.Index(sub["cell"].astype(str)).get_indexer(adata.obs_names.astype(str))
+                if (pos < 0).any():
+                    raise input_error(joint, f"lacks {int((pos < 0).sum())} {modality} cells of the inputs")
+                parts.append(table.obsm[key][table.obs_names.get_indexer(sub.index)][pos])
+            method.embeddings[space.replace("_", " ")] = (parts[0], parts[1])
+    return method
+
+
+def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=None, method_name="scACT",
+                 labels_key="cell_type", gene_activity_path=None, tss_bed=None, tss_window=10_000,
+                 baselines_on=True, seed=0, outdir=".") -> Evaluation:
+    """The whole ``scact evaluate`` step."""
+    from pathlib import Path
+
+    from scact.errors import input_error
+    from scact.io.anndata import read_h5ad
+    from scact.io.atomic import atomic_path
+
+    rna, atac = read_h5ad(rna_path), read_h5ad(atac_path)
+    for path, adata in ((rna_path, rna), (atac_path, atac)):
+        if labels_key not in adata.obs:
+            raise input_error(path, f"has no obs column '{labels_key}'", "pass --labels-key")
+    if rna_to_atac is not None:  # score on the peaks that were translated
+        peaks = read_h5ad_var_names(rna_to_atac)
+        missing = pd.Index(peaks).difference(atac.var_names)
+        if len(missing):
+            raise input_error(rna_to_atac, f"{len(missing)} translated peaks are not in {atac_path}")
+        atac = atac[:, peaks].copy()
+    if atac_to_rna is not None:
+        genes = read_h5ad_var_names(atac_to_rna)
+        missing = pd.Index(genes).difference(rna.var_names)
+        if len(missing):
+            raise input_error(atac_to_rna, f"{len(missing)} translated genes are not in {rna_path}")
+        rna = rna[:, genes].copy()
+    pairing = Pairing.by_name(rna.obs_names, atac.obs_names)
+    log.info("%d cells are named alike in both modalities (scoring pairs)", len(pairing))
+    methods = [method_from_files(method_name, rna, atac, pairing, rna_to_atac, atac_to_rna, joint)]
+    if baselines_on:
+        activity, activity_genes = None, None
+        if gene_activity_path is not None:
+            table = read_h5ad(gene_activity_path)
+            pos = table.obs_names.get_indexer(atac.obs_names)
+            if (pos < 0).any():
+                raise input_error(gene_activity_path, f"lacks {int((pos < 0).sum())} cells of {atac_path}")
+            activity, activity_genes = sp.csr_matrix(table.X[pos]), list(table.var_names)
+        elif tss_bed is not None:
+            activity, activity_genes = baselines.gene_activity(atac, baselines.read_tss_bed(tss_bed), tss_window)
+        else:
+            log.warning("no --gene-activity or --tss-bed: the Harmony kNN baseline is skipped")
+        methods += baseline_methods(rna, atac, pairing, labels_key, activity, activity_genes, seed=seed)
+    result = evaluate(rna, atac, methods, labels_key, seed=seed)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("metrics.tsv", result.metrics), ("metrics_per_type.tsv", result.per_type),
+                        ("roc_curves.tsv", result.roc_curves), ("within_type_distances.tsv", result.distances)):
+        with atomic_path(outdir / name) as tmp:
+            frame.to_csv(tmp, sep="\t", index=False)
+    plot_evaluation(result, outdir)
+    return result
+
+
+def read_h5ad_var_names(path) -> list[str]:
+    """Feature names of an .h5ad without loading its matrix."""
+    import anndata as ad
+
+    backed = ad.read_h5ad(path, backed="r")
+    names = list(backed.var_names.astype(str))
+    backed.file.close()
+    return names

@@ -1,0 +1,236 @@
+"""Products of a trained model: translations both ways and the joint embedding, written to disk.
+
+RNA->ATAC peak probabilities are streamed block by block into an HDF5 dataset and copied into the
+``.h5ad`` as ``layers['probabilities']`` (an ordinary dense layer for scanpy, read back blockwise by
+:func:`probability_blocks`), so no step ever holds a dense cells x peaks matrix. ``X`` holds binary
+profiles drawn from Bernoulli(probabilities) with a seeded generator, as a sparse CSR matrix.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from scact.io.atomic import atomic_path
+from scact.io.provenance import record_provenance
+
+log = logging.getLogger(__name__)
+
+PROBABILITY_DTYPES = {"float32": np.float32, "float16": np.float16, "none": None}
+PROBABILITY_LAYER = "probabilities"
+
+
+def write_rna_to_atac(blocks, obs: pd.DataFrame, var: pd.DataFrame, path, probabilities: str = "float32",
+                      seed: int = 0, params: dict | None = None) -> None:
+    """Write RNA->ATAC translations: X = seeded Bernoulli samples (CSR), optional dense probability layer.
+
+    ``blocks``: iterator of ``(start, stop, float32 block)`` covering every cell of ``obs`` in order.
+    """
+    if probabilities not in PROBABILITY_DTYPES:
+        raise ValueError(f"probabilities must be one of {', '.join(PROBABILITY_DTYPES)}")
+    dtype = PROBABILITY_DTYPES[probabilities]
+    rng = np.random.default_rng(seed)
+    n_cells, n_peaks = len(obs), len(var)
+    path = Path(path)
+    sampled = []
+    with atomic_path(path.with_name(path.name + ".probabilities.h5")) as scratch_path:
+        with h5py.File(scratch_path, "w") as scratch:
+            layer = None
+            if dtype is not None:
+                layer = scratch.create_dataset(
+                    PROBABILITY_LAYER, shape=(n_cells, n_peaks), dtype=dtype,
+                    chunks=(max(1, min(256, n_cells)), max(1, min(4096, n_peaks))), compression="gzip",
+                    compression_opts=4)
+            covered = 0
+            for start, stop, block in blocks:
+                block = np.clip(np.asarray(block, dtype=np.float32), 0.0, 1.0)
+                if layer is not None:
+                    layer[start:stop] = block.astype(dtype)
+                sampled.append(sp.csr_matrix((rng.random(block.shape, dtype=np.float32) < block)
+                                             .astype(np.float32)))
+                covered = stop
+            if covered != n_cells:
+                raise ValueError(f"translation covered {covered} of {n_cells} cells")
+        adata = ad.AnnData(X=sp.vstack(sampled).tocsr() if sampled else sp.csr_matrix((0, n_peaks)),
+                           obs=obs.copy(), var=var.copy())
+        record_provenance(adata, "translate_rna_to_atac",
+                          {"probabilities": probabilities, "seed": seed, **(params or {})})
+        with atomic_path(path) as tmp:
+            adata.write_h5ad(tmp, compression="gzip")
+            if dtype is not None:
+                with h5py.File(scratch_path, "r") as scratch, h5py.File(tmp, "a") as target:
+                    layers = target.require_group("layers")
+                    scratch.copy(scratch[PROBABILITY_LAYER], layers, name=PROBABILITY_LAYER)
+                    layers[PROBABILITY_LAYER].attrs["encoding-type"] = "array"
+                    layers[PROBABILITY_LAYER].attrs["encoding-version"] = "0.2.0"
+
+
+def probability_blocks(path, rows=None, block_size: int = 1024):
+    """A prediction source over a written RNA->ATAC file: probabilities if stored, else the samples.
+
+    ``rows``: indices of the cells to stream (in that order); all cells if None.
+    """
+    path = Path(path)
+
+    def blocks():
+        with h5py.File(path, "r") as handle:
+            has_layer = "layers" in handle and PROBABILITY_LAYER in handle["layers"]
+            n_cells = handle["obs"][handle["obs"].attrs["_index"]].shape[0]
+            wanted = np.arange(n_cells) if rows is None else np.asarray(rows)
+            sparse = None if has_layer else ad.read_h5ad(path).X
+            for start in range(0, len(wanted), block_size):
+                stop = min(start + block_size, len(wanted))
+                index = wanted[start:stop]
+                if has_layer:
+                    lo, hi = int(index.min()), int(index.max()) + 1
+                    chunk = handle["layers"][PROBABILITY_LAYER][lo:hi]
+                    block = chunk[index - lo]
+                else:
+                    block = sparse[index].toarray()
+                yield start, stop, np.asarray(block, dtype=np.float32)
+    return blocks
+
+
+def has_probabilities(path) -> bool:
+    with h5py.File(path, "r") as handle:
+        return "layers" in handle and PROBABILITY_LAYER in handle["layers"]
+
+
+def joint_embedding(z_rna_own, z_atac_in_rna, z_atac_own, z_rna_in_atac, rna_obs: pd.DataFrame,
+                    atac_obs: pd.DataFrame, labels_key: str, expression: np.ndarray | None = None,
+                    expression_genes=None, n_neighbors: int = 13, seed: int = 0) -> ad.AnnData:
+    """Both modalities' cells in the RNA latent space and in the ATAC latent space, with cosine UMAPs.
+
+    ``expression`` (optional, RNA cells then ATAC cells): marker genes to colour by, observed for RNA
+    cells and translated for ATAC cells.
+    """
+    import scanpy as sc
+
+    def block(obs, modality):
+        frame = pd.DataFrame({"cell": obs.index.astype(str), "modality": modality}, index=None)
+        frame["cell_type"] = obs[labels_key].astype(str).to_numpy() if labels_key in obs else "unknown"
+        frame.index = [f"{modality}:{name}" for name in obs.index]
+        return frame
+
+    obs = pd.concat([block(rna_obs, "rna"), block(atac_obs, "atac")])
+    for column in ("modality", "cell_type"):
+        obs[column] = obs[column].astype("category")
+    if expression is None:
+        adata = ad.AnnData(X=np.zeros((len(obs), 0), np.float32), obs=obs)
+    else:
+        adata = ad.AnnData(X=np.asarray(expression, np.float32), obs=obs,
+                           var=pd.DataFrame(index=pd.Index(expression_genes, dtype=str)))
+    adata.obsm["X_rna_latent"] = np.vstack([z_rna_own, z_atac_in_rna]).astype(np.float32)
+    adata.obsm["X_atac_latent"] = np.vstack([z_rna_in_atac, z_atac_own]).astype(np.float32)
+    for space in ("rna_latent", "atac_latent"):
+        sc.pp.neighbors(adata, use_rep=f"X_{space}", n_neighbors=n_neighbors, metric="cosine",
+                        random_state=seed, key_added=space)
+        sc.tl.umap(adata, neighbors_key=space, random_state=seed)
+        adata.obsm[f"X_umap_{space}"] = adata.obsm.pop("X_umap")
+    adata.uns.pop("umap", None)
+    return adata
+
+
+def plot_joint_embedding(adata: ad.AnnData, outdir, markers=()) -> list[Path]:
+    """PNGs of both UMAPs coloured by modality, cell type and (if stored) marker genes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import scanpy as sc
+
+    written = []
+    outdir = Path(outdir)
+    for space in ("rna_latent", "atac_latent"):
+        colours = ["modality", "cell_type"] + [g for g in markers if g in adata.var_names]
+        for colour in colours:
+            fig = sc.pl.embedding(adata, basis=f"X_umap_{space}", color=colour, show=False,
+                                  return_fig=True, frameon=False, title=f"{colour} ({space.replace('_', ' ')})")
+            name = "markers_" + colour if colour not in ("modality", "cell_type") else colour
+            target = outdir / f"umap_{space}_{name}.png"
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+            plt.close(fig)
+            written.append(target)
+    return written
+
+
+def marker_genes(expression, gene_names, labels, per_type: int = 2) -> list[str]:
+    """Top genes per type by a one-vs-rest Welch t statistic (for colouring plots)."""
+    from scact.evaluation.metrics import one_vs_rest_t
+
+    dense = expression.toarray() if sp.issparse(expression) else np.asarray(expression)
+    chosen = []
+    for t in one_vs_rest_t(dense, np.asarray(labels)).values():
+        for i in np.argsort(-t)[:per_type]:
+            if gene_names[i] not in chosen:
+                chosen.append(gene_names[i])
+    return chosen
+
+
+def expression_on(adata, genes) -> np.ndarray:
+    """Dense cells x ``genes`` of ``adata.X`` (genes absent from ``adata`` are 0): few genes only."""
+    pos = adata.var_names.astype(str).get_indexer(pd.Index(genes).astype(str))
+    out = np.zeros((adata.n_obs, len(pos)), dtype=np.float32)
+    found = pos >= 0
+    if found.any():
+        part = adata.X[:, pos[found]]
+        out[:, found] = part.toarray() if sp.issparse(part) else np.asarray(part)
+    return out
+
+
+def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32", labels_key="cell_type",
+                  batch_size=512, n_neighbors=13, seed=0, device="cpu", plots=True) -> dict[str, Path]:
+    """The whole ``scact translate`` step; returns the written paths by name."""
+    from scact.errors import input_error
+    from scact.io.anndata import read_h5ad, write_h5ad
+    from scact.model import SCACT
+
+    if not Path(model_dir).is_dir():
+        raise input_error(model_dir, "model folder not found", "pass the output folder of scact train")
+    model = SCACT.load(str(model_dir), device=device)
+    # the model aligns inputs to its features itself (genes by name, peaks by overlap; absent = 0)
+    rna, atac = read_h5ad(rna_path), read_h5ad(atac_path)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    params = {"model": str(model_dir), "rna": str(rna_path), "atac": str(atac_path), "seed": seed,
+              "batch_size": batch_size}
+    written = {}
+
+    log.info("RNA->ATAC for %d cells x %d peaks", rna.n_obs, len(model.peaks))
+    written["rna_to_atac"] = outdir / "rna_to_atac.h5ad"
+    write_rna_to_atac(model.translate_rna_to_atac(rna, batch_size=batch_size), rna.obs, model.peaks,
+                      written["rna_to_atac"], probabilities=probabilities, seed=seed, params=params)
+
+    log.info("ATAC->RNA for %d cells", atac.n_obs)
+    translated = np.asarray(model.translate_atac_to_rna(atac, batch_size=batch_size), dtype=np.float32)
+    atac_to_rna = ad.AnnData(X=translated, obs=atac.obs.copy(), var=model.genes)
+    record_provenance(atac_to_rna, "translate_atac_to_rna", params)
+    written["atac_to_rna"] = outdir / "atac_to_rna.h5ad"
+    write_h5ad(atac_to_rna, written["atac_to_rna"])
+
+    log.info("joint embedding and UMAPs")
+    z_rna = model.get_latent(rna, modality="rna")
+    z_atac = model.get_latent(atac, modality="atac")
+    labels = rna.obs[labels_key].astype(str).to_numpy() if labels_key in rna.obs else None
+    genes = [g for g in model.genes.index if g in set(rna.var_names)]
+    markers = (marker_genes(expression_on(rna, genes), genes, labels) if labels is not None
+               and len(set(labels)) > 1 else [])
+    marker_pos = model.genes.index.get_indexer(markers)
+    observed = expression_on(rna, markers)
+    joint = joint_embedding(z_rna, model.map_latent(z_atac, direction="atac_to_rna"), z_atac,
+                            model.map_latent(z_rna, direction="rna_to_atac"), rna.obs, atac.obs, labels_key,
+                            expression=np.vstack([observed, translated[:, marker_pos]]),
+                            expression_genes=markers, n_neighbors=n_neighbors, seed=seed)
+    record_provenance(joint, "translate_joint_embedding", {**params, "n_neighbors": n_neighbors,
+                                                           "metric": "cosine"})
+    written["joint_embedding"] = outdir / "joint_embedding.h5ad"
+    write_h5ad(joint, written["joint_embedding"])
+    if plots:
+        plot_joint_embedding(joint, outdir, markers=markers[:6])
+    return written

@@ -1,0 +1,4 @@
+"""The scACT model: autoencoders, latent mappings and per-cell-type discriminators (see ``SCACT``)."""
+from scact.model._model import MODEL_FORMAT_VERSION, SCACT
+
+__all__ = ["SCACT", "MODEL_FORMAT_VERSION"]

@@ -1,0 +1,431 @@
+"""The user-facing scACT model: build from two unpaired AnnData objects, train, save, load, apply.
+
+    model = SCACT(rna, atac, labels_key="cell_type", batch_key="batch")
+    model.train()
+    model.save("model/"); model = SCACT.load("model/")
+    model.get_latent(rna, modality="rna"); model.translate_atac_to_rna(atac)
+    for start, stop, block in model.translate_rna_to_atac(rna): ...
+
+Inputs follow the preprocessing contract: RNA ``X`` log1p CP10k, ATAC ``X`` binary (any value > 0 counts
+as accessible) with peak coordinates. New data are aligned to the training features: genes by name,
+peaks by genomic overlap; what is missing is reported (``model.alignment_reports``) and filled with 0.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from scact.errors import input_error
+from scact.io.anndata import peak_coordinates
+from scact.io.atomic import atomic_path, write_text
+from scact.io.provenance import package_versions
+from scact.model._modules import ScactNetwork
+from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device, sparse_tensor
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT_VERSION = 1
+MODEL_FILE = "model.pt"
+SUMMARY_FILE = "model.json"
+DIRECTIONS = ("rna_to_atac", "atac_to_rna")
+
+DEFAULT_HYPERPARAMETERS = {
+    "latent_dim": 20,
+    "rna_hidden": [256, 128],
+    "atac_hidden": [128, 64, 32],
+    "mapping_hidden": [128, 128],
+    "discriminator_hidden": [64, 64],
+    "gamma": 1.0,
+    "lam": 1.0,
+    "mi_weight": 1.0,
+    "seed": 0,
+}
+
+
+def _csr(matrix, what: str) -> sp.csr_matrix:
+    """A float32 CSR copy-free view where possible; NaN/inf refused."""
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    if matrix.nnz and not np.isfinite(matrix.data).all():
+        raise input_error(what, "the matrix contains NaN or infinite values", "fix or filter these cells")
+    return matrix
+
+
+def _labels(adata, key, what: str):
+    """Labels of ``adata.obs[key]`` as strings (NaN for unlabelled cells), or None when there are none."""
+    if key is None or key not in adata.obs:
+        return None
+    values = adata.obs[key]
+    labels = values.astype(object).where(values.notna(), None)
+    labels = np.array([None if v is None else str(v) for v in labels], dtype=object)
+    present = {v for v in labels if v is not None}
+    if not present:
+        return None
+    if len(present) == 1:
+        raise input_error(what, f"label column '{key}' holds one cell type only ({next(iter(present))!r})",
+                          "give a column with at least two types, or no labels (label-free mode)")
+    return labels
+
+
+def _log_depth(adata, depth_key: str, modality: str, x: sp.csr_matrix) -> np.ndarray:
+    if depth_key and depth_key in adata.obs:
+        depth = pd.to_numeric(adata.obs[depth_key], errors="coerce").to_numpy(np.float64)
+        if np.isfinite(depth).all():
+            return depth
+    if modality == "rna" and "counts" in adata.layers:
+        return np.log1p(np.asarray(adata.layers["counts"].sum(axis=1)).ravel())
+    return np.log1p(np.diff(x.indptr).astype(np.float64))  # detected features per cell
+
+
+class SCACT:
+    """scACT: translation between unpaired scRNA-seq and scATAC-seq through aligned latent spaces."""
+
+    def __init__(self, rna, atac, labels_key: str | None = "cell_type", batch_key: str | None = "batch",
+                 depth_key: str | None = "log_depth", **hyperparameters):
+        unknown = set(hyperparameters) - set(DEFAULT_HYPERPARAMETERS)
+        if unknown:
+            raise TypeError(f"unknown hyperparameters: {', '.join(sorted(unknown))}")
+        hyper = {**DEFAULT_HYPERPARAMETERS, **hyperparameters}
+        rna_x = _csr(rna.X, "rna")
+        atac_x = _csr(atac.X, "atac")
+        atac_x.data = (atac_x.data > 0).astype(np.float32)
+        atac_x.eliminate_zeros()
+        for name, x in (("rna", rna_x), ("atac", atac_x)):
+            if x.shape[1] == 0 or x.nnz == 0:
+                raise input_error(name, "has no usable features (0 features or an all-zero matrix)",
+                                  "check the preprocessing outputs")
+            if x.shape[0] < 10:
+                raise input_error(name, f"has only {x.shape[0]} cells; scACT needs at least 10")
+        if not rna.var_names.is_unique:
+            raise input_error("rna", "gene names are not unique", "make them unique (var_names_make_unique)")
+
+        coords = peak_coordinates(atac.var, "atac").reset_index(drop=True)
+        chrom_codes, chromosomes = pd.factorize(coords["chrom"])  # first-appearance (genome) order
+        order = np.argsort(chrom_codes, kind="stable")
+        atac_x = atac_x[:, order]
+        peaks = coords.iloc[order]
+        peaks.index = pd.Index(atac.var_names[order].astype(str), name=None)
+        sizes = np.bincount(chrom_codes, minlength=len(chromosomes)).tolist()
+
+        rna_labels = _labels(rna, labels_key, "rna")
+        atac_labels = _labels(atac, labels_key, "atac")
+        label_names = sorted({v for labels in (rna_labels, atac_labels) if labels is not None
+                              for v in labels if v is not None})
+        shared = sorted(set(rna_labels) & set(atac_labels) - {None}) if (
+            rna_labels is not None and atac_labels is not None) else []
+        if not shared:
+            log.warning("labels '%s' missing in a modality or not shared: label-free mode "
+                        "(one unconditional discriminator pair)", labels_key)
+
+        batches = sorted({str(b) for a in (rna, atac) if batch_key and batch_key in a.obs
+                          for b in a.obs[batch_key].astype(str)}) or ["all"]
+        depth = {}
+        for name, adata, x in (("rna", rna, rna_x), ("atac", atac, atac_x)):
+            values = _log_depth(adata, depth_key, name, x)
+            depth[name] = {"mean": float(values.mean()), "sd": float(values.std() or 1.0)}
+
+        self._metadata = {
+            "format_version": MODEL_FORMAT_VERSION,
+            "hyperparameters": hyper,
+            "keys": {"labels": labels_key, "batch": batch_key, "depth": depth_key},
+            "genes": [str(g) for g in rna.var_names],
+            "peaks": {"name": [str(p) for p in peaks.index], "chrom": peaks["chrom"].astype(str).tolist(),
+                      "start": peaks["start"].astype(int).tolist(), "end": peaks["end"].astype(int).tolist()},
+            "chromosomes": [str(c) for c in chromosomes],
+            "chromosome_sizes": sizes,
+            "label_names": label_names,
+            "shared_label_names": shared,
+            "label_free": not shared,
+            "batches": batches,
+            "depth": depth,
+            "normalisation": {"rna": "X log1p CP10k (as in the training rna.h5ad); MSE", "atac": "X > 0 (binary); BCE"},
+            "versions": package_versions(),
+            "history": [],
+        }
+        self._build_network()
+        self._training_data = {}
+        for name, adata, x, labels in (("rna", rna, rna_x, rna_labels), ("atac", atac, atac_x, atac_labels)):
+            self._training_data[name] = ModalityData(
+                x=x, confounders=self._confounders(adata, name, depth_key, batch_key, x),
+                heads=self._heads(labels, x.shape[0]))
+        self.alignment_reports: dict[str, dict] = {}
+
+    # ------------------------------------------------------------------------------- construction
+    def _build_network(self, device="cpu") -> None:
+        meta, hyper = self._metadata, self._metadata["hyperparameters"]
+        torch.manual_seed(hyper["seed"])
+        self.module = ScactNetwork(
+            n_genes=len(meta["genes"]), chromosome_sizes=meta["chromosome_sizes"],
+            n_confounders=1 + len(meta["batches"]), n_heads=1 + len(meta["shared_label_names"]),
+            latent_dim=hyper["latent_dim"], rna_hidden=hyper["rna_hidden"], atac_hidden=hyper["atac_hidden"],
+            mapping_hidden=hyper["mapping_hidden"], discriminator_hidden=hyper["discriminator_hidden"])
+        self.module.eval()
+        self.device = torch.device(device)
+
+    def _confounders(self, adata, modality, depth_key, batch_key, x) -> np.ndarray:
+        stats = self._metadata["depth"][modality]
+        depth = (_log_depth(adata, depth_key, modality, x) - stats["mean"]) / stats["sd"]
+        batches = self._metadata["batches"]
+        one_hot = np.zeros((adata.n_obs, len(batches)), dtype=np.float32)
+        if batch_key and batch_key in adata.obs:
+            codes = pd.Categorical(adata.obs[batch_key].astype(str), categories=batches).codes
+            one_hot[np.arange(adata.n_obs)[codes >= 0], codes[codes >= 0]] = 1.0
+        else:
+            one_hot[:, 0] = 1.0
+        return np.column_stack([depth.astype(np.float32), one_hot]).astype(np.float32)
+
+    def _heads(self, labels, n_cells: int) -> np.ndarray:
+        """Discriminator head per cell: 1 + index of its type if shared by both modalities, else 0."""
+        heads = np.zeros(n_cells, dtype=np.int64)
+        if labels is not None and self._metadata["shared_label_names"]:
+            index = {name: i + 1 for i, name in enumerate(self._metadata["shared_label_names"])}
+            heads[:] = [index.get(v, 0) for v in labels]
+        return heads
+
+    # ------------------------------------------------------------------------------- properties
+    @property
+    def genes(self) -> pd.DataFrame:
+        """Training genes in model order (the column order of RNA inputs and outputs)."""
+        return pd.DataFrame(index=pd.Index(self._metadata["genes"]))
+
+    @property
+    def peaks(self) -> pd.DataFrame:
+        """Training peaks (chrom, start, end) in model order: grouped by chromosome, genome order kept."""
+        p = self._metadata["peaks"]
+        return pd.DataFrame({"chrom": p["chrom"], "start": p["start"], "end": p["end"]}, index=pd.Index(p["name"]))
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self._metadata["label_names"])
+
+    @property
+    def shared_label_names(self) -> list[str]:
+        """Cell types with their own discriminator head (present in both modalities)."""
+        return list(self._metadata["shared_label_names"])
+
+    @property
+    def label_free(self) -> bool:
+        return bool(self._metadata["label_free"])
+
+    @property
+    def hyperparameters(self) -> dict:
+        return dict(self._metadata["hyperparameters"])
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Per-epoch losses of the last training (one column per loss term and split)."""
+        return pd.DataFrame(self._metadata["history"])
+
+    # ------------------------------------------------------------------------------- training
+    def train(self, max_epochs_autoencoder: int = 30, max_epochs_mapping: int = 100, batch_size: int = 256,
+              lr_autoencoder: float = 1e-3, lr_mapping: float = 1e-3, lr_discriminator: float = 1e-3,
+              validation_fraction: float = 0.1, patience: int = 5, device: str = "auto", amp: bool = False,
+              checkpoint_dir=None, checkpoint_every: int = 5, resume: bool = False, progress: bool = True,
+              on_epoch_end=None) -> pd.DataFrame:
+        """Train both phases (see :mod:`scact.model._training`); returns the per-epoch history."""
+        if not self._training_data:
+            raise RuntimeError("this model was loaded from disk and holds no training data")
+        if batch_size < 2:
+            raise input_error("--batch-size", f"must be at least 2, got {batch_size}")
+        config = TrainingConfig(max_epochs_autoencoder, max_epochs_mapping, batch_size, lr_autoencoder,
+                                lr_mapping, lr_discriminator, validation_fraction, patience, checkpoint_every,
+                                self._metadata["hyperparameters"]["seed"], amp)
+        self.device = resolve_device(device)
+        hyper = self._metadata["hyperparameters"]
+        fingerprint = {"genes": len(self._metadata["genes"]), "peaks": len(self._metadata["peaks"]["name"]),
+                       "cells": [d.x.shape[0] for d in self._training_data.values()],
+                       "hyperparameters": hyper}
+        trainer = Trainer(self.module, self._training_data,
+                          {"gamma": hyper["gamma"], "lam": hyper["lam"], "mi_weight": hyper["mi_weight"]},
+                          config, self.device, checkpoint_dir, progress, fingerprint)
+        history = trainer.run(resume=resume, on_epoch_end=on_epoch_end)
+        self._metadata["history"] = history
+        self._metadata["training"] = {k: v for k, v in vars(config).items()}
+        self._metadata["training"]["device"] = str(self.device)
+        self._metadata["training"]["final_batch_size"] = trainer.batch_size
+        self.module.eval()
+        return self.history
+
+    # ------------------------------------------------------------------------------- save / load
+    def save(self, directory, overwrite: bool = True) -> None:
+        """Write ``model.pt`` (weights + metadata, plain containers only) and a readable ``model.json``."""
+        directory = Path(directory)
+        if (directory / MODEL_FILE).exists() and not overwrite:
+            raise input_error(directory, "already holds a model", "pass overwrite=True or another folder")
+        state = {"format_version": MODEL_FORMAT_VERSION, "metadata": self._metadata,
+                 "state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()}}
+        with atomic_path(directory / MODEL_FILE) as tmp:
+            torch.save(state, tmp)
+        summary = {k: v for k, v in self._metadata.items() if k not in ("genes", "peaks", "history")}
+        summary.update(n_genes=len(self._metadata["genes"]), n_peaks=len(self._metadata["peaks"]["name"]))
+        write_text(directory / SUMMARY_FILE, json.dumps(summary, indent=1, default=str) + "\n")
+
+    @classmethod
+    def load(cls, directory, device: str = "cpu") -> "SCACT":
+        """Load a saved model (``torch.load(weights_only=True)``: no code is executed from the file)."""
+        path = Path(directory)
+        path = path / MODEL_FILE if path.is_dir() else path
+        if not path.is_file():
+            raise input_error(path, "no saved scACT model here",
+                              f"give the folder written by SCACT.save ({MODEL_FILE})")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise input_error(path, f"not a readable scACT model ({type(err).__name__}: {err})") from err
+        if not isinstance(state, dict) or not {"format_version", "metadata", "state_dict"} <= set(state):
+            raise input_error(path, "not a scACT model file (format_version/metadata/state_dict missing)")
+        if state["format_version"] != MODEL_FORMAT_VERSION:
+            raise input_error(path, f"model format {state['format_version']} is not the supported "
+                              f"{MODEL_FORMAT_VERSION}", "retrain with this scact version")
+        model = cls.__new__(cls)
+        model._metadata = state["metadata"]
+        model._training_data = {}
+        model.alignment_reports = {}
+        try:
+            model._build_network()
+            model.module.load_state_dict(state["state_dict"])
+        except (KeyError, RuntimeError, TypeError) as err:
+            raise input_error(path, f"model weights or metadata do not fit ({err})") from err
+        model.device = resolve_device(device)
+        model.module.to(model.device).eval()
+        return model
+
+    # ------------------------------------------------------------------------------- alignment
+    def _report(self, modality: str, model_features, found: np.ndarray, n_input: int) -> None:
+        missing = [model_features[i] for i in np.flatnonzero(~found)]
+        report = {"modality": modality, "n_model_features": len(model_features), "n_found": int(found.sum()),
+                  "n_missing": len(missing), "missing_examples": missing[:10], "n_input_features": n_input}
+        self.alignment_reports[modality] = report
+        if not found.any():
+            raise input_error(modality, f"none of the model's {len(model_features)} "
+                              f"{'genes' if modality == 'rna' else 'peaks'} is in the input",
+                              "check the gene names / genome build")
+        if missing:
+            log.warning("%s: %d of %d model features are missing from the input and set to 0 (e.g. %s)",
+                        modality, len(missing), len(model_features), ", ".join(map(str, missing[:5])))
+
+    def _align_rna(self, adata) -> sp.csr_matrix:
+        x = _csr(adata.X, "rna input")
+        genes = self._metadata["genes"]
+        names = pd.Index(adata.var_names.astype(str))
+        if list(names) == genes:
+            self._report("rna", genes, np.ones(len(genes), bool), len(names))
+            return x
+        if not names.is_unique:
+            raise input_error("rna input", "gene names are not unique", "make them unique before applying")
+        source = names.get_indexer(genes)
+        found = source >= 0
+        self._report("rna", genes, found, len(names))
+        select = sp.csr_matrix((np.ones(found.sum(), np.float32), (source[found], np.flatnonzero(found))),
+                               shape=(len(names), len(genes)))
+        return (x @ select).tocsr()
+
+    def _align_atac(self, adata) -> sp.csr_matrix:
+        x = _csr(adata.X, "atac input")
+        x.data = (x.data > 0).astype(np.float32)
+        peaks = self._metadata["peaks"]
+        if list(adata.var_names.astype(str)) == peaks["name"]:
+            self._report("atac", peaks["name"], np.ones(len(peaks["name"]), bool), x.shape[1])
+            return x
+        select = overlap_matrix(peak_coordinates(adata.var, "atac input"), self.peaks)
+        self._report("atac", peaks["name"], np.asarray(select.sum(axis=0)).ravel() > 0, x.shape[1])
+        aligned = (x @ select).tocsr()
+        aligned.data = (aligned.data > 0).astype(np.float32)
+        return aligned
+
+    # ------------------------------------------------------------------------------- application
+    def _default_confounders(self, n: int) -> torch.Tensor:
+        """Typical depth (z-score 0) and an even mix of batches, used when decoding translations."""
+        batches = len(self._metadata["batches"])
+        c = torch.full((n, 1 + batches), 1.0 / batches, device=self.device)
+        c[:, 0] = 0.0
+        return c
+
+    def _tensor(self, x: sp.csr_matrix, sparse: bool = False) -> torch.Tensor:
+        if sparse:
+            return sparse_tensor(x).to(self.device)
+        return torch.from_numpy(x.toarray()).to(self.device)
+
+    @torch.no_grad()
+    def get_latent(self, adata, modality: str = "rna", batch_size: int = 1024) -> np.ndarray:
+        """Cells x latent_dim embedding in the modality's own latent space."""
+        if modality not in ("rna", "atac"):
+            raise ValueError(f"modality must be 'rna' or 'atac', not {modality!r}")
+        x = self._align_rna(adata) if modality == "rna" else self._align_atac(adata)
+        ae = getattr(self.module, modality)
+        return np.concatenate([ae.encode(self._tensor(x[i:i + batch_size], modality == "atac")).cpu().numpy()
+                               for i in range(0, x.shape[0], batch_size)] or
+                              [np.zeros((0, self._metadata["hyperparameters"]["latent_dim"]), np.float32)])
+
+    @torch.no_grad()
+    def map_latent(self, z: np.ndarray, direction: str = "rna_to_atac") -> np.ndarray:
+        """f (``rna_to_atac``) or g (``atac_to_rna``) applied to latent codes."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+        mapping = self.module.rna_to_atac if direction == "rna_to_atac" else self.module.atac_to_rna
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.device)
+        return mapping(z).cpu().numpy()
+
+    @torch.no_grad()
+    def translate_rna_to_atac(self, adata, batch_size: int = 1024):
+        """Yield ``(start, stop, block)``: peak probabilities (float32, cells x model peaks) per cell block."""
+        x = self._align_rna(adata)
+        for start in range(0, x.shape[0], batch_size):
+            stop = min(start + batch_size, x.shape[0])
+            z = self.module.rna_to_atac(self.module.rna.encode(self._tensor(x[start:stop])))
+            logits = self.module.atac.decode(z, self._default_confounders(stop - start))
+            yield start, stop, torch.sigmoid(logits).cpu().numpy().astype(np.float32)
+
+    @torch.no_grad()
+    def translate_atac_to_rna(self, adata, batch_size: int = 1024) -> np.ndarray:
+        """Cells x model genes, log-normalised expression predicted from accessibility."""
+        x = self._align_atac(adata)
+        out = np.zeros((x.shape[0], len(self._metadata["genes"])), dtype=np.float32)
+        for start in range(0, x.shape[0], batch_size):
+            stop = min(start + batch_size, x.shape[0])
+            out[start:stop] = self.atac_to_rna_torch(self._tensor(x[start:stop], sparse=True)).cpu().numpy()
+        return out
+
+    def atac_to_rna_torch(self, x_atac: torch.Tensor) -> torch.Tensor:
+        """Differentiable DecR(g(EncA(x))) on a cells x model-peaks tensor, dense or sparse COO (for
+        integrated gradients pass a dense tensor with ``requires_grad``)."""
+        x_atac = x_atac.to(device=self.device, dtype=torch.float32)
+        z = self.module.atac_to_rna(self.module.atac.encode(x_atac))
+        return self.module.rna.decode(z, self._default_confounders(x_atac.shape[0]))
+
+    def __repr__(self) -> str:
+        mode = "label-free" if self.label_free else f"{len(self.shared_label_names)} shared cell types"
+        return (f"SCACT({len(self._metadata['genes'])} genes, {len(self._metadata['peaks']['name'])} peaks on "
+                f"{len(self._metadata['chromosomes'])} chromosomes, {mode}, latent "
+                f"{self._metadata['hyperparameters']['latent_dim']})")
+
+
+def overlap_matrix(source: pd.DataFrame, target: pd.DataFrame) -> sp.csr_matrix:
+    """Sparse 0/1 matrix (source peaks x target peaks): 1 where the two intervals overlap (half-open)."""
+    rows, cols = [], []
+    source = source.reset_index(drop=True)
+    target = target.reset_index(drop=True)
+    for chrom, tgt in target.groupby("chrom", sort=False):
+        src = source[source["chrom"] == chrom]
+        if src.empty:
+            continue
+        tgt = tgt.sort_values("start")
+        t_start, t_end, t_idx = tgt["start"].to_numpy(), tgt["end"].to_numpy(), tgt.index.to_numpy()
+        running_end = np.maximum.accumulate(t_end)
+        s_start, s_end = src["start"].to_numpy(), src["end"].to_numpy()
+        lo = np.searchsorted(running_end, s_start, side="right")  # first target that may reach s_start
+        hi = np.searchsorted(t_start, s_end, side="left")  # targets starting before s_end
+        counts = np.clip(hi - lo, 0, None)
+        pair_src = np.repeat(np.arange(len(src)), counts)
+        pair_tgt = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+        keep = t_end[pair_tgt] > s_start[pair_src]
+        rows.append(src.index.to_numpy()[pair_src[keep]])
+        cols.append(t_idx[pair_tgt[keep]])
+    rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(source), len(target)))

@@ -1,0 +1,206 @@
+"""Torch modules and losses of scACT (Xu, Liu, Zhang, CIKM 2024, section 2).
+
+Two autoencoders (RNA: MLP; ATAC: split by chromosome), mapping networks f (RNA latent -> ATAC latent)
+and g (ATAC latent -> RNA latent), and one discriminator per modality with one output ("head") per cell
+type plus one unconditional head (used in label-free mode and by cells whose type exists in one modality
+only). A head computes exactly what a separate per-type discriminator D^k would on the shared trunk.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def mlp(dims, activation=nn.ReLU, last_activation: bool = False) -> nn.Sequential:
+    """Linear layers between consecutive ``dims`` with ``activation`` (also after the last if asked)."""
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(dims) - 2 or last_activation:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class RNAAutoencoder(nn.Module):
+    """MLP autoencoder of log-normalised expression; the decoder also sees the confounders."""
+
+    def __init__(self, n_genes: int, n_confounders: int, hidden=(256, 128), latent_dim: int = 20):
+        super().__init__()
+        self.encoder = mlp([n_genes, *hidden, latent_dim])
+        self.decoder = mlp([latent_dim + n_confounders, *reversed(hidden), n_genes])
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor, confounders: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.cat([z, confounders], dim=1))
+
+
+class ChromosomeSplitEncoder(nn.Module):
+    """Each chromosome's peaks feed only that chromosome's own MLP; the chromosome outputs merge into z.
+
+    Peaks must be grouped by chromosome (contiguous columns, sizes in ``chromosome_sizes``). Each
+    chromosome has its own ``nn.Linear(n_peaks_chr, hidden[0])``: there is no weight between a peak and
+    another chromosome's units, so the cost is sum(n_peaks_chr) x hidden[0], not n_peaks x all units.
+
+    The input may be a dense tensor or a sparse COO tensor (training minibatches: ATAC is ~99% zeros).
+    The sparse path computes the same first layer with one sparse product: each nonzero (cell, peak) is
+    sent to row ``cell * n_chromosomes + chromosome(peak)`` and multiplied by the stacked per-chromosome
+    weights, giving every chromosome's pre-activation without touching the zeros.
+    """
+
+    def __init__(self, chromosome_sizes, hidden=(128, 64, 32), latent_dim: int = 20):
+        super().__init__()
+        self.chromosome_sizes = [int(n) for n in chromosome_sizes]
+        self.first = nn.ModuleList(nn.Linear(n, hidden[0]) for n in self.chromosome_sizes)
+        self.blocks = nn.ModuleList(mlp([*hidden], last_activation=True) if len(hidden) > 1 else nn.Identity()
+                                    for _ in self.chromosome_sizes)
+        self.merge = nn.Linear(hidden[-1] * len(self.chromosome_sizes), latent_dim)
+        chromosome_of_peak = torch.repeat_interleave(torch.arange(len(self.chromosome_sizes)),
+                                                     torch.tensor(self.chromosome_sizes))
+        self.register_buffer("chromosome_of_peak", chromosome_of_peak, persistent=False)
+
+    def _first_layer_sparse(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = x.coalesce()
+        cells, peaks = x.indices()
+        n_chrom = len(self.chromosome_sizes)
+        rows = cells * n_chrom + self.chromosome_of_peak[peaks]
+        spread = torch.sparse_coo_tensor(torch.stack([rows, peaks]), x.values(),
+                                         (x.shape[0] * n_chrom, x.shape[1]), check_invariants=False)
+        weight = torch.cat([layer.weight.T for layer in self.first])  # peaks x hidden, chromosome blocks
+        pre = torch.sparse.mm(spread, weight).view(x.shape[0], n_chrom, -1)
+        return [pre[:, i] + layer.bias for i, layer in enumerate(self.first)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_sparse:
+            pre = self._first_layer_sparse(x)
+        else:
+            pre = [layer(part) for layer, part in zip(self.first, x.split(self.chromosome_sizes, dim=1))]
+        parts = [block(torch.relu(h)) for block, h in zip(self.blocks, pre)]
+        return self.merge(torch.cat(parts, dim=1))
+
+
+class ChromosomeSplitDecoder(nn.Module):
+    """Mirror of :class:`ChromosomeSplitEncoder`: z (+ confounders) -> per-chromosome MLP -> peak logits."""
+
+    def __init__(self, chromosome_sizes, n_confounders: int, hidden=(128, 64, 32), latent_dim: int = 20):
+        super().__init__()
+        self.chromosome_sizes = [int(n) for n in chromosome_sizes]
+        self.unit = hidden[-1]
+        self.expand = nn.Sequential(
+            nn.Linear(latent_dim + n_confounders, self.unit * len(self.chromosome_sizes)), nn.ReLU())
+        self.blocks = nn.ModuleList(mlp([*reversed(hidden), n]) for n in self.chromosome_sizes)
+
+    def forward(self, z: torch.Tensor, confounders: torch.Tensor) -> torch.Tensor:
+        hidden = self.expand(torch.cat([z, confounders], dim=1)).split(self.unit, dim=1)
+        return torch.cat([block(h) for block, h in zip(self.blocks, hidden)], dim=1)
+
+
+class ATACAutoencoder(nn.Module):
+    """Chromosome-split autoencoder of binary accessibility; outputs logits (sigmoid gives probabilities)."""
+
+    def __init__(self, chromosome_sizes, n_confounders: int, hidden=(128, 64, 32), latent_dim: int = 20):
+        super().__init__()
+        self.encoder = ChromosomeSplitEncoder(chromosome_sizes, hidden, latent_dim)
+        self.decoder = ChromosomeSplitDecoder(chromosome_sizes, n_confounders, hidden, latent_dim)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor, confounders: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z, confounders)
+
+
+class LatentMapping(nn.Module):
+    """MLP from one latent space to the other, working on standardised coordinates.
+
+    The per-dimension mean/sd of both latent spaces are fixed once the autoencoders are trained
+    (:meth:`set_latent_statistics`), so the adversarial game sees unit-scale inputs in both spaces.
+    """
+
+    def __init__(self, latent_dim: int = 20, hidden=(128, 128)):
+        super().__init__()
+        self.net = mlp([latent_dim, *hidden, latent_dim], activation=lambda: nn.LeakyReLU(0.2))
+        for name in ("source_mean", "target_mean"):
+            self.register_buffer(name, torch.zeros(latent_dim))
+        for name in ("source_sd", "target_sd"):
+            self.register_buffer(name, torch.ones(latent_dim))
+
+    def set_latent_statistics(self, source: torch.Tensor, target: torch.Tensor) -> None:
+        self.source_mean.copy_(source.mean(0))
+        self.source_sd.copy_(source.std(0).clamp_min(1e-6))
+        self.target_mean.copy_(target.mean(0))
+        self.target_sd.copy_(target.std(0).clamp_min(1e-6))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.target_mean + self.target_sd * self.net((z - self.source_mean) / self.source_sd)
+
+
+class Discriminator(nn.Module):
+    """Shared trunk with one logit per head: head 0 unconditional, head 1 + k for cell type k."""
+
+    def __init__(self, latent_dim: int, n_heads: int, hidden=(64, 64)):
+        super().__init__()
+        self.net = mlp([latent_dim, *hidden, n_heads], activation=lambda: nn.LeakyReLU(0.2))
+        self.register_buffer("latent_mean", torch.zeros(latent_dim))
+        self.register_buffer("latent_sd", torch.ones(latent_dim))
+
+    def set_latent_statistics(self, z: torch.Tensor) -> None:
+        self.latent_mean.copy_(z.mean(0))
+        self.latent_sd.copy_(z.std(0).clamp_min(1e-6))
+
+    def forward(self, z: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
+        logits = self.net((z - self.latent_mean) / self.latent_sd)
+        return logits.gather(1, heads[:, None]).squeeze(1)
+
+
+class ScactNetwork(nn.Module):
+    """Every trainable part of scACT in one module, so one state dict holds the whole model."""
+
+    def __init__(self, n_genes: int, chromosome_sizes, n_confounders: int, n_heads: int, latent_dim: int = 20,
+                 rna_hidden=(256, 128), atac_hidden=(128, 64, 32), mapping_hidden=(128, 128),
+                 discriminator_hidden=(64, 64)):
+        super().__init__()
+        self.rna = RNAAutoencoder(n_genes, n_confounders, rna_hidden, latent_dim)
+        self.atac = ATACAutoencoder(chromosome_sizes, n_confounders, atac_hidden, latent_dim)
+        self.rna_to_atac = LatentMapping(latent_dim, mapping_hidden)  # f
+        self.atac_to_rna = LatentMapping(latent_dim, mapping_hidden)  # g
+        self.discriminator_atac = Discriminator(latent_dim, n_heads, discriminator_hidden)  # D_A^k
+        self.discriminator_rna = Discriminator(latent_dim, n_heads, discriminator_hidden)  # D_R^k
+
+
+def gaussian_mutual_information(z: torch.Tensor, confounders: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
+    """Mutual information between the latent z and each confounder column, summed, under joint Gaussianity.
+
+    For a Gaussian pair, I(z; c) = -1/2 log(1 - R^2) with R^2 the share of var(c) explained by the best
+    linear function of z. This is the estimator the model minimises to keep depth and batch out of z
+    (it sees linear dependence only; the decoders receive the confounders so z need not carry them).
+    Constant columns (e.g. a single batch) contribute nothing.
+    """
+    n = z.shape[0]
+    if n < 3:
+        return z.sum() * 0.0
+    z = z - z.mean(0)
+    c = confounders - confounders.mean(0)
+    var_c = (c * c).mean(0)
+    cov_zz = z.T @ z / n + ridge * torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+    cov_zc = z.T @ c / n
+    explained = (cov_zc * torch.linalg.solve(cov_zz, cov_zc)).sum(0)
+    varying = var_c > 1e-8
+    r2 = (explained[varying] / var_c[varying]).clamp(0.0, 1.0 - 1e-4)
+    return (-0.5 * torch.log1p(-r2)).sum()
+
+
+def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Plain GAN loss (Eq. 7-8): binary cross-entropy of the discriminator logit against real/fake."""
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def rna_reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(x_hat, x)
+
+
+def atac_reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, x)

@@ -1,0 +1,412 @@
+"""Training plan and loop of scACT: autoencoders first, then mapping networks and discriminators alternated.
+
+Phase 1 ("autoencoder") trains the RNA and ATAC autoencoders on reconstruction plus the confounder
+mutual-information penalty, with early stopping on a validation split (the best weights of each
+autoencoder are kept). Phase 2 ("mapping") freezes the autoencoders, encodes every cell once, and
+alternates a discriminator step and a mapping step on minibatches of latent codes:
+Eq. 10 with frozen autoencoders is gamma * Adv + lambda * Con (Rec is constant).
+
+Everything a resumed run needs is in the checkpoint (weights, optimizer states, RNG states, phase, epoch,
+early-stopping state, history), so a run killed after a checkpoint and resumed ends with the same weights
+as an uninterrupted one on CPU.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+from scact.errors import input_error
+from scact.io.atomic import atomic_path
+from scact.model._modules import (
+    ScactNetwork,
+    atac_reconstruction_loss,
+    gan_loss,
+    gaussian_mutual_information,
+    rna_reconstruction_loss,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_NAME = "last_checkpoint.pt"
+MIN_OOM_BATCH_SIZE = 16
+
+
+@dataclass
+class TrainingConfig:
+    """Options of one training run (the model's hyperparameters live in the SCACT object)."""
+
+    max_epochs_autoencoder: int = 30
+    max_epochs_mapping: int = 100
+    batch_size: int = 256
+    lr_autoencoder: float = 1e-3
+    lr_mapping: float = 1e-3
+    lr_discriminator: float = 1e-3
+    validation_fraction: float = 0.1
+    patience: int = 5
+    checkpoint_every: int = 5
+    seed: int = 0
+    amp: bool = False
+
+
+@dataclass
+class ModalityData:
+    """One modality's training matrix (CSR, cells x features), confounders and discriminator heads."""
+
+    x: sp.csr_matrix
+    confounders: np.ndarray
+    heads: np.ndarray
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a silent fallback."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise input_error("--device", "cuda was requested but no CUDA device is available",
+                          "use --device cpu or auto")
+    if device not in ("cpu", "cuda"):
+        raise input_error("--device", f"unknown device {device!r}", "use auto, cpu or cuda")
+    return torch.device(device)
+
+
+def split_cells(n_cells: int, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded train/validation split (at least one validation cell when the fraction is positive)."""
+    order = np.random.default_rng(seed).permutation(n_cells)
+    n_val = int(round(n_cells * validation_fraction))
+    if validation_fraction > 0:
+        n_val = min(max(n_val, 1), n_cells - 2)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+class Trainer:
+    """Runs both phases on ``network`` and keeps the per-epoch history."""
+
+    def __init__(self, network: ScactNetwork, data: dict[str, ModalityData], loss_weights: dict,
+                 config: TrainingConfig, device: torch.device, checkpoint_dir=None, progress: bool = True,
+                 fingerprint: dict | None = None):
+        self.net = network.to(device)
+        self.data = data
+        self.weights = loss_weights
+        self.config = config
+        self.device = device
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.progress = progress
+        self.fingerprint = {**(fingerprint or {}), "config": _fingerprint_config(config),
+                            "loss_weights": dict(loss_weights)}
+        self.batch_size = config.batch_size
+        self.use_amp = bool(config.amp and device.type == "cuda")
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.split = {}
+        for i, (name, modality) in enumerate(data.items()):
+            train, val = split_cells(modality.x.shape[0], config.validation_fraction, config.seed + i)
+            self.split[name] = {"train": torch.from_numpy(train), "val": torch.from_numpy(val)}
+        self.optimizers = {
+            "rna": torch.optim.Adam(self.net.rna.parameters(), lr=config.lr_autoencoder),
+            "atac": torch.optim.Adam(self.net.atac.parameters(), lr=config.lr_autoencoder),
+            "mapping": torch.optim.Adam(list(self.net.rna_to_atac.parameters())
+                                        + list(self.net.atac_to_rna.parameters()),
+                                        lr=config.lr_mapping, betas=(0.5, 0.999)),
+            "discriminator": torch.optim.Adam(list(self.net.discriminator_atac.parameters())
+                                              + list(self.net.discriminator_rna.parameters()),
+                                              lr=config.lr_discriminator, betas=(0.5, 0.999)),
+        }
+        self.phase = "autoencoder"
+        self.phase_epoch = 0
+        self.early = {name: {"best": math.inf, "bad_epochs": 0, "stopped": False, "state": None}
+                      for name in ("rna", "atac")}
+        self.history: list[dict] = []
+        self.latents: dict[str, torch.Tensor] = {}
+
+    # ----------------------------------------------------------------------------------- batches
+    def _dense(self, name: str, index: torch.Tensor):
+        """Rows ``index`` densified (the only dense copy is one minibatch), their confounders, and for ATAC
+        the same rows as a sparse tensor for the encoder."""
+        modality = self.data[name]
+        rows = index.numpy()
+        block = modality.x[rows]
+        x = torch.from_numpy(block.toarray()).to(self.device)
+        c = torch.from_numpy(modality.confounders[rows]).to(self.device)
+        return x, c, (sparse_tensor(block).to(self.device) if name == "atac" else x)
+
+    def _autoencoder_losses(self, name: str, x, c, x_in):
+        ae = getattr(self.net, name)
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+            z = ae.encode(x_in)
+            out = ae.decode(z, c)
+        z, out = z.float(), out.float()
+        rec = rna_reconstruction_loss(out, x) if name == "rna" else atac_reconstruction_loss(out, x)
+        return rec, gaussian_mutual_information(z, c)
+
+    # ----------------------------------------------------------------------------------- phase 1
+    def _autoencoder_epoch(self) -> dict:
+        row = {}
+        self.net.train()
+        for name in ("rna", "atac"):
+            train = self.split[name]["train"]
+            order = train[torch.randperm(len(train), generator=self.generator)]
+            if self.early[name]["stopped"]:
+                continue
+            totals = np.zeros(2)
+            for chunk in order.split(self.batch_size):
+                if len(chunk) < 2:
+                    continue
+                rec, mi = self._autoencoder_losses(name, *self._dense(name, chunk))
+                loss = rec + self.weights["mi_weight"] * mi
+                self.optimizers[name].zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizers[name].step()
+                totals += np.array([rec.item(), mi.item()]) * len(chunk)
+            row[f"train_{name}_reconstruction"], row[f"train_{name}_mutual_information"] = totals / len(order)
+        self.net.eval()
+        with torch.no_grad():
+            for name in ("rna", "atac"):
+                val = self.split[name]["val"]
+                if len(val) == 0:
+                    continue
+                totals = np.zeros(2)
+                for chunk in val.split(max(self.batch_size, 512)):
+                    rec, mi = self._autoencoder_losses(name, *self._dense(name, chunk))
+                    totals += np.array([rec.item(), mi.item()]) * len(chunk)
+                row[f"val_{name}_reconstruction"], row[f"val_{name}_mutual_information"] = totals / len(val)
+        return row
+
+    def _update_early_stopping(self, row: dict) -> None:
+        for name in ("rna", "atac"):
+            state = self.early[name]
+            if state["stopped"]:
+                continue
+            score = row.get(f"val_{name}_reconstruction", row.get(f"train_{name}_reconstruction"))
+            if score < state["best"] - 1e-6 * abs(state["best"] if math.isfinite(state["best"]) else 1.0):
+                state.update(best=float(score), bad_epochs=0,
+                             state=copy.deepcopy(getattr(self.net, name).state_dict()))
+            else:
+                state["bad_epochs"] += 1
+                if state["bad_epochs"] >= self.config.patience:
+                    state["stopped"] = True
+                    log.info("early stopping of the %s autoencoder after %d epochs", name, self.phase_epoch)
+
+    def _finish_autoencoders(self) -> None:
+        for name in ("rna", "atac"):
+            if self.early[name]["state"] is not None:
+                getattr(self.net, name).load_state_dict(self.early[name]["state"])
+
+    # ----------------------------------------------------------------------------------- phase 2
+    @torch.no_grad()
+    def _encode_all(self) -> None:
+        self.net.eval()
+        for name in ("rna", "atac"):
+            ae = getattr(self.net, name)
+            n = self.data[name].x.shape[0]
+            chunks = [ae.encode(self._dense(name, idx)[2]) for idx in torch.arange(n).split(1024)]
+            self.latents[name] = torch.cat(chunks).float()
+        self.heads = {name: torch.from_numpy(self.data[name].heads).to(self.device) for name in self.data}
+
+    def _start_mapping(self) -> None:
+        zr = self.latents["rna"][self.split["rna"]["train"].to(self.device)]
+        za = self.latents["atac"][self.split["atac"]["train"].to(self.device)]
+        self.net.rna_to_atac.set_latent_statistics(zr, za)
+        self.net.atac_to_rna.set_latent_statistics(za, zr)
+        self.net.discriminator_atac.set_latent_statistics(za)
+        self.net.discriminator_rna.set_latent_statistics(zr)
+
+    def _mapping_losses(self, ir: torch.Tensor, ia: torch.Tensor):
+        net = self.net
+        zr, za = self.latents["rna"][ir], self.latents["atac"][ia]
+        hr, ha = self.heads["rna"][ir], self.heads["atac"][ia]
+        fake_atac, fake_rna = net.rna_to_atac(zr), net.atac_to_rna(za)
+        adversarial = (gan_loss(net.discriminator_atac(fake_atac, hr), True)
+                       + gan_loss(net.discriminator_rna(fake_rna, ha), True))
+        sd_r, sd_a = net.atac_to_rna.target_sd, net.rna_to_atac.target_sd
+        cycle = (F.mse_loss(net.atac_to_rna(fake_atac) / sd_r, zr / sd_r)
+                 + F.mse_loss(net.rna_to_atac(fake_rna) / sd_a, za / sd_a))
+        total = self.weights["gamma"] * adversarial + self.weights["lam"] * cycle
+        return adversarial, cycle, total, (zr, za, hr, ha, fake_atac, fake_rna)
+
+    def _discriminator_loss(self, zr, za, hr, ha, fake_atac, fake_rna):
+        net = self.net
+        return (gan_loss(net.discriminator_atac(za, ha), True)
+                + gan_loss(net.discriminator_atac(fake_atac.detach(), hr), False)
+                + gan_loss(net.discriminator_rna(zr, hr), True)
+                + gan_loss(net.discriminator_rna(fake_rna.detach(), ha), False))
+
+    def _mapping_epoch(self) -> dict:
+        bs = self.batch_size
+        train_r, train_a = self.split["rna"]["train"], self.split["atac"]["train"]
+        perm_r = train_r[torch.randperm(len(train_r), generator=self.generator)].to(self.device)
+        perm_a = train_a[torch.randperm(len(train_a), generator=self.generator)].to(self.device)
+        steps = math.ceil(max(len(perm_r), len(perm_a)) / bs)
+        totals = np.zeros(4)
+        self.net.train()
+        for step in range(steps):
+            positions = torch.arange(step * bs, (step + 1) * bs, device=self.device)
+            ir, ia = perm_r[positions % len(perm_r)], perm_a[positions % len(perm_a)]
+            with torch.no_grad():
+                zr, za = self.latents["rna"][ir], self.latents["atac"][ia]
+                fake_atac, fake_rna = self.net.rna_to_atac(zr), self.net.atac_to_rna(za)
+            d_loss = self._discriminator_loss(zr, za, self.heads["rna"][ir], self.heads["atac"][ia],
+                                              fake_atac, fake_rna)
+            self.optimizers["discriminator"].zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.optimizers["discriminator"].step()
+            adversarial, cycle, total, _ = self._mapping_losses(ir, ia)
+            self.optimizers["mapping"].zero_grad(set_to_none=True)
+            total.backward()
+            self.optimizers["mapping"].step()
+            totals += np.array([d_loss.item(), adversarial.item(), cycle.item(), total.item()])
+        totals /= steps
+        row = dict(zip(["train_discriminator", "train_adversarial", "train_cycle", "train_total"], totals))
+        val_r, val_a = self.split["rna"]["val"].to(self.device), self.split["atac"]["val"].to(self.device)
+        if len(val_r) and len(val_a):
+            self.net.eval()
+            with torch.no_grad():
+                n = max(len(val_r), len(val_a))
+                positions = torch.arange(n, device=self.device)
+                adversarial, cycle, total, parts = self._mapping_losses(val_r[positions % len(val_r)],
+                                                                        val_a[positions % len(val_a)])
+                row.update(val_discriminator=self._discriminator_loss(*parts).item(),
+                           val_adversarial=adversarial.item(), val_cycle=cycle.item(), val_total=total.item())
+        return row
+
+    # ----------------------------------------------------------------------------------- loop
+    def _run_epoch(self) -> dict:
+        while True:
+            try:
+                return self._autoencoder_epoch() if self.phase == "autoencoder" else self._mapping_epoch()
+            except torch.cuda.OutOfMemoryError:
+                if self.device.type != "cuda" or self.batch_size // 2 < MIN_OOM_BATCH_SIZE:
+                    raise
+                torch.cuda.empty_cache()
+                self.batch_size //= 2
+                log.warning("CUDA out of memory: retrying the epoch with batch size %d", self.batch_size)
+
+    def _phase_done(self) -> bool:
+        if self.phase == "autoencoder":
+            stopped = all(state["stopped"] for state in self.early.values())
+            return stopped or self.phase_epoch >= self.config.max_epochs_autoencoder
+        return self.phase_epoch >= self.config.max_epochs_mapping
+
+    def _advance_phase(self) -> None:
+        if self.phase == "autoencoder":
+            self._finish_autoencoders()
+            for state in self.early.values():
+                state["state"] = None  # no longer needed; keeps later checkpoints small
+            self.phase, self.phase_epoch = "mapping", 0
+            self._encode_all()
+            self._start_mapping()
+        else:
+            self.phase = "done"
+
+    def run(self, resume: bool = False, on_epoch_end=None) -> list[dict]:
+        """Train to the end (or from the last checkpoint when ``resume``); returns the history rows."""
+        if resume:
+            self._load_checkpoint()
+        total_epochs = self.config.max_epochs_autoencoder + self.config.max_epochs_mapping
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_epochs, initial=len(self.history), disable=not self.progress,
+                   desc="scACT", unit="epoch", leave=False)
+        try:
+            while self.phase != "done":
+                if self._phase_done():
+                    self._advance_phase()
+                    self._save_checkpoint()
+                    continue
+                start = time.perf_counter()
+                row = self._run_epoch()
+                self.phase_epoch += 1
+                if self.phase == "autoencoder":
+                    self._update_early_stopping(row)
+                row = {"phase": self.phase, "epoch": len(self.history) + 1, "phase_epoch": self.phase_epoch,
+                       **{k: float(v) for k, v in row.items()}, "seconds": time.perf_counter() - start}
+                self.history.append(row)
+                bar.update(1)
+                bar.set_postfix({k.replace("train_", ""): f"{v:.3g}" for k, v in row.items()
+                                 if k.startswith("train_")}, refresh=False)
+                if self.config.checkpoint_every and row["epoch"] % self.config.checkpoint_every == 0:
+                    self._save_checkpoint()
+                if on_epoch_end is not None:
+                    on_epoch_end(row)
+        finally:
+            bar.close()
+        self.net.eval()
+        return self.history
+
+    # ----------------------------------------------------------------------------------- checkpoints
+    def _checkpoint_state(self) -> dict:
+        return {
+            "format_version": CHECKPOINT_FORMAT_VERSION,
+            "fingerprint": self.fingerprint,
+            "phase": self.phase,
+            "phase_epoch": self.phase_epoch,
+            "batch_size": self.batch_size,
+            "network": self.net.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "torch_rng": torch.get_rng_state(),
+            "shuffle_rng": self.generator.get_state(),
+            "early_stopping": self.early,
+            "history": self.history,
+        }
+
+    def _save_checkpoint(self) -> None:
+        if self.checkpoint_dir is None:
+            return
+        with atomic_path(self.checkpoint_dir / CHECKPOINT_NAME) as tmp:
+            torch.save(self._checkpoint_state(), tmp)
+
+    def _load_checkpoint(self) -> None:
+        path = None if self.checkpoint_dir is None else self.checkpoint_dir / CHECKPOINT_NAME
+        if path is None or not path.is_file():
+            log.info("no checkpoint to resume from in %s: training from the start", self.checkpoint_dir)
+            return
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise input_error(path, f"not a readable scACT checkpoint ({type(err).__name__}: {err})",
+                              "delete it to train from the start") from err
+        missing = {"format_version", "fingerprint", "phase", "phase_epoch", "network", "optimizers",
+                   "torch_rng", "shuffle_rng", "early_stopping", "history", "batch_size"} - set(state)
+        if missing:
+            raise input_error(path, f"checkpoint lacks {', '.join(sorted(missing))}", "delete it to start over")
+        if state["format_version"] != CHECKPOINT_FORMAT_VERSION:
+            raise input_error(path, f"checkpoint format {state['format_version']} is not the supported "
+                              f"{CHECKPOINT_FORMAT_VERSION}", "delete it to train from the start")
+        if state["fingerprint"] != self.fingerprint:
+            raise input_error(path, "checkpoint was written for other data or other settings",
+                              "resume with the same inputs and options, or delete it")
+        try:
+            self.net.load_state_dict(state["network"])
+        except RuntimeError as err:
+            raise input_error(path, f"checkpoint weights do not fit the model ({err})") from err
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        torch.set_rng_state(state["torch_rng"])
+        self.generator.set_state(state["shuffle_rng"])
+        self.phase, self.phase_epoch = state["phase"], state["phase_epoch"]
+        self.batch_size = state["batch_size"]
+        self.early, self.history = state["early_stopping"], state["history"]
+        if self.phase != "autoencoder":
+            self._encode_all()
+        log.info("resumed from %s at %s epoch %d", path, self.phase, self.phase_epoch)
+
+
+def sparse_tensor(block: sp.csr_matrix) -> torch.Tensor:
+    """A coalesced torch COO tensor of a scipy sparse block (the ATAC encoder's minibatch input)."""
+    coo = block.tocoo()
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(coo.data.astype(np.float32))
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False).coalesce()
+
+
+def _fingerprint_config(config: TrainingConfig) -> dict:
+    """The options that change the result (checkpointing frequency does not)."""
+    return {k: v for k, v in asdict(config).items() if k != "checkpoint_every"}

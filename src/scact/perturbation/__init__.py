@@ -1,0 +1,1 @@
+"""In-silico perturbation (integrated gradients), peak-to-gene linkage and motif activation scores."""

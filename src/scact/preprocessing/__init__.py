@@ -1,0 +1,1 @@
+"""Preprocessing of each modality: QC, normalisation, features, clusters."""

@@ -1,0 +1,321 @@
+"""The four ATAC pipeline steps (atac_qc, call_peaks, atac_matrix, atac_process) over scact.preprocessing.atac.
+
+Each function reads its inputs, checks them with clear errors, and writes its outputs atomically.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from scact.errors import input_error
+from scact.io.anndata import peak_coordinates, read_h5ad, write_h5ad
+from scact.io.annotation import check_chromosomes, gene_regions, read_annotation
+from scact.io.atomic import atomic_path
+from scact.io.fragments import fragment_contigs
+from scact.io.provenance import record_provenance
+from scact.preprocessing import atac
+from scact.preprocessing import atac_plots
+
+log = logging.getLogger(__name__)
+
+
+def _write_tsv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=index)
+
+
+def read_cellranger_cell_calls(path) -> set[str]:
+    """Barcodes with ``is_cell == 1`` in CellRanger-arc's ``per_barcode_metrics.csv``."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, usecols=["barcode", "is_cell"])
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise input_error(path, f"cannot read CellRanger-arc per-barcode metrics ({err})",
+                          "give the per_barcode_metrics.csv of the CellRanger-arc output folder") from err
+    return set(table.loc[table["is_cell"] == 1, "barcode"].astype(str))
+
+
+# ------------------------------------------------------------------------------------------ atac_qc
+def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None, cell_metrics=None,
+            min_fragments: int = 1000, min_tss_enrichment: float = 2.0, min_peak_counts: int = 500,
+            doublet_method: str = "amulet", doublet_q: float = 0.01, tn5: str = "cellranger",
+            plot_prefix=None) -> ad.AnnData:
+    """Per-barcode QC of one sample; keeps the cells passing every filter."""
+    adata = read_h5ad(input_h5ad)
+    sample = str(adata.obs["sample"].iloc[0]) if "sample" in adata.obs and adata.n_obs else Path(input_h5ad).stem
+    barcodes = adata.obs["barcode"].astype(str) if "barcode" in adata.obs else pd.Series(adata.obs_names, index=adata.obs_names)
+    reasons = pd.Series("kept", index=adata.obs_names, dtype=object)
+    params = dict(min_fragments=min_fragments, min_tss_enrichment=min_tss_enrichment, tn5=tn5,
+                  doublet_method=doublet_method, doublet_q=doublet_q, cell_metrics=cell_metrics)
+    if cell_metrics is not None:
+        called = read_cellranger_cell_calls(cell_metrics)
+        reasons[~barcodes.isin(called).to_numpy()] = "not_called_by_cellranger"
+    if fragments is None:
+        log.warning("%s: no fragments file: TSS enrichment and AMULET doublets are not computable; "
+                    "filtering on peak counts only (>= %d)", input_h5ad, min_peak_counts)
+        if adata.n_vars == 0:
+            raise input_error(input_h5ad, "has neither peak counts nor a fragments file", "pass --fragments")
+        counts = np.asarray(adata.X.sum(axis=1)).ravel()
+        adata.obs["n_peak_counts"] = counts
+        adata.obs["n_fragments"] = counts  # depth proxy for the model's confounders
+        adata.obs["tss_enrichment"] = np.nan
+        reasons[(reasons == "kept").to_numpy() & (counts < min_peak_counts)] = "low_peak_counts"
+        params["min_peak_counts"] = min_peak_counts
+        params["tss_enrichment"] = "not computable without fragments"
+    else:
+        if annotation is None:
+            raise input_error(fragments, "TSS enrichment needs a gene annotation", "pass --annotation (TSS BED or GTF)")
+        genes = read_annotation(annotation)
+        check_chromosomes(annotation, genes, fragments, fragment_contigs(fragments))
+        metrics, lengths = atac.fragment_metrics(fragments, genes, tn5=tn5)
+        matched = barcodes.isin(metrics.index)
+        if not matched.any():
+            raise input_error(fragments, f"none of its {len(metrics)} barcodes match the {adata.n_obs} cells of "
+                                         f"{input_h5ad} (e.g. {metrics.index[0]!r} vs {barcodes.iloc[0]!r})",
+                              "give the fragments file of this sample")
+        cell_metrics_frame = metrics.reindex(barcodes.to_numpy()).fillna(0)
+        cell_metrics_frame.index = adata.obs_names
+        for column in ("n_fragments", "tss_enrichment", "n_overlaps3"):
+            adata.obs[column] = cell_metrics_frame[column].to_numpy()
+        kept = (reasons == "kept").to_numpy()
+        reasons[kept & (adata.obs["n_fragments"].to_numpy() < min_fragments)] = "low_fragments"
+        kept = (reasons == "kept").to_numpy()
+        reasons[kept & (adata.obs["tss_enrichment"].to_numpy() < min_tss_enrichment)] = "low_tss_enrichment"
+        kept = (reasons == "kept").to_numpy()
+        if doublet_method == "amulet" and kept.sum() > 0:
+            calls = atac.call_amulet_doublets(cell_metrics_frame, adata.obs_names[kept].to_numpy(), doublet_q)
+            adata.obs["doublet_qvalue"] = calls["doublet_qvalue"].reindex(adata.obs_names).fillna(1.0).to_numpy()
+            reasons[calls.index[calls["doublet"].to_numpy()]] = "doublet"
+        adata.uns["fragment_length_histogram"] = lengths
+    table = atac.qc_reason_table(reasons, adata.n_obs)
+    adata.obs["qc_reason"] = reasons.to_numpy()
+    n_kept = int((reasons == "kept").sum())
+    if n_kept == 0:
+        raise input_error(input_h5ad, "the QC thresholds remove every cell "
+                                      f"({'; '.join(f'{r}: {n}' for r, n in table.itertuples(index=False))})",
+                          "lower --min-fragments / --min-tss-enrichment, or check the annotation and fragments")
+    if plot_prefix and fragments is not None:
+        atac_plots.qc_plots(adata.obs, adata.uns["fragment_length_histogram"], min_fragments, min_tss_enrichment,
+                            Path(f"{plot_prefix}"))
+    out = adata[(reasons == "kept").to_numpy()].copy()
+    out.obs = out.obs.drop(columns=["qc_reason"])
+    out.obs["log_depth"] = np.log1p(out.obs["n_fragments"].to_numpy(np.float64))
+    if fragments is not None:
+        out.uns["fragments"] = Path(fragments).name
+    table.insert(0, "sample", sample)
+    record_provenance(out, "atac_qc", params)
+    _write_tsv(table, Path(output_tsv))
+    write_h5ad(out, output_h5ad)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- call_peaks
+def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir=".", genome_size: str = "hs",
+               qvalue: float = 0.01, half_width: int = 250, tn5: str = "cellranger", plot_path=None,
+               macs_args: list[str] | None = None, group_by: str | None = None,
+               min_group_cells: int = 50) -> pd.DataFrame:
+    """MACS3 on the pseudo-bulk of kept cells of every sample -> merged fixed-width peaks BED.
+
+    With ``group_by`` (an obs column of the QC files, e.g. user labels) MACS3 runs once per group, so that
+    peaks of rare cell types are not drowned in the pooled background, and the summits are merged; groups
+    with fewer than ``min_group_cells`` cells are pooled together.
+    """
+    genes = read_annotation(annotation)
+    annotated = set(genes["chrom"])
+    fragment_files, given_peaks = [], []
+    for qc_h5ad, fragments in inputs:
+        cells = read_h5ad(qc_h5ad)
+        if fragments in (None, "-", ""):  # a peak-count input: its own peaks join the shared set
+            if cells.n_vars == 0:
+                raise input_error(qc_h5ad, "has neither fragments nor peaks", "give its fragments file")
+            own = peak_coordinates(cells.var, qc_h5ad)
+            given_peaks.append(own[own["chrom"].isin(annotated) & ~own["chrom"].isin(atac.MITO_NAMES)])
+            continue
+        check_chromosomes(annotation, genes, fragments, fragment_contigs(fragments))
+        barcodes = cells.obs["barcode"].astype(str) if "barcode" in cells.obs else pd.Series(cells.obs_names, index=cells.obs_names)
+        if group_by is None:
+            groups = pd.Series("all", index=cells.obs_names)
+        elif group_by not in cells.obs:
+            raise input_error(qc_h5ad, f"has no obs column '{group_by}' to call peaks per group",
+                              f"columns: {', '.join(map(str, cells.obs.columns))}")
+        else:
+            groups = cells.obs[group_by].astype(str).fillna("unlabelled")
+        fragment_files.append((str(fragments), dict(zip(barcodes.to_numpy(), groups.to_numpy()))))
+    sizes = pd.Series([g for _, m in fragment_files for g in m.values()]).value_counts()
+    small = set(sizes.index[sizes < min_group_cells]) if group_by is not None else set()
+    fragment_files = [(f, {b: ("small_groups" if g in small else g) for b, g in m.items()}) for f, m in fragment_files]
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    narrow_parts = []
+    beds, dropped = {}, {}
+    with atac.temporary_directory(".call_peaks.") as tmp:
+        if not fragment_files:
+            return _write_peaks(atac.merge_intervals(pd.concat(given_peaks)), output_bed, outdir, dropped, plot_path)
+        beds, dropped = atac.write_pseudobulk_insertions(fragment_files, Path(tmp), tn5, annotated)
+        if all(bed.stat().st_size == 0 for bed in beds.values()):
+            raise input_error(inputs[0][1], "no insertion of the kept cells lies on an annotated chromosome",
+                              "check the fragments files and the annotation")
+        for number, (group, bed) in enumerate(beds.items()):
+            if bed.stat().st_size == 0:
+                continue
+            name = "macs3" if len(beds) == 1 else f"macs3_group{number}"
+            narrow_path = atac.run_macs3(bed, Path(tmp), name, genome_size, qvalue, macs_args)
+            part = atac.read_narrowpeak(narrow_path)
+            part["group"] = group
+            narrow_parts.append(part)
+            for produced in Path(tmp).glob(f"{name}_*"):
+                with atomic_path(outdir / produced.name) as dest:
+                    dest.write_bytes(produced.read_bytes())
+    narrow = pd.concat(narrow_parts, ignore_index=True)
+    peaks = atac.fixed_width_merged_peaks(narrow, half_width)
+    if peaks.empty:
+        raise input_error(inputs[0][1], "MACS3 called no peak on the kept cells",
+                          "check --genome-size and that the kept cells have enough fragments")
+    log.info("%d MACS3 summits -> %d merged %d-bp peaks", len(narrow), len(peaks), 2 * half_width + 1)
+    if given_peaks:
+        peaks = atac.merge_intervals(pd.concat([peaks] + given_peaks, ignore_index=True))
+    if len(beds) > 1:
+        _write_tsv(pd.DataFrame({"group_file": [f"macs3_group{i}" for i in range(len(beds))], "group": list(beds),
+                                 "n_summits": [int((narrow["group"] == g).sum()) for g in beds]}),
+                   outdir / "peak_groups.tsv")
+    return _write_peaks(peaks, output_bed, outdir, dropped, plot_path)
+
+
+def _write_peaks(peaks: pd.DataFrame, output_bed, outdir: Path, dropped: dict, plot_path) -> pd.DataFrame:
+    for chrom, n in sorted(dropped.items()):
+        log.info("dropped %d fragments on %s (chrM or not in the annotation)", n, chrom)
+    peaks = peaks[["chrom", "start", "end"]].copy()
+    peaks["name"] = atac.peak_names(peaks)
+    with atomic_path(output_bed) as tmp:
+        peaks.to_csv(tmp, sep="\t", header=False, index=False)
+    summary = pd.DataFrame({"chrom": list(dropped), "n_fragments_dropped": list(dropped.values())})
+    _write_tsv(summary, outdir / "dropped_chromosomes.tsv")
+    if plot_path:
+        atac_plots.peaks_per_chromosome(peaks, Path(plot_path))
+    return peaks
+
+
+# --------------------------------------------------------------------------------------- atac_matrix
+def atac_matrix(qc_h5ad, peaks_bed, output_h5ad, fragments=None, tn5: str = "cellranger") -> ad.AnnData:
+    """Cells x peaks counts of one sample on the shared peak set (from fragments, or remapped peak counts)."""
+    cells = read_h5ad(qc_h5ad)
+    if peaks_bed is None:
+        if fragments is not None or cells.n_vars == 0:
+            raise input_error(qc_h5ad, "no peaks.bed given: only a peak-count input can keep its own peaks",
+                              "pass --peaks peaks.bed from call_peaks")
+        peaks = atac.sort_genome_order(peak_coordinates(cells.var, qc_h5ad).drop_duplicates()).reset_index(drop=True)
+    else:
+        peaks = atac.read_peaks_bed(peaks_bed)
+    if fragments is not None:
+        barcodes = cells.obs["barcode"].astype(str).tolist() if "barcode" in cells.obs else list(cells.obs_names)
+        counts = atac.peak_matrix_from_fragments(fragments, barcodes, peaks, tn5=tn5)
+        source = "fragments"
+    else:
+        if cells.n_vars == 0:
+            raise input_error(qc_h5ad, "has no peak counts and no fragments file was given", "pass --fragments")
+        counts = remap_peak_counts(cells, peaks, qc_h5ad)
+        source = "peak counts remapped by overlap"
+    var = peaks[["chrom", "start", "end"]].copy()
+    var.index = atac.peak_names(peaks)
+    out = ad.AnnData(X=counts.astype(np.float32), obs=cells.obs.copy(), var=var)
+    out.obs["n_peak_counts"] = np.asarray(counts.sum(axis=1)).ravel()
+    out.obs["frip"] = out.obs["n_peak_counts"] / np.maximum(2 * out.obs.get("n_fragments", out.obs["n_peak_counts"]), 1)
+    out.uns.update({k: v for k, v in cells.uns.items() if k != "scact"})
+    out.uns["scact"] = dict(cells.uns.get("scact", {}))
+    record_provenance(out, "atac_matrix", {"peaks": str(peaks_bed or "own peaks"), "source": source, "tn5": tn5})
+    write_h5ad(out, output_h5ad)
+    return out
+
+
+def remap_peak_counts(cells: ad.AnnData, peaks: pd.DataFrame, path) -> sp.csr_matrix:
+    """Sum a sample's own peak counts onto the shared peaks they overlap (peak-count inputs)."""
+    own = peak_coordinates(cells.var, path).reset_index(drop=True)
+    mapping_rows, mapping_cols = [], []
+    shared = peaks.reset_index(drop=True)
+    for chrom, group in own.groupby("chrom"):
+        on_chrom = shared.index[shared["chrom"] == chrom].to_numpy()
+        if not len(on_chrom):
+            continue
+        s_start, s_end = shared["start"].to_numpy()[on_chrom], shared["end"].to_numpy()[on_chrom]
+        for i, start, end in zip(group.index, group["start"], group["end"]):
+            hits = on_chrom[(s_start < end) & (s_end > start)]
+            mapping_rows.extend([i] * len(hits))
+            mapping_cols.extend(hits)
+    if not mapping_rows:
+        raise input_error(path, "none of its peaks overlaps the shared peak set")
+    mapping = sp.csr_matrix((np.ones(len(mapping_rows), np.float32), (mapping_rows, mapping_cols)),
+                            shape=(len(own), len(shared)))
+    return (sp.csr_matrix(cells.X, dtype=np.float32) @ mapping).tocsr()
+
+
+# -------------------------------------------------------------------------------------- atac_process
+def atac_process(inputs: list[str], output_h5ad, gene_activity_h5ad, annotation=None, n_top_peaks: int = 100_000,
+                 n_components: int = 20, depth_r: float = 0.9, resolution: float = 1.0, n_neighbors: int = 15,
+                 upstream_bp: int = 2000, seed: int = 0, plot_prefix=None) -> ad.AnnData:
+    """Join samples, binarize, TF-IDF, top peaks, LSI, Leiden; gene activity from all peaks."""
+    import scanpy as sc
+
+    parts = [read_h5ad(p) for p in inputs]
+    reference = parts[0].var_names
+    for path, part in zip(inputs, parts):
+        if not part.var_names.equals(reference):
+            raise input_error(path, "its peaks differ from those of the first input", "build every sample on the same peaks.bed")
+        if part.n_vars == 0:
+            raise input_error(path, "has no peaks", "run atac_matrix first")
+    joined = ad.concat(parts, join="outer", merge="same", uns_merge="first")
+    joined.var = parts[0].var[["chrom", "start", "end"]].copy()
+    binary = sp.csr_matrix(joined.X, dtype=np.float32)
+    binary.data[:] = 1.0
+    binary.eliminate_zeros()
+    depth = np.asarray(binary.sum(axis=1)).ravel()
+    if (depth == 0).any():
+        log.warning("%d cells have no accessible peak; they are kept with zero LSI signal", int((depth == 0).sum()))
+    weights = atac.tfidf(binary)
+    score = np.asarray(weights.sum(axis=0)).ravel()
+    n_top = min(n_top_peaks, int((score > 0).sum()))
+    top = np.sort(np.argsort(-score, kind="stable")[:n_top])  # genome order kept: var is in genome order
+    embedding, dropped, correlations = atac.lsi(weights[:, top], depth, n_components, seed, depth_r)
+    out = ad.AnnData(X=binary[:, top].tocsr(), obs=joined.obs.copy(), var=joined.var.iloc[top].copy())
+    out.obs["n_accessible_peaks"] = depth
+    if "n_fragments" not in out.obs:
+        out.obs["n_fragments"] = np.asarray(joined.X.sum(axis=1)).ravel()
+    out.obs["log_depth"] = np.log1p(out.obs["n_fragments"].to_numpy(np.float64))
+    if "tss_enrichment" not in out.obs:
+        out.obs["tss_enrichment"] = np.nan
+    out.obsm["X_lsi"] = embedding
+    sc.pp.neighbors(out, use_rep="X_lsi", n_neighbors=min(n_neighbors, out.n_obs - 1), random_state=seed)
+    sc.tl.leiden(out, resolution=resolution, random_state=seed, flavor="igraph", n_iterations=2, directed=False)
+    out.uns["lsi"] = {"dropped_component": dropped, "depth_correlations": correlations.astype(np.float64)}
+    params = dict(n_top_peaks=n_top_peaks, n_components=n_components, depth_r=depth_r, resolution=resolution,
+                  n_neighbors=n_neighbors, seed=seed, dropped_component=dropped)
+    record_provenance(out, "atac_process", params)
+    if annotation is not None:
+        activity = gene_activity(binary, joined, annotation, upstream_bp)
+        record_provenance(activity, "gene_activity", {"upstream_bp": upstream_bp, "annotation": str(annotation)})
+        activity.obs["leiden"] = out.obs["leiden"].to_numpy()
+        write_h5ad(activity, gene_activity_h5ad)
+    if plot_prefix:
+        sc.tl.umap(out, random_state=seed)
+        atac_plots.umap_plot(out, Path(f"{plot_prefix}_umap.png"))
+    write_h5ad(out, output_h5ad)
+    return out
+
+
+def gene_activity(binary: sp.csr_matrix, joined: ad.AnnData, annotation, upstream_bp: int) -> ad.AnnData:
+    """Gene activity (accessible peaks in gene body + upstream): counts in layers, log CP10k in X."""
+    genes = read_annotation(annotation)
+    check_chromosomes(annotation, genes, "the peaks", set(joined.var["chrom"]))
+    regions = gene_regions(genes, upstream_bp)
+    counts, kept = atac.gene_activity_matrix(binary, joined.var[["chrom", "start", "end"]], regions)
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    normalised = (sp.diags(1e4 / np.maximum(totals, 1)) @ counts).tocsr()
+    normalised.data = np.log1p(normalised.data)
+    var = kept.set_index("gene")
+    out = ad.AnnData(X=normalised.astype(np.float32), obs=joined.obs.copy(), var=var)
+    out.layers["counts"] = counts.astype(np.float32)
+    return out

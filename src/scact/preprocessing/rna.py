@@ -1,0 +1,225 @@
+"""RNA preprocessing as in the paper: cell QC with doublet removal, then log-normalisation, HVGs, PCA, Leiden.
+
+QC metrics are computed here directly (three sums over a CSR matrix) so that every removed cell can be
+counted under the first reason it fails. Doublets are called per sample with DoubletDetection on the raw
+counts of the cells that passed the other filters. Normalisation, HVG selection, PCA, kNN and Leiden use
+scanpy: pegasus 1.10.2's ``highly_variable_features`` crashes the interpreter (segmentation fault in its
+LOESS fit) with numpy 2.x, so the pegasus recipe (log1p CP10k, top HVGs, PCA 20, kNN, Leiden) is run with
+scanpy's equivalent functions instead.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from scact.errors import input_error
+
+log = logging.getLogger(__name__)
+
+#: Order in which QC reasons are tested; a cell is counted under the first one it fails.
+QC_REASONS = ("low_umis", "low_genes", "high_mito", "doublet")
+
+
+@dataclass(frozen=True)
+class RnaQcParams:
+    """Thresholds of RNA cell QC (paper: fewer than 200 UMIs removed, doublets removed)."""
+
+    min_umis: int = 200
+    min_genes: int = 100
+    max_percent_mito: float = 20.0
+    remove_doublets: bool = True
+    doublet_n_iters: int = 10
+    #: DoubletDetection's p-value cut; its 1e-7 default misses most doublets in samples of a few hundred
+    #: cells, whose synthetic-doublet clusters are small (measured on generated data, tests/test_rna_qc.py).
+    doublet_p_thresh: float = 1e-4
+    doublet_voter_thresh: float = 0.5
+    seed: int = 0
+
+
+def qc_metrics(adata: ad.AnnData) -> pd.DataFrame:
+    """Per-cell ``n_counts``, ``n_genes`` and ``percent_mito`` (genes named ``MT-``/``mt-``) of raw counts."""
+    counts = sp.csr_matrix(adata.X)
+    n_counts = np.asarray(counts.sum(axis=1)).ravel()
+    n_genes = np.diff(counts.indptr)
+    mito = np.asarray(adata.var_names.str.upper().str.startswith("MT-"))
+    mito_counts = np.asarray(counts[:, mito].sum(axis=1)).ravel() if mito.any() else np.zeros(adata.n_obs)
+    percent_mito = np.divide(100.0 * mito_counts, n_counts, out=np.zeros(adata.n_obs), where=n_counts > 0)
+    return pd.DataFrame({"n_counts": n_counts.astype(np.float64), "n_genes": n_genes.astype(np.int64),
+                         "percent_mito": percent_mito}, index=adata.obs_names)
+
+
+def detect_doublets(counts: sp.csr_matrix, params: RnaQcParams) -> tuple[np.ndarray, np.ndarray]:
+    """DoubletDetection's boosted classifier on raw counts: (score, is_doublet) per cell.
+
+    The score is DoubletDetection's ``doublet_score`` (mean -ln p of the synthetic-doublet enrichment test
+    over iterations); a cell is a doublet when at least ``voter_thresh`` of the iterations give it
+    p <= ``p_thresh``.
+    Leiden clustering and a fixed ``random_state`` make it deterministic.
+    """
+    import doubletdetection
+
+    n_cells, n_genes = counts.shape
+    if n_cells < 50:  # too few cells to cluster synthetic doublets meaningfully
+        log.warning("only %d cells: doublet detection skipped", n_cells)
+        return np.zeros(n_cells), np.zeros(n_cells, dtype=bool)
+    classifier = doubletdetection.BoostClassifier(
+        n_iters=params.doublet_n_iters, clustering_algorithm="leiden", random_state=params.seed,
+        clustering_kwargs={"flavor": "igraph", "n_iterations": 2, "directed": False, "resolution": 4},
+        n_components=min(30, n_genes - 1, n_cells - 1), n_top_var_genes=min(10000, n_genes),
+        standard_scaling=True, verbose=False, n_jobs=1,
+    )
+    classifier.fit(sp.csr_matrix(counts, dtype=np.float32))
+    calls = classifier.predict(p_thresh=params.doublet_p_thresh, voter_thresh=params.doublet_voter_thresh)
+    score = np.nan_to_num(np.asarray(classifier.doublet_score(), dtype=np.float64))
+    return score, np.nan_to_num(calls).astype(bool)
+
+
+def qc_sample(adata: ad.AnnData, params: RnaQcParams, source="input") -> tuple[ad.AnnData, pd.DataFrame, pd.DataFrame]:
+    """QC one sample: (kept cells with raw counts and QC obs, table of removals by reason, all cells' metrics).
+
+    ``source`` names the input file in errors (a threshold that removes every cell is refused).
+    """
+    if adata.n_obs == 0:
+        raise input_error(source, "has no cells")
+    metrics = qc_metrics(adata)
+    failed = pd.Series("", index=adata.obs_names, dtype=object)
+    failed[metrics["n_counts"] < params.min_umis] = "low_umis"
+    unset = failed == ""
+    failed[unset & (metrics["n_genes"] < params.min_genes)] = "low_genes"
+    unset = failed == ""
+    failed[unset & (metrics["percent_mito"] > params.max_percent_mito)] = "high_mito"
+    unset = (failed == "").to_numpy()
+    if not unset.any():
+        raise input_error(source, f"every one of its {adata.n_obs} cells fails QC "
+                          f"(min UMIs {params.min_umis}, min genes {params.min_genes}, "
+                          f"max % mito {params.max_percent_mito})", "lower the thresholds")
+    metrics["doublet_score"] = 0.0
+    if params.remove_doublets:
+        score, is_doublet = detect_doublets(sp.csr_matrix(adata.X[unset]), params)
+        metrics.loc[unset, "doublet_score"] = score
+        passed = failed.index[unset]
+        failed[passed[is_doublet]] = "doublet"
+    metrics["qc_fail"] = failed
+    keep = (failed == "").to_numpy()
+    if not keep.any():
+        raise input_error(source, "every cell was called a doublet", "raise --doublet-voter-thresh")
+    kept = adata[keep].copy()
+    kept.X = sp.csr_matrix(kept.X, dtype=np.float32)
+    for column in ("n_counts", "n_genes", "percent_mito", "doublet_score"):
+        kept.obs[column] = metrics.loc[keep, column].to_numpy()
+    table = qc_table(metrics, kept.obs["sample"].iloc[0] if "sample" in kept.obs else "sample", params)
+    return kept, table, metrics
+
+
+def qc_table(metrics: pd.DataFrame, sample: str, params: RnaQcParams) -> pd.DataFrame:
+    """Cells removed per reason (each cell counted once, under its first failed test), then kept and total."""
+    thresholds = {"low_umis": f"n_counts < {params.min_umis}", "low_genes": f"n_genes < {params.min_genes}",
+                  "high_mito": f"percent_mito > {params.max_percent_mito}",
+                  "doublet": (f"DoubletDetection p <= {params.doublet_p_thresh:g} in >= "
+                              f"{params.doublet_voter_thresh:g} of {params.doublet_n_iters} iterations"
+                              if params.remove_doublets else "not run")}
+    counts = metrics["qc_fail"].value_counts()
+    rows = [(sample, reason, int(counts.get(reason, 0)), thresholds[reason]) for reason in QC_REASONS]
+    rows.append((sample, "kept", int((metrics["qc_fail"] == "").sum()), ""))
+    rows.append((sample, "total", len(metrics), ""))
+    return pd.DataFrame(rows, columns=["sample", "reason", "n_cells", "rule"])
+
+
+@dataclass(frozen=True)
+class RnaProcessParams:
+    """Normalisation and clustering (paper: log-normalised, top 3,000 HVGs, PCA 20, Leiden)."""
+
+    n_top_genes: int = 3000
+    n_pcs: int = 20
+    n_neighbors: int = 15
+    resolution: float = 1.0
+    seed: int = 0
+
+
+def concatenate_samples(samples: list[tuple[str, ad.AnnData]]) -> ad.AnnData:
+    """Stack the QC'd samples on their shared genes; cell names must be unique across samples."""
+    if not samples:
+        raise input_error("rna_process", "no RNA QC files given")
+    genes = samples[0][1].var_names
+    for path, adata in samples[1:]:
+        genes = genes.intersection(adata.var_names, sort=False)
+        if len(genes) == 0:
+            raise input_error(path, "shares no gene with the other samples", "use one gene annotation")
+    parts = []
+    for path, adata in samples:
+        if len(genes) < adata.n_vars:
+            log.warning("%s: %d of %d genes kept (shared by all samples)", path, len(genes), adata.n_vars)
+        part = adata[:, genes].copy()
+        for column, default in (("sample", str(path)), ("batch", None)):
+            if column not in part.obs:
+                part.obs[column] = default if default is not None else part.obs["sample"]
+        parts.append(part)
+    combined = ad.concat(parts, join="inner", merge="first")
+    if not combined.obs_names.is_unique:
+        duplicated = combined.obs_names[combined.obs_names.duplicated()][0]
+        raise input_error(samples[0][0], f"cell name {duplicated!r} appears in more than one sample",
+                          "name cells <sample>:<barcode> with distinct sample ids")
+    combined.X = sp.csr_matrix(combined.X, dtype=np.float32)
+    for column in ("sample", "batch"):
+        combined.obs[column] = combined.obs[column].astype(str).astype("category")
+    return combined
+
+
+def process_rna(adata: ad.AnnData, params: RnaProcessParams) -> ad.AnnData:
+    """Normalise, select HVGs, PCA, kNN, Leiden and UMAP, in place on raw counts; all genes are kept.
+
+    ``X`` becomes log1p(CP10k) and ``layers['counts']`` keeps the raw counts; ``var['highly_variable']``
+    marks the top ``n_top_genes`` (all genes when fewer), ranked within batches when there are several.
+    """
+    import scanpy as sc
+
+    if adata.n_obs < 3:
+        raise input_error("rna_process", f"only {adata.n_obs} cells after QC; at least 3 are needed")
+    adata.layers["counts"] = sp.csr_matrix(adata.X, dtype=np.float32)
+    n_counts = np.asarray(adata.layers["counts"].sum(axis=1)).ravel()
+    adata.obs["n_counts"] = n_counts
+    adata.obs["log_depth"] = np.log1p(n_counts)  # natural log, as atac_process records it
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    adata.uns.pop("log1p", None)
+    adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+    select_hvgs(adata, params.n_top_genes)
+    hvg = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    n_pcs = max(1, min(params.n_pcs, hvg.n_vars - 1, hvg.n_obs - 1))
+    sc.pp.scale(hvg, max_value=10)
+    sc.tl.pca(hvg, n_comps=n_pcs, random_state=params.seed, svd_solver="arpack" if n_pcs < min(hvg.shape) - 1 else "full")
+    adata.obsm["X_pca"] = hvg.obsm["X_pca"].astype(np.float32)
+    sc.pp.neighbors(adata, n_neighbors=min(params.n_neighbors, adata.n_obs - 1), use_rep="X_pca",
+                    random_state=params.seed)
+    sc.tl.leiden(adata, resolution=params.resolution, random_state=params.seed, key_added="leiden",
+                 flavor="igraph", n_iterations=-1, directed=False)
+    adata.obs["leiden"] = adata.obs["leiden"].astype(str).astype("category")
+    sc.tl.umap(adata, random_state=params.seed)
+    return adata
+
+
+def select_hvgs(adata: ad.AnnData, n_top_genes: int) -> None:
+    """Mark the top ``n_top_genes`` by normalised dispersion (scanpy 'seurat' flavour on log data)."""
+    import scanpy as sc
+
+    expressed = np.asarray((adata.layers["counts"] > 0).sum(axis=0)).ravel() > 0
+    n_top = min(n_top_genes, int(expressed.sum()))
+    if n_top >= int(expressed.sum()):
+        adata.var["highly_variable"] = expressed
+        return
+    batch_key = "batch" if adata.obs["batch"].nunique() > 1 else None
+    sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat", batch_key=batch_key)
+    if batch_key is not None:  # per-batch ranking leaves ties; keep exactly n_top genes
+        order = adata.var.sort_values(["highly_variable_nbatches", "dispersions_norm"], ascending=False).index
+        adata.var["highly_variable"] = adata.var_names.isin(order[:n_top])
+    adata.var["highly_variable"] &= expressed
+
+
+def params_dict(params) -> dict:
+    """A dataclass of parameters as a plain dict (for provenance)."""
+    return asdict(params)

@@ -1,0 +1,308 @@
+"""ATAC preprocessing: QC, MACS peaks, peak matrix, TF-IDF/LSI/Leiden, on planted and real data, and bad input."""
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import adjusted_rand_score
+
+from atac_simulation import parsed_atac_h5ad, simulate_atac
+from scact.cli import run_command
+from scact.errors import ScactInputError
+from scact.io.annotation import read_annotation
+from scact.io.fragments import count_fragments_per_barcode
+from scact.io.tenx import read_10x_h5
+from scact.preprocessing import atac
+from scact.preprocessing.atac_steps import atac_matrix, atac_process, atac_qc, call_peaks
+
+
+def _overlap_fraction(reference: pd.DataFrame, called: pd.DataFrame) -> float:
+    """Fraction of ``reference`` intervals overlapped by at least one ``called`` interval."""
+    hits = 0
+    for chrom, start, end in reference[["chrom", "start", "end"]].itertuples(index=False):
+        on = called[called["chrom"] == chrom]
+        hits += bool(((on["start"] < end) & (on["end"] > start)).any())
+    return hits / len(reference)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    return simulate_atac(tmp_path_factory.mktemp("planted_atac"))
+
+
+@pytest.fixture(scope="module")
+def qc_done(planted):
+    folder = planted.fragments.parent
+    parsed = parsed_atac_h5ad(planted, folder / "sim_atac.h5ad")
+    kept = atac_qc(parsed, folder / "sim_atac_qc.h5ad", folder / "sim_atac_qc.tsv", fragments=planted.fragments,
+                   annotation=planted.tss_bed, plot_prefix=folder / "sim_atac_qc")
+    return folder, kept
+
+
+@pytest.fixture(scope="module")
+def peaks_done(planted, qc_done):
+    folder, _ = qc_done
+    peaks = call_peaks([(folder / "sim_atac_qc.h5ad", planted.fragments)], planted.tss_bed, folder / "peaks.bed",
+                       outdir=folder, genome_size=str(planted.genome_size), plot_path=folder / "peaks_per_chromosome.png")
+    return folder, peaks
+
+
+@pytest.fixture(scope="module")
+def matrix_done(planted, peaks_done):
+    folder, _ = peaks_done
+    return atac_matrix(folder / "sim_atac_qc.h5ad", folder / "peaks.bed", folder / "sim_atac_peaks.h5ad",
+                       fragments=planted.fragments)
+
+
+def test_qc_removes_planted_low_quality_and_doublets(planted, qc_done):
+    folder, kept = qc_done
+    kept_barcodes = set(kept.obs["barcode"])
+    removed = {kind: np.mean([b not in kept_barcodes for b in planted.kinds.index[planted.kinds == kind]])
+               for kind in ("good", "low_fragments", "low_tss", "doublet")}
+    assert removed["low_fragments"] >= 0.9 and removed["low_tss"] >= 0.9, removed
+    assert removed["doublet"] >= 0.7, removed
+    assert removed["good"] <= 0.05, removed
+    table = pd.read_csv(folder / "sim_atac_qc.tsv", sep="\t")
+    counts = dict(zip(table["reason"], table["n_barcodes"]))
+    assert counts["input_barcodes"] == len(planted.kinds)
+    assert counts["kept"] == kept.n_obs
+    assert sum(v for k, v in counts.items() if k not in ("input_barcodes", "kept")) == len(planted.kinds) - kept.n_obs
+    assert {"n_fragments", "tss_enrichment", "log_depth"}.issubset(kept.obs.columns)
+    assert "atac_qc" in kept.uns["scact"]
+    for png in ("sim_atac_qc_fragments.png", "sim_atac_qc_tss_vs_fragments.png"):
+        assert (folder / png).stat().st_size > 1000
+
+
+def test_metrics_do_not_depend_on_chunk_size(planted):
+    genes = read_annotation(planted.tss_bed)
+    whole, lengths = atac.fragment_metrics(planted.fragments, genes)
+    chunked, chunked_lengths = atac.fragment_metrics(planted.fragments, genes, chunk_size=777)
+    pd.testing.assert_frame_equal(whole.sort_index(), chunked.sort_index())
+    assert (lengths == chunked_lengths).all()
+    assert dict(count_fragments_per_barcode(planted.fragments)) == whole["n_fragments"].to_dict()
+
+
+def test_peaks_recover_planted_peaks_in_genome_order(planted, peaks_done):
+    folder, peaks = peaks_done
+    assert _overlap_fraction(planted.peaks, peaks) >= 0.9
+    assert "chrM" not in set(peaks["chrom"])
+    dropped = pd.read_csv(folder / "dropped_chromosomes.tsv", sep="\t")
+    assert dropped.set_index("chrom").loc["chrM", "n_fragments_dropped"] > 0
+    ordered = atac.sort_genome_order(peaks[["chrom", "start", "end"]])
+    assert (ordered.index == peaks.index).all()
+    assert (peaks["end"] - peaks["start"] >= 501).all()
+    assert (folder / "macs3_peaks.narrowPeak").exists()
+
+
+def test_matrix_and_process_recover_cell_types(planted, peaks_done, matrix_done):
+    folder, peaks = peaks_done
+    matrix = matrix_done
+    assert matrix.n_vars == len(peaks) and matrix.X.nnz > 0
+    out = atac_process([str(folder / "sim_atac_peaks.h5ad")], folder / "atac_processed.h5ad",
+                       folder / "gene_activity.h5ad", annotation=planted.tss_bed, n_top_peaks=150, seed=0)
+    written = ad.read_h5ad(folder / "atac_processed.h5ad")
+    assert written.n_vars == 150 and set(np.unique(written.X.data)) == {1.0} and written.X.dtype == np.float32
+    assert (atac.sort_genome_order(written.var).index == written.var.index).all()
+    assert written.obsm["X_lsi"].shape == (written.n_obs, 20)
+    assert {"sample", "batch", "n_fragments", "tss_enrichment", "log_depth", "leiden"}.issubset(written.obs.columns)
+    truth = planted.cell_types.reindex(written.obs["barcode"].astype(str).to_numpy()).to_numpy()
+    assert adjusted_rand_score(truth, written.obs["leiden"]) > 0.8
+    assert out.uns["lsi"]["dropped_component"] == 0  # the first component tracks depth here
+    activity = ad.read_h5ad(folder / "gene_activity.h5ad")
+    assert activity.n_obs == written.n_obs and activity.layers["counts"].nnz > 0
+    again = atac_process([str(folder / "sim_atac_peaks.h5ad")], folder / "again.h5ad", folder / "again_ga.h5ad",
+                         n_top_peaks=150, seed=0)
+    assert np.allclose(again.obsm["X_lsi"], out.obsm["X_lsi"])
+
+
+def test_real_pbmc_peaks_recover_cellranger_peaks(shared_data, tmp_path):
+    """MACS on every barcode of the real fragments vs the CellRanger-arc peaks of the same run.
+
+    The fragments file only holds regions near 45 genes: CellRanger peaks with no fragment in it cannot be
+    recovered by any caller, so recovery is measured on the peaks the file covers (and reported for all)."""
+    import mudata
+
+    fragments = shared_data / "pbmc_multiome_1k" / "atac_fragments.tsv.gz"
+    annotation = shared_data / "annotation" / "hg38_tss.bed"
+    counts = count_fragments_per_barcode(fragments)
+    barcodes = sorted(counts)
+    obs = pd.DataFrame({"sample": "pbmc", "batch": "b1", "barcode": barcodes}, index=[f"pbmc:{b}" for b in barcodes])
+    qc_input = tmp_path / "pbmc_atac_qc.h5ad"
+    ad.AnnData(obs=obs).write_h5ad(qc_input)
+    peaks = call_peaks([(qc_input, fragments)], annotation, tmp_path / "peaks.bed", outdir=tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        var = mudata.read_h5mu(shared_data / "pbmc_multiome_1k" / "rna_atac.h5mu").mod["atac"].var
+    reference = var["interval"].str.extract(r"^(?P<chrom>[^:]+):(?P<start>\d+)-(?P<end>\d+)$")
+    reference[["start", "end"]] = reference[["start", "end"]].astype(np.int64)
+    with pysam.TabixFile(str(fragments)) as tabix:
+        covered = np.array([chrom in tabix.contigs and any(True for _ in tabix.fetch(chrom, start, end))
+                            for chrom, start, end in reference.itertuples(index=False)])
+    recovered_covered = _overlap_fraction(reference[covered], peaks)
+    print(f"CellRanger-arc peaks recovered: {recovered_covered:.3f} of {covered.sum()} covered by the fragments; "
+          f"{_overlap_fraction(reference, peaks):.3f} of all {len(reference)}")
+    assert recovered_covered >= 0.8
+
+
+def test_real_pbmc_tss_enrichment(shared_data):
+    fragments = shared_data / "pbmc_multiome_1k" / "atac_fragments.tsv.gz"
+    genes = read_annotation(shared_data / "annotation" / "hg38_tss.bed")
+    metrics, lengths = atac.fragment_metrics(fragments, genes)
+    busy = metrics[metrics["n_fragments"] >= 50]
+    assert busy["tss_enrichment"].median() > 2  # real cells pile insertions on TSSs
+    assert lengths[:147].sum() > lengths[147:].sum() * 0.5  # nucleosome-free fragments are common
+
+
+def test_annotation_readers(shared_data):
+    gtf = read_annotation(shared_data / "annotation" / "gencode_v29_chr1_sample.gtf.gz")
+    ddx = gtf[gtf["gene"] == "DDX11L1"].iloc[0]
+    assert (ddx["chrom"], ddx["start"], ddx["end"], ddx["tss"], ddx["strand"]) == ("chr1", 11868, 14409, 11868, "+")
+    minus = gtf[gtf["strand"] == "-"].iloc[0]
+    assert minus["tss"] == minus["end"] - 1
+    tss = read_annotation(shared_data / "annotation" / "hg38_tss.bed")
+    copg2 = tss[tss["gene"] == "COPG2"].iloc[0]  # window 130668658-130669758 on '-': TSS 100 bp inside
+    assert copg2["tss"] == 130668658 + 100
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+def test_fragments_without_index(planted, tmp_path):
+    copy = tmp_path / "frags.tsv.gz"
+    shutil.copy(planted.fragments, copy)
+    with pytest.raises(ScactInputError, match="no tabix index.*tabix -p bed"):
+        count_fragments_per_barcode(copy)
+
+
+def test_unsorted_and_malformed_fragments(tmp_path, monkeypatch):
+    unsorted = tmp_path / "unsorted.tsv"
+    unsorted.write_text("chr1\t500\t600\tA\t1\nchr2\t100\t200\tA\t1\nchr1\t700\t800\tB\t1\n")
+    pysam.tabix_compress(str(unsorted), str(unsorted) + ".gz")
+    with pytest.raises(ScactInputError, match="no tabix index.*sort -k1,1 -k2,2n"):  # tabix cannot index it
+        count_fragments_per_barcode(str(unsorted) + ".gz")
+    import scact.io.fragments as fragments_module
+
+    monkeypatch.setattr(fragments_module, "open_fragments", lambda path: open(path, "rb"))  # skip the index check
+    with pytest.raises(ScactInputError, match="not sorted.*sort -k1,1 -k2,2n"):  # caught while streaming too
+        count_fragments_per_barcode(str(unsorted) + ".gz")
+    monkeypatch.undo()
+    malformed = tmp_path / "malformed.tsv"
+    malformed.write_text("chr1\t500\t600\nchr1\t700\t800\n")  # no barcode column
+    pysam.tabix_compress(str(malformed), str(malformed) + ".gz")
+    pysam.tabix_index(str(malformed) + ".gz", preset="bed")
+    with pytest.raises(ScactInputError, match="malformed"):
+        count_fragments_per_barcode(str(malformed) + ".gz")
+
+
+def test_barcodes_matching_no_cells(planted, tmp_path):
+    obs = pd.DataFrame({"sample": "x", "batch": "b", "barcode": ["NOPE-1", "NOPE-2"]}, index=["x:NOPE-1", "x:NOPE-2"])
+    ad.AnnData(obs=obs).write_h5ad(tmp_path / "x_atac.h5ad")
+    code = run_command("atac_qc", ["--input", str(tmp_path / "x_atac.h5ad"), "--fragments", str(planted.fragments),
+                                   "--annotation", str(planted.tss_bed), "--outdir", str(tmp_path), "--no-versions"])
+    assert code == 2
+    assert not list(tmp_path.glob("x_atac_qc*"))
+
+
+def test_annotation_with_no_shared_chromosome(planted, qc_done, tmp_path):
+    renamed = tmp_path / "tss_nochr.bed"
+    renamed.write_text(planted.tss_bed.read_text().replace("chr", ""))
+    with pytest.raises(ScactInputError, match="no chromosome in common.*'chr' prefix"):
+        atac_qc(qc_done[0] / "sim_atac.h5ad", tmp_path / "o.h5ad", tmp_path / "o.tsv",
+                fragments=planted.fragments, annotation=renamed)
+    assert not (tmp_path / "o.h5ad").exists()
+
+
+def test_threshold_removing_every_cell(planted, qc_done, tmp_path):
+    code = run_command("atac_qc", ["--input", str(qc_done[0] / "sim_atac.h5ad"), "--fragments", str(planted.fragments),
+                                   "--annotation", str(planted.tss_bed), "--min-fragments", "10000000",
+                                   "--outdir", str(tmp_path), "--no-versions"])
+    assert code == 2
+    assert not list(tmp_path.glob("*.h5ad")) and not list(tmp_path.glob("*.tsv"))
+
+
+def test_h5_without_peaks(tmp_path):
+    path = tmp_path / "rna_only.h5"
+    with h5py.File(path, "w") as handle:
+        group = handle.create_group("matrix")
+        group["barcodes"] = np.array([b"AAA-1", b"CCC-1"])
+        group["data"] = np.array([1, 2], dtype=np.int32)
+        group["indices"] = np.array([0, 0], dtype=np.int64)
+        group["indptr"] = np.array([0, 1, 2], dtype=np.int64)
+        group["shape"] = np.array([1, 2], dtype=np.int32)
+        features = group.create_group("features")
+        features["id"] = np.array([b"ENSG1"])
+        features["name"] = np.array([b"CD3E"])
+        features["feature_type"] = np.array([b"Gene Expression"])
+    with pytest.raises(ScactInputError, match="no 'Peaks' features"):
+        read_10x_h5(path, "atac")
+
+
+def test_peak_count_input_without_fragments(tmp_path, planted, peaks_done, matrix_done):
+    """A peak-count h5ad skips fragment steps: filtered on counts, remapped onto the shared peaks."""
+    folder, peaks = peaks_done
+    counts = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
+    given = ad.AnnData(X=counts.X.copy(), obs=counts.obs[["sample", "batch", "barcode"]].copy(), var=counts.var.copy())
+    given.write_h5ad(tmp_path / "given_atac.h5ad")
+    kept = atac_qc(tmp_path / "given_atac.h5ad", tmp_path / "q.h5ad", tmp_path / "q.tsv", min_peak_counts=100)
+    assert kept.obs["tss_enrichment"].isna().all() and kept.n_obs > 0
+    remapped = atac_matrix(tmp_path / "q.h5ad", folder / "peaks.bed", tmp_path / "p.h5ad")
+    assert remapped.n_vars == len(peaks)
+    assert np.allclose(remapped.X.toarray(), counts[kept.obs_names].X.toarray())
+
+
+def test_cellranger_cell_calls_respected(planted, qc_done, tmp_path):
+    """With CellRanger-arc's per_barcode_metrics.csv only its is_cell barcodes can be kept."""
+    barcodes = planted.kinds.index.to_numpy()
+    called = set(barcodes[::2])
+    pd.DataFrame({"barcode": barcodes, "is_cell": [int(b in called) for b in barcodes]}).to_csv(
+        tmp_path / "per_barcode_metrics.csv", index=False)
+    kept = atac_qc(qc_done[0] / "sim_atac.h5ad", tmp_path / "q.h5ad", tmp_path / "q.tsv", fragments=planted.fragments,
+                   annotation=planted.tss_bed, cell_metrics=tmp_path / "per_barcode_metrics.csv")
+    assert set(kept.obs["barcode"]) <= called and kept.n_obs > 0
+    table = pd.read_csv(tmp_path / "q.tsv", sep="\t").set_index("reason")["n_barcodes"]
+    assert table["not_called_by_cellranger"] == len(barcodes) - len(called)
+
+
+@pytest.mark.parametrize("command", ["atac_qc", "call_peaks", "atac_matrix", "atac_process"])
+def test_command_scripts_and_modules(repo_root, command):
+    from scact.cli import get_parser
+
+    script = repo_root / "bin" / f"scact_{command}.py"
+    assert script.stat().st_mode & 0o111 and len(script.read_text().splitlines()) == 4
+    assert f'run_script("{command}")' in script.read_text()
+    module = (repo_root / "modules" / "local" / f"scact_{command}" / "main.nf").read_text()
+    assert f"process SCACT_{command.upper()} " in module and f"scact_{command}.py" in module
+    assert 'emit: versions' in module and "stub:" in module and '--task-name "${task.process}"' in module
+    assert get_parser(command).format_help()
+
+
+def test_peaks_called_per_group_then_merged(planted, qc_done, tmp_path):
+    folder, kept = qc_done
+    labelled = kept.copy()
+    labelled.obs["label"] = planted.cell_types.reindex(labelled.obs["barcode"].astype(str).to_numpy()).to_numpy()
+    labelled.write_h5ad(tmp_path / "labelled_qc.h5ad")
+    peaks = call_peaks([(tmp_path / "labelled_qc.h5ad", planted.fragments)], planted.tss_bed, tmp_path / "peaks.bed",
+                       outdir=tmp_path, genome_size=str(planted.genome_size), group_by="label", min_group_cells=20)
+    groups = pd.read_csv(tmp_path / "peak_groups.tsv", sep="\t")
+    assert sorted(groups["group"]) == ["type0", "type1", "type2"] and (groups["n_summits"] > 0).all()
+    assert _overlap_fraction(planted.peaks, peaks) >= 0.9
+    assert (atac.sort_genome_order(peaks[["chrom", "start", "end"]]).index == peaks.index).all()
+
+
+def test_call_peaks_with_peak_count_input_only(planted, peaks_done, matrix_done, tmp_path):
+    """A peak-count input (no fragments, '-') contributes its own peaks; chrM and unannotated ones are dropped."""
+    folder, peaks = peaks_done
+    counts = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
+    extra = pd.DataFrame({"chrom": ["chrM", "chrUn"], "start": [100, 100], "end": [600, 600]}, index=["m", "u"])
+    var = pd.concat([counts.var[["chrom", "start", "end"]].astype({"chrom": str}), extra])
+    given = ad.AnnData(X=sp.hstack([counts.X, sp.csr_matrix((counts.n_obs, 2))]).tocsr(),
+                       obs=counts.obs[["sample", "batch", "barcode"]].copy(), var=var)
+    given.write_h5ad(tmp_path / "given_qc.h5ad")
+    merged = call_peaks([(tmp_path / "given_qc.h5ad", "-")], planted.tss_bed, tmp_path / "peaks.bed", outdir=tmp_path)
+    assert merged[["chrom", "start", "end"]].reset_index(drop=True).equals(
+        peaks[["chrom", "start", "end"]].reset_index(drop=True).astype(merged[["chrom", "start", "end"]].dtypes))

@@ -1,0 +1,57 @@
+"""scact translate then scact evaluate, end to end, with a tiny model trained for a few epochs."""
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from _model_data import planted_modalities
+from scact.cli import run_command
+from scact.model import SCACT
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("translate")
+    rna, atac = planted_modalities(n_rna=160, paired=True, seed=7)
+    atac.obs_names = rna.obs_names  # pairs share names (used by evaluate only)
+    rna.write_h5ad(folder / "rna.h5ad")
+    atac.write_h5ad(folder / "atac.h5ad")
+    model = SCACT(rna, atac, labels_key="cell_type", batch_key="batch")
+    model.train(max_epochs_autoencoder=3, max_epochs_mapping=3, batch_size=64, progress=False)
+    model.save(folder / "model")
+    return folder
+
+
+def test_translate_then_evaluate(trained, monkeypatch):
+    monkeypatch.chdir(trained)
+    assert run_command("translate", ["--model", "model", "--rna", "rna.h5ad", "--atac", "atac.h5ad",
+                                     "--outdir", "out", "--batch-size", "50", "--seed", "1"]) == 0
+    rna_to_atac = ad.read_h5ad("out/rna_to_atac.h5ad")
+    probs = rna_to_atac.layers["probabilities"]
+    assert rna_to_atac.shape == (160, 100) and probs.min() >= 0 and probs.max() <= 1
+    assert set(np.unique(rna_to_atac.X.data)) <= {1.0}
+    atac_to_rna = ad.read_h5ad("out/atac_to_rna.h5ad")
+    assert atac_to_rna.shape == (160, 60) and np.isfinite(atac_to_rna.X).all()
+    joint = ad.read_h5ad("out/joint_embedding.h5ad")
+    assert joint.n_obs == 320 and set(joint.obs["modality"]) == {"rna", "atac"}
+    for key in ("X_rna_latent", "X_atac_latent", "X_umap_rna_latent", "X_umap_atac_latent"):
+        assert joint.obsm[key].shape[0] == 320
+    assert (trained / "out" / "umap_rna_latent_cell_type.png").stat().st_size > 0
+
+    # the same seed gives the same samples; another seed other samples
+    assert run_command("translate", ["--model", "model", "--rna", "rna.h5ad", "--atac", "atac.h5ad",
+                                     "--outdir", "again", "--seed", "1", "--probabilities", "none",
+                                     "--no-plots", "--no-versions"]) == 0
+    again = ad.read_h5ad("again/rna_to_atac.h5ad")
+    assert "probabilities" not in again.layers
+    assert (again.X != rna_to_atac.X).nnz == 0
+
+    assert run_command("evaluate", ["--rna", "rna.h5ad", "--atac", "atac.h5ad", "--rna-to-atac",
+                                    "out/rna_to_atac.h5ad", "--atac-to-rna", "out/atac_to_rna.h5ad",
+                                    "--joint-embedding", "out/joint_embedding.h5ad", "--outdir", "eval"]) == 0
+    table = pd.read_csv("eval/metrics.tsv", sep="\t")
+    scact = table[table["method"] == "scACT"].set_index("metric")["value"]
+    for metric in ("rna_to_atac/auroc_per_peak_median", "rna_to_atac/auroc_per_cell_mean",
+                   "atac_to_rna/pearson_per_gene_median"):
+        assert np.isfinite(scact[metric])
+    assert {"scACT (rna latent)", "scACT (atac latent)", "global mean", "cell-type mean"} <= set(table["method"])

@@ -1,0 +1,255 @@
+"""scACT model and training on generated unpaired data with planted cell types (small, CPU, seeded)."""
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+
+from _model_data import planted_modalities
+from scact.cli import run_command
+from scact.errors import ScactInputError
+from scact.model import SCACT
+
+FAST = dict(max_epochs_autoencoder=20, max_epochs_mapping=30, batch_size=64, device="cpu", progress=False)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small networks run fastest on one thread, above all on a shared machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return planted_modalities(seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    torch.set_num_threads(1)
+    model = SCACT(*data, seed=0)
+    model.train(**FAST)
+    return model
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.module.state_dict().items()}
+
+
+def _rna_to_atac(model, rna):
+    return np.concatenate([block for _, _, block in model.translate_rna_to_atac(rna, batch_size=100)])
+
+
+def test_each_loss_term_decreases(trained):
+    h = trained.history
+    ae, mapping = h[h.phase == "autoencoder"], h[h.phase == "mapping"]
+    for term in ("rna_reconstruction", "atac_reconstruction"):
+        for split in ("train", "val"):
+            assert ae[f"{split}_{term}"].iloc[-3:].mean() < 0.8 * ae[f"{split}_{term}"].iloc[0], term
+    assert ae["train_atac_mutual_information"].iloc[-3:].mean() < ae["train_atac_mutual_information"].iloc[0]
+    # mapping phase: cycle and total fall; the generator's adversarial loss falls from its peak (the
+    # discriminator wins first, then the mapping catches up), and the discriminator no longer wins easily
+    assert mapping["train_cycle"].iloc[-5:].mean() < 0.7 * mapping["train_cycle"].iloc[0]
+    assert mapping["train_total"].iloc[-5:].mean() < mapping["train_total"].max()
+    assert mapping["train_adversarial"].iloc[-5:].mean() < mapping["train_adversarial"].max()
+    assert mapping["train_discriminator"].iloc[-5:].mean() > 0.5 * mapping["train_discriminator"].iloc[0]
+    assert list(h.epoch) == list(range(1, len(h) + 1))
+
+
+def test_translation_beats_random_model(trained, data):
+    rna_paired, atac_paired = planted_modalities(seed=0, paired=True)  # same programmes, new paired cells
+    untrained = SCACT(*data, seed=1)
+    truth = atac_paired.X.toarray().ravel()
+    auc_trained = roc_auc_score(truth, _rna_to_atac(trained, rna_paired).ravel())
+    auc_random = roc_auc_score(truth, _rna_to_atac(untrained, rna_paired).ravel())
+    assert auc_trained > auc_random + 0.1, (auc_trained, auc_random)
+    expression = rna_paired.X.toarray()
+    predicted = trained.translate_atac_to_rna(atac_paired)
+    r_trained = np.mean([np.corrcoef(p, t)[0, 1] for p, t in zip(predicted, expression)])
+    predicted_random = untrained.translate_atac_to_rna(atac_paired)
+    r_random = np.mean([np.corrcoef(p, t)[0, 1] for p, t in zip(predicted_random, expression)])
+    assert r_trained > r_random + 0.1, (r_trained, r_random)
+    # mapped RNA cells land among ATAC cells of their own type (4 types: chance 0.25)
+    z_mapped = trained.map_latent(trained.get_latent(rna_paired, "rna"), "rna_to_atac")
+    knn = KNeighborsClassifier(10).fit(trained.get_latent(atac_paired, "atac"), atac_paired.obs["cell_type"])
+    assert (knn.predict(z_mapped) == rna_paired.obs["cell_type"].to_numpy()).mean() > 0.45
+
+
+def test_mutual_information_penalty_removes_depth_from_latent():
+    rna, atac = planted_modalities(seed=3, n_rna=400, depth_effect=2.0)
+    r2 = {}
+    for weight in (0.0, 3.0):
+        model = SCACT(rna, atac, seed=0, mi_weight=weight)
+        model.train(**{**FAST, "max_epochs_mapping": 0, "max_epochs_autoencoder": 15})
+        z = model.get_latent(rna, "rna")
+        r2[weight] = cross_val_score(RidgeCV(), z, rna.obs["log_depth"], cv=5, scoring="r2").mean()
+    assert r2[3.0] < r2[0.0] - 0.2, r2
+
+
+def test_resume_after_kill_equals_uninterrupted(tmp_path):
+    rna, atac = planted_modalities(seed=1, n_rna=120, n_atac=120)
+    options = dict(max_epochs_autoencoder=4, max_epochs_mapping=4, batch_size=32, device="cpu", progress=False,
+                   checkpoint_every=2)
+    reference = SCACT(rna, atac, seed=5)
+    reference.train(**options, checkpoint_dir=tmp_path / "a")
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_epoch_7(row):
+        if row["epoch"] == 7:  # after the checkpoint of epoch 6: epoch 7 is redone on resume
+            raise Killed
+
+    interrupted = SCACT(rna, atac, seed=5)
+    with pytest.raises(Killed):
+        interrupted.train(**options, checkpoint_dir=tmp_path / "b", on_epoch_end=kill_at_epoch_7)
+    resumed = SCACT(rna, atac, seed=5)
+    resumed.train(**options, checkpoint_dir=tmp_path / "b", resume=True)
+    expected, got = _state(reference), _state(resumed)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        assert torch.equal(expected[key], got[key]), key
+    pd.testing.assert_frame_equal(reference.history.drop(columns="seconds"), resumed.history.drop(columns="seconds"))
+
+    changed = SCACT(rna, atac, seed=5, gamma=0.5)
+    with pytest.raises(ScactInputError, match="other data or other settings"):
+        changed.train(**options, checkpoint_dir=tmp_path / "b", resume=True)
+
+
+def test_save_load_roundtrip_identical_outputs(trained, data, tmp_path):
+    rna, atac = data
+    trained.save(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["model.json", "model.pt"]
+    torch.load(tmp_path / "model" / "model.pt", weights_only=True)  # plain containers and tensors only
+    loaded = SCACT.load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.get_latent(rna, "rna"), trained.get_latent(rna, "rna"))
+    np.testing.assert_array_equal(loaded.get_latent(atac, "atac"), trained.get_latent(atac, "atac"))
+    np.testing.assert_array_equal(_rna_to_atac(loaded, rna), _rna_to_atac(trained, rna))
+    np.testing.assert_array_equal(loaded.translate_atac_to_rna(atac), trained.translate_atac_to_rna(atac))
+    assert list(loaded.genes.index) == list(rna.var_names)
+    assert loaded.peaks[["chrom", "start", "end"]].equals(trained.peaks[["chrom", "start", "end"]])
+    assert loaded.label_names == ["type0", "type1", "type2", "type3"]
+    assert loaded.history.shape == trained.history.shape
+    x = torch.from_numpy(atac.X[:5].toarray()).requires_grad_(True)
+    out = loaded.atac_to_rna_torch(x)
+    out[:, 0].sum().backward()
+    assert x.grad.shape == x.shape and torch.isfinite(x.grad).all()
+
+
+def test_load_refuses_other_version_and_missing_keys(trained, tmp_path):
+    trained.save(tmp_path / "m")
+    state = torch.load(tmp_path / "m" / "model.pt", weights_only=True)
+    state["format_version"] = 99
+    torch.save(state, tmp_path / "m" / "model.pt")
+    with pytest.raises(ScactInputError, match="model format 99"):
+        SCACT.load(tmp_path / "m")
+    state["format_version"] = 1
+    del state["state_dict"]["rna.encoder.0.weight"]
+    torch.save(state, tmp_path / "m" / "model.pt")
+    with pytest.raises(ScactInputError, match="do not fit"):
+        SCACT.load(tmp_path / "m")
+    with pytest.raises(ScactInputError, match="no saved scACT model"):
+        SCACT.load(tmp_path / "nothing")
+
+
+def test_label_free_mode_runs(data):
+    rna, atac = data
+    atac = atac.copy()
+    del atac.obs["cell_type"]  # labels in one modality only
+    model = SCACT(rna, atac, seed=0)
+    assert model.label_free and model.module.discriminator_atac.net[-1].out_features == 1
+    model.train(**{**FAST, "max_epochs_autoencoder": 5, "max_epochs_mapping": 5})
+    assert np.isfinite(model.get_latent(rna, "rna")).all()
+    assert model.history["train_adversarial"].notna().sum() == 5
+
+
+def test_chromosome_split_has_no_interchromosomal_weights(trained, data):
+    sizes = [50, 30, 20]
+    encoder, decoder = trained.module.atac.encoder, trained.module.atac.decoder
+    assert [layer.weight.shape for layer in encoder.first] == [torch.Size([128, n]) for n in sizes]
+    assert [block[-1].weight.shape for block in decoder.blocks] == [torch.Size([n, 128]) for n in sizes]
+    # no parameter anywhere spans all 100 peaks (a dense peaks x hidden weight would)
+    assert not any(sum(sizes) in p.shape for p in trained.module.parameters())
+    # the sparse and dense encoder paths compute the same thing
+    x = data[1].X[:20]
+    dense = encoder(torch.from_numpy(x.toarray()))
+    sparse = encoder(torch.from_numpy(x.toarray()).to_sparse())
+    torch.testing.assert_close(dense, sparse, rtol=1e-5, atol=1e-5)
+
+
+def test_new_data_aligned_by_gene_name_and_peak_overlap(trained, data, caplog):
+    rna, atac = data
+    genes = list(rna.var_names[::-1][:-5])  # reversed, 5 genes missing
+    sub = rna[:, genes].copy()
+    full = trained.get_latent(rna, "rna")
+    with caplog.at_level("WARNING"):
+        partial = trained.get_latent(sub, "rna")
+    report = trained.alignment_reports["rna"]
+    assert report["n_missing"] == 5 and report["missing_examples"] == list(rna.var_names[:5])
+    assert "5 of 60 model features are missing" in caplog.text
+    expected = trained.get_latent(ad.AnnData(rna.X.multiply(np.r_[np.zeros(5), np.ones(55)]).tocsr(),
+                                             var=rna.var), "rna")
+    np.testing.assert_allclose(partial, expected, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(partial, full)
+    shifted = atac.copy()  # same peaks called slightly differently: matched by overlap
+    shifted.var["start"] += 50
+    shifted.var["end"] += 50
+    shifted.var_names = [f"p{i}" for i in range(shifted.n_vars)]
+    np.testing.assert_array_equal(trained.get_latent(shifted, "atac"), trained.get_latent(atac, "atac"))
+    assert trained.alignment_reports["atac"]["n_missing"] == 0
+    elsewhere = atac.copy()
+    elsewhere.var["chrom"] = "chrZ"
+    elsewhere.var_names = [f"q{i}" for i in range(elsewhere.n_vars)]
+    with pytest.raises(ScactInputError, match="none of the model's 100 peaks"):
+        trained.get_latent(elsewhere, "atac")
+
+
+@pytest.mark.parametrize("problem", ["nan", "no_features", "one_type"])
+def test_bad_input_is_refused(data, problem):
+    rna, atac = (a.copy() for a in data)
+    if problem == "nan":
+        rna.X.data[0] = np.nan
+        match = "NaN or infinite"
+    elif problem == "no_features":
+        atac = atac[:, :0].copy()
+        match = "no usable features"
+    else:
+        atac.obs["cell_type"] = "neuron"
+        match = "one cell type only"
+    with pytest.raises(ScactInputError, match=match):
+        SCACT(rna, atac)
+
+
+def test_train_command_writes_outputs_and_resumes(data, tmp_path, monkeypatch):
+    rna, atac = data
+    rna.write_h5ad(tmp_path / "rna.h5ad")
+    atac.write_h5ad(tmp_path / "atac.h5ad")
+    monkeypatch.chdir(tmp_path)
+    argv = ["--rna", "rna.h5ad", "--atac", "atac.h5ad", "--outdir", "out", "--max-epochs-autoencoder", "3",
+            "--max-epochs-mapping", "3", "--batch-size", "64", "--threads", "1", "--device", "cpu",
+            "--checkpoint-every", "2", "--no-progress"]
+    assert run_command("train", argv) == 0
+    history = pd.read_csv(tmp_path / "out" / "training_history.csv")
+    assert {"train_rna_reconstruction", "train_atac_reconstruction", "train_rna_mutual_information",
+            "train_adversarial", "train_cycle", "train_discriminator", "val_cycle"} <= set(history.columns)
+    assert (tmp_path / "out" / "loss_curves.png").stat().st_size > 1000
+    assert (tmp_path / "versions.yml").exists()
+    first = SCACT.load(tmp_path / "out" / "model")
+    assert run_command("train", argv + ["--resume"]) == 0  # the last checkpoint is the finished run
+    again = SCACT.load(tmp_path / "out" / "model")
+    for key, value in first.module.state_dict().items():
+        assert torch.equal(value, again.module.state_dict()[key])
+    bad = atac.copy()
+    bad.obs["cell_type"] = "one"
+    bad.write_h5ad(tmp_path / "bad.h5ad")
+    code = run_command("train", ["--rna", "rna.h5ad", "--atac", "bad.h5ad", "--outdir", "bad_out"])
+    assert code == 2 and not (tmp_path / "bad_out").exists()
