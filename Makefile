@@ -22,7 +22,9 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/scact simulate --outdir demo_data --preset demo --seed 0
-	$(VENV)/bin/scact run --input demo_data/samplesheet.csv --outdir results
+	$(VENV)/bin/scact run --input demo_data/samplesheet.csv --outdir results \
+		--annotation demo_data/annotation/tss.bed --markers demo_data/markers.tsv \
+		--macs_genome_size 4000000 --genes Gene00933,Gene00744
 
 clean:
 	rm -rf $(VENV) results demo_data .pytest_cache

@@ -31,19 +31,24 @@ def test_params_come_from_the_nextflow_schema():
         resolve_params({"seed": "x"})
 
 
-def test_runs_on_real_multiome_and_fragments(tmp_path, shared_data):
+def test_real_multiome_and_fragments_parse_then_stop_clearly_at_strict_qc(tmp_path, shared_data):
+    """The real PBMC subset (45 genes, median 53 UMIs) is parsed from its .h5mu and its real fragments; the
+    paper's 200-UMI threshold then removes every cell, and the run stops with the step and the fix named."""
     sheet = tmp_path / "samplesheet.csv"
     data = shared_data / "pbmc_multiome_1k"
     sheet.write_text("sample,modality,input\n"
                      f"pbmc,multiome,{data / 'rna_atac.h5mu'}\n"
                      f"frag,atac,{data / 'atac_fragments.tsv.gz'}\n")
     out = tmp_path / "results"
-    runner = run_pipeline(sheet, out)
-    assert [t.process for t in runner.trace] == ["SCACT_PARSE", "SCACT_PARSE"]
-    assert ad.read_h5ad(out / "parse" / "pbmc_rna.h5ad").n_obs == 1000
-    assert ad.read_h5ad(out / "parse" / "frag_atac.h5ad").n_obs == 24508
-    versions = yaml.safe_load((out / "pipeline_info" / "software_versions.yml").read_text())
-    assert "scact" in versions["SCACT_PARSE"]
+    with pytest.raises(ScactInputError, match=r"SCACT_RNA_QC \(pbmc\) failed(.|\n)*every one of its 1000 cells"
+                                              r"(.|\n)*lower the thresholds"):
+        run_pipeline(sheet, out, {"annotation": str(shared_data / "annotation" / "hg38_tss.bed")})
+    parsed = {p.name: p for p in (out / "work").glob("*_SCACT_PARSE_*/*.h5ad")}
+    assert ad.read_h5ad(parsed["pbmc_rna.h5ad"]).shape == (1000, 45)
+    assert ad.read_h5ad(parsed["pbmc_atac.h5ad"]).shape == (1000, 174)
+    assert ad.read_h5ad(parsed["frag_atac.h5ad"]).n_obs == 24508
+    trace = (out / "pipeline_info" / "execution_trace.tsv").read_text()
+    assert "SCACT_RNA_QC\tpbmc\t2" in trace
 
 
 def config_blocks(text: str) -> dict[str, str]:
