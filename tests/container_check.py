@@ -16,7 +16,7 @@ Steps (each timed):
    with this interpreter; the .h5ad files and versions.yml must agree (only the Python patch version
    may differ).
 
-Needs root podman configured as in docs/containers.md. Opt-in: takes 10-17 minutes cold on 2 cores
+Needs root podman configured as in docs/containers.md. Opt-in: takes 9-17 minutes cold on 2 cores
 (mostly the image build), too much for the default suite; run before every release:
     python tests/container_check.py            # or: SCACT_CONTAINER_CHECK=1 pytest tests/test_container.py
 """
