@@ -10,12 +10,13 @@ Steps (each timed):
    the CPU build of torch (e.g. `PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu`);
 3. `podman build -f containers/cpu/Dockerfile --build-arg PIP_NO_INDEX=1 ...` from a clean export of
    the repository (`git ls-files`) plus those wheels in `.whl/`;
-4. `scact_parse.py` on the real PBMC multiome subset ($SCACT_DATA/pbmc_multiome_1k) run inside the
-   image (no network, data and output mounted at the same paths, as Nextflow does) and outside it with
-   this interpreter; the .h5ad files and versions.yml must agree (only the Python patch version may
-   differ).
+4. `scact_parse.py` on the generated CellRanger-arc fixture (`scact_simulate.py --preset fixture`, made
+   on the host) and on the real PBMC multiome subset ($SCACT_DATA/pbmc_multiome_1k), run inside the
+   image (no network, inputs and outputs mounted at the same paths, as Nextflow does) and outside it
+   with this interpreter; the .h5ad files and versions.yml must agree (only the Python patch version
+   may differ).
 
-Needs root podman configured as in docs/containers.md. Opt-in: takes 10-17 minutes cold on 2 cores
+Needs root podman configured as in docs/containers.md. Opt-in: takes 9-17 minutes cold on 2 cores
 (mostly the image build), too much for the default suite; run before every release:
     python tests/container_check.py            # or: SCACT_CONTAINER_CHECK=1 pytest tests/test_container.py
 """
@@ -121,23 +122,36 @@ def build_image(context: Path, base_image: str, image: str) -> None:
         raise
 
 
-def parse_command(data: Path) -> list[str]:
-    return ["scact_parse.py", "--sample", "pbmc", "--modality", "multiome",
-            "--input", str(data / "pbmc_multiome_1k" / "rna_atac.h5mu"), "--outdir", ".",
-            "--task-name", "SCACT_PARSE"]
+def task_commands(data: Path, fixture: Path) -> list[list[str]]:
+    """The tasks compared: parse of the generated CellRanger-arc fixture and of the real PBMC MuData."""
+    return [
+        ["scact_parse.py", "--sample", "sim", "--modality", "multiome", "--input", str(fixture),
+         "--outdir", ".", "--task-name", "SCACT_PARSE"],
+        ["scact_parse.py", "--sample", "pbmc", "--modality", "multiome",
+         "--input", str(data / "pbmc_multiome_1k" / "rna_atac.h5mu"), "--outdir", ".", "--task-name", "SCACT_PARSE"],
+    ]
 
 
-def run_inside(image: str, data: Path, workdir: Path) -> None:
-    workdir.mkdir(parents=True)
-    run(["podman", "run", "--rm", "--network", "none", "-v", f"{data}:{data}:ro", "-v", f"{workdir}:{workdir}",
-         "-w", workdir, image, *parse_command(data)])
-
-
-def run_outside(data: Path, workdir: Path) -> None:
-    workdir.mkdir(parents=True)
-    command = parse_command(data)
+def make_fixture(fixture: Path) -> None:
+    """The project's generated fixture (300 cells, two chromosomes), made on the host."""
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    run([sys.executable, REPO / "bin" / command[0], *command[1:]], cwd=workdir, env=env)
+    run([sys.executable, REPO / "bin" / "scact_simulate.py", "--preset", "fixture", "--seed", "0",
+         "--outdir", fixture, "--no-versions"], env=env)
+
+
+def run_inside(image: str, data: Path, fixture: Path, workdir: Path) -> None:
+    """Each task in the image, without network, inputs and outputs mounted at their host paths."""
+    workdir.mkdir(parents=True)
+    for command in task_commands(data, fixture):
+        run(["podman", "run", "--rm", "--network", "none", "-v", f"{data}:{data}:ro",
+             "-v", f"{fixture}:{fixture}:ro", "-v", f"{workdir}:{workdir}", "-w", workdir, image, *command])
+
+
+def run_outside(data: Path, fixture: Path, workdir: Path) -> None:
+    workdir.mkdir(parents=True)
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    for command in task_commands(data, fixture):
+        run([sys.executable, REPO / "bin" / command[0], *command[1:]], cwd=workdir, env=env)
 
 
 def compare_outputs(inside: Path, outside: Path) -> list[str]:
@@ -208,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         timer("build context", export_context, tmp / "context", wheels)
         timer("image build", build_image, tmp / "context", args.base_image, args.image)
         data = args.data.resolve()
-        timer("task inside", run_inside, args.image, data, tmp / "inside")
-        timer("task outside", run_outside, data, tmp / "outside")
+        fixture = tmp / "fixture"
+        timer("fixture", make_fixture, fixture)
+        timer("tasks inside", run_inside, args.image, data, fixture, tmp / "inside")
+        timer("tasks outside", run_outside, data, fixture, tmp / "outside")
         problems = compare_outputs(tmp / "inside", tmp / "outside")
     if not args.keep_image:
         subprocess.run(["podman", "rmi", "--force", args.image], capture_output=True)
