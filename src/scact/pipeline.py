@@ -428,6 +428,7 @@ def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None)
     runner.collect_versions()
     _report(runner, samplesheet)
     runner.write_trace()
+    runner.collect_versions()
     return runner
 
 
