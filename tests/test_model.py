@@ -120,7 +120,7 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path):
         assert torch.equal(expected[key], got[key]), key
     pd.testing.assert_frame_equal(reference.history.drop(columns="seconds"), resumed.history.drop(columns="seconds"))
 
-    changed = SCACT(rna, atac, seed=5, gamma=0.5)
+    changed = SCACT(rna, atac, seed=5, gamma=2.0)
     with pytest.raises(ScactInputError, match="other data or other settings"):
         changed.train(**options, checkpoint_dir=tmp_path / "b", resume=True)
 

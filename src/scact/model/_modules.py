@@ -190,7 +190,9 @@ def gaussian_mutual_information(z: torch.Tensor, confounders: torch.Tensor, ridg
     n = z.shape[0]
     if n < 3:
         return z.sum() * 0.0
-    z = z - z.mean(0)
+    # standardise z: otherwise the ridge term lets the encoder "remove" the dependence by shrinking z
+    # (a collapse we saw on SNARE-seq), whereas R^2 itself does not depend on the scale of z
+    z = (z - z.mean(0)) / (z.std(0) + 1e-6)
     c = confounders - confounders.mean(0)
     var_c = (c * c).mean(0)
     cov_zz = z.T @ z / n + ridge * torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
