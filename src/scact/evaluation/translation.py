@@ -109,8 +109,6 @@ def joint_embedding(z_rna_own, z_atac_in_rna, z_atac_own, z_rna_in_atac, rna_obs
     ``expression`` (optional, RNA cells then ATAC cells): marker genes to colour by, observed for RNA
     cells and translated for ATAC cells.
     """
-    import scanpy as sc
-
     def block(obs, modality):
         frame = pd.DataFrame({"cell": obs.index.astype(str), "modality": modality}, index=None)
         frame["cell_type"] = obs[labels_key].astype(str).to_numpy() if labels_key in obs else "unknown"
@@ -127,12 +125,11 @@ def joint_embedding(z_rna_own, z_atac_in_rna, z_atac_own, z_rna_in_atac, rna_obs
                            var=pd.DataFrame(index=pd.Index(expression_genes, dtype=str)))
     adata.obsm["X_rna_latent"] = np.vstack([z_rna_own, z_atac_in_rna]).astype(np.float32)
     adata.obsm["X_atac_latent"] = np.vstack([z_rna_in_atac, z_atac_own]).astype(np.float32)
-    for space in ("rna_latent", "atac_latent"):
-        sc.pp.neighbors(adata, use_rep=f"X_{space}", n_neighbors=n_neighbors, metric="cosine",
-                        random_state=seed, key_added=space)
-        sc.tl.umap(adata, neighbors_key=space, random_state=seed)
-        adata.obsm[f"X_umap_{space}"] = adata.obsm.pop("X_umap")
-    adata.uns.pop("umap", None)
+    import umap
+
+    for space in ("rna_latent", "atac_latent"):  # umap-learn directly: scanpy 1.11 + scipy 1.16 break >4k cells
+        adata.obsm[f"X_umap_{space}"] = umap.UMAP(n_neighbors=n_neighbors, metric="cosine",
+                                                  random_state=seed).fit_transform(adata.obsm[f"X_{space}"])
     return adata
 
 
