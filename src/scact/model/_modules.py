@@ -165,14 +165,25 @@ class Discriminator(nn.Module):
 
 
 class ScactNetwork(nn.Module):
-    """Every trainable part of scACT in one module, so one state dict holds the whole model."""
+    """Every trainable part of scACT in one module, so one state dict holds the whole model.
+
+    With ``n_classes`` > 0 each autoencoder gets a linear cell-type classifier on its latent
+    (``rna.classifier``, ``atac.classifier``; weak supervision: labels per modality, no pairing). It makes
+    both latents carry cell type, and in the mapping phase it classifies mapped embeddings (f(z_R) by the
+    ATAC head, g(z_A) by the RNA head), which pushes each type onto the same type of the other modality.
+    """
 
     def __init__(self, n_genes: int, chromosome_sizes, n_confounders: int, n_heads: int, latent_dim: int = 20,
                  rna_hidden=(256, 128), atac_hidden=(128, 64, 32), mapping_hidden=(128, 128),
-                 discriminator_hidden=(64, 64)):
+                 discriminator_hidden=(64, 64), n_classes: int = 0):
         super().__init__()
         self.rna = RNAAutoencoder(n_genes, n_confounders, rna_hidden, latent_dim)
         self.atac = ATACAutoencoder(chromosome_sizes, n_confounders, atac_hidden, latent_dim)
+        self.n_classes = int(n_classes)
+        if self.n_classes > 0:
+            # inside the autoencoders: trained, early-stopped and frozen together with them
+            self.rna.classifier = nn.Linear(latent_dim, self.n_classes)
+            self.atac.classifier = nn.Linear(latent_dim, self.n_classes)
         self.rna_to_atac = LatentMapping(latent_dim, mapping_hidden)  # f
         self.atac_to_rna = LatentMapping(latent_dim, mapping_hidden)  # g
         self.discriminator_atac = Discriminator(latent_dim, n_heads, discriminator_hidden)  # D_A^k
@@ -215,3 +226,12 @@ def rna_reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tenso
 
 def atac_reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x)
+
+
+def classification_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over labelled cells only (target -1: unlabelled or type absent from the other
+    modality); 0 when a minibatch holds no labelled cell."""
+    labelled = targets >= 0
+    if not bool(labelled.any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[labelled], targets[labelled])
