@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--latent-dim", type=int, default=20)
     parser.add_argument("--gamma", type=float, default=0.5, help="weight of the adversarial loss (Eq. 10)")
     parser.add_argument("--lambda", dest="lam", type=float, default=1.0, help="weight of the cycle loss (Eq. 10)")
-    parser.add_argument("--mi-weight", type=float, default=1.0,
+    parser.add_argument("--mi-weight", type=float, default=0.1,
                         help="weight of the confounder mutual-information penalty in the autoencoders")
     parser.add_argument("--classifier-weight", type=float, default=1.0,
                         help="weight of the cell-type classifiers on both latents and on mapped embeddings "

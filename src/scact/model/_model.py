@@ -43,7 +43,7 @@ DEFAULT_HYPERPARAMETERS = {
     "discriminator_hidden": [64, 64],
     "gamma": 0.5,
     "lam": 1.0,
-    "mi_weight": 1.0,
+    "mi_weight": 0.1,
     # cell-type classifier on each latent (autoencoder phase) and on mapped embeddings (mapping phase);
     # 0 disables it, label-free models never have it
     "classifier_weight": 1.0,
