@@ -85,6 +85,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gamma", type=float, default=None)
     parser.add_argument("--lam", type=float, default=None)
+    parser.add_argument("--classifier-weight", type=float, default=None)
     parser.add_argument("--label-free", action="store_true", help="train without labels")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-scores", action="store_true")
@@ -96,7 +97,8 @@ def main():
         torch.set_num_threads(args.threads)
     rna, atac = load(args.data, args.seed)
     print(f"RNA {rna.shape}, ATAC {atac.shape} (ATAC cells shuffled), threads {torch.get_num_threads()}")
-    hyper = {k: v for k, v in (("gamma", args.gamma), ("lam", args.lam)) if v is not None}
+    hyper = {k: v for k, v in (("gamma", args.gamma), ("lam", args.lam),
+                                               ("classifier_weight", args.classifier_weight)) if v is not None}
     model = SCACT(rna, atac, labels_key=None if args.label_free else "cell_type", seed=args.seed, **hyper)
 
     def report(row):

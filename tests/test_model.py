@@ -170,6 +170,27 @@ def test_label_free_mode_runs(data):
     model.train(**{**FAST, "max_epochs_autoencoder": 5, "max_epochs_mapping": 5})
     assert np.isfinite(model.get_latent(rna, "rna")).all()
     assert model.history["train_adversarial"].notna().sum() == 5
+    assert not hasattr(model.module.atac, "classifier") and "train_classification" not in model.history
+
+
+def test_classifier_heads_learn_types_and_can_be_disabled(trained, data, tmp_path):
+    """Default: a cell-type head on each latent (validation label accuracy recorded, no pairing used)
+    and a classification term on mapped embeddings; weight 0 builds no head, as in models saved before
+    the option existed, which still load."""
+    h = trained.history
+    ae = h[h.phase == "autoencoder"]
+    assert ae["val_rna_label_accuracy"].dropna().iloc[-1] > 0.6
+    assert ae["train_atac_classification"].dropna().iloc[-1] < ae["train_atac_classification"].iloc[0]
+    assert h.loc[h.phase == "mapping", "train_classification"].notna().all()
+    assert trained.module.atac.classifier.out_features == 4
+    plain = SCACT(*data, seed=0, classifier_weight=0.0)
+    assert not hasattr(plain.module.rna, "classifier")
+    plain.save(tmp_path / "old")
+    state = torch.load(tmp_path / "old" / "model.pt", weights_only=True)
+    del state["metadata"]["hyperparameters"]["classifier_weight"]  # a model written before the option
+    torch.save(state, tmp_path / "old" / "model.pt")
+    old = SCACT.load(tmp_path / "old")
+    np.testing.assert_array_equal(old.get_latent(data[0], "rna"), plain.get_latent(data[0], "rna"))
 
 
 def test_chromosome_split_has_no_interchromosomal_weights(trained, data):

@@ -27,8 +27,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--latent-dim", type=int, default=20)
     parser.add_argument("--gamma", type=float, default=0.5, help="weight of the adversarial loss (Eq. 10)")
     parser.add_argument("--lambda", dest="lam", type=float, default=1.0, help="weight of the cycle loss (Eq. 10)")
-    parser.add_argument("--mi-weight", type=float, default=1.0,
+    parser.add_argument("--mi-weight", type=float, default=0.1,
                         help="weight of the confounder mutual-information penalty in the autoencoders")
+    parser.add_argument("--classifier-weight", type=float, default=1.0,
+                        help="weight of the cell-type classifiers on both latents and on mapped embeddings "
+                             "(labels per modality, no pairing; 0 disables; ignored without labels)")
     parser.add_argument("--max-epochs-autoencoder", type=int, default=30)
     parser.add_argument("--max-epochs-mapping", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
@@ -96,7 +99,8 @@ def run(args) -> None:
     try:
         model = SCACT(rna, atac, labels_key=labels_key, batch_key=_key(args.batch_key),
                       depth_key=_key(args.depth_key), latent_dim=args.latent_dim, gamma=args.gamma,
-                      lam=args.lam, mi_weight=args.mi_weight, seed=args.seed)
+                      lam=args.lam, mi_weight=args.mi_weight,
+                      classifier_weight=args.classifier_weight, seed=args.seed)
     except ScactInputError as err:
         # the model names the modality; name the file instead so the one-line message is actionable
         message = str(err)

@@ -43,7 +43,10 @@ DEFAULT_HYPERPARAMETERS = {
     "discriminator_hidden": [64, 64],
     "gamma": 0.5,
     "lam": 1.0,
-    "mi_weight": 1.0,
+    "mi_weight": 0.1,
+    # cell-type classifier on each latent (autoencoder phase) and on mapped embeddings (mapping phase);
+    # 0 disables it, label-free models never have it
+    "classifier_weight": 1.0,
     "seed": 0,
 }
 
@@ -164,7 +167,8 @@ class SCACT:
             n_genes=len(meta["genes"]), chromosome_sizes=meta["chromosome_sizes"],
             n_confounders=1 + len(meta["batches"]), n_heads=1 + len(meta["shared_label_names"]),
             latent_dim=hyper["latent_dim"], rna_hidden=hyper["rna_hidden"], atac_hidden=hyper["atac_hidden"],
-            mapping_hidden=hyper["mapping_hidden"], discriminator_hidden=hyper["discriminator_hidden"])
+            mapping_hidden=hyper["mapping_hidden"], discriminator_hidden=hyper["discriminator_hidden"],
+            n_classes=len(meta["shared_label_names"]) if hyper.get("classifier_weight", 0.0) > 0 else 0)
         self.module.eval()
         self.device = torch.device(device)
 
@@ -242,7 +246,8 @@ class SCACT:
                        "cells": [d.x.shape[0] for d in self._training_data.values()],
                        "hyperparameters": hyper}
         trainer = Trainer(self.module, self._training_data,
-                          {"gamma": hyper["gamma"], "lam": hyper["lam"], "mi_weight": hyper["mi_weight"]},
+                          {"gamma": hyper["gamma"], "lam": hyper["lam"], "mi_weight": hyper["mi_weight"],
+                           "classifier_weight": hyper["classifier_weight"]},
                           config, self.device, checkpoint_dir, progress, fingerprint)
         history = trainer.run(resume=resume, on_epoch_end=on_epoch_end)
         self._metadata["history"] = history

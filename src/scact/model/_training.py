@@ -1,10 +1,12 @@
 """Training plan and loop of scACT: autoencoders first, then mapping networks and discriminators alternated.
 
 Phase 1 ("autoencoder") trains the RNA and ATAC autoencoders on reconstruction plus the confounder
-mutual-information penalty, with early stopping on a validation split (the best weights of each
+mutual-information penalty (plus, with labels and ``classifier_weight`` > 0, the cross-entropy of a
+cell-type classifier on each latent), with early stopping on a validation split (the best weights of each
 autoencoder are kept). Phase 2 ("mapping") freezes the autoencoders, encodes every cell once, and
 alternates a discriminator step and a mapping step on minibatches of latent codes:
-Eq. 10 with frozen autoencoders is gamma * Adv + lambda * Con (Rec is constant).
+Eq. 10 with frozen autoencoders is gamma * Adv + lambda * Con (Rec is constant), plus
+classifier_weight * (CE(classifier_A(f(z_R)), label_R) + CE(classifier_R(g(z_A)), label_A)).
 
 Everything a resumed run needs is in the checkpoint (weights, optimizer states, RNG states, phase, epoch,
 early-stopping state, history), so a run killed after a checkpoint and resumed ends with the same weights
@@ -29,6 +31,7 @@ from scact.io.atomic import atomic_path
 from scact.model._modules import (
     ScactNetwork,
     atac_reconstruction_loss,
+    classification_loss,
     gan_loss,
     gaussian_mutual_information,
     rna_reconstruction_loss,
@@ -138,14 +141,28 @@ class Trainer:
         c = torch.from_numpy(modality.confounders[rows]).to(self.device)
         return x, c, (sparse_tensor(block).to(self.device) if name == "atac" else x)
 
-    def _autoencoder_losses(self, name: str, x, c, x_in):
+    def _uses_classifier(self) -> bool:
+        return self.net.n_classes > 0 and self.weights.get("classifier_weight", 0.0) > 0
+
+    def _targets(self, name: str, index: torch.Tensor) -> torch.Tensor:
+        """Classifier targets: shared cell-type index, -1 where the cell has no shared type."""
+        return torch.from_numpy(self.data[name].heads[index.numpy()] - 1).to(self.device)
+
+    def _autoencoder_losses(self, name: str, index: torch.Tensor):
+        """Reconstruction, mutual information, classification loss and correct predictions of ``index``."""
+        x, c, x_in = self._dense(name, index)
         ae = getattr(self.net, name)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
             z = ae.encode(x_in)
             out = ae.decode(z, c)
         z, out = z.float(), out.float()
         rec = rna_reconstruction_loss(out, x) if name == "rna" else atac_reconstruction_loss(out, x)
-        return rec, gaussian_mutual_information(z, c)
+        classification, correct = rec * 0.0, 0
+        if self._uses_classifier():
+            logits, targets = ae.classifier(z), self._targets(name, index)
+            classification = classification_loss(logits, targets)
+            correct = int(((logits.argmax(1) == targets) & (targets >= 0)).sum())
+        return rec, gaussian_mutual_information(z, c), classification, correct
 
     # ----------------------------------------------------------------------------------- phase 1
     def _autoencoder_epoch(self) -> dict:
@@ -156,28 +173,36 @@ class Trainer:
             order = train[torch.randperm(len(train), generator=self.generator)]
             if self.early[name]["stopped"]:
                 continue
-            totals = np.zeros(2)
+            totals = np.zeros(3)
             for chunk in order.split(self.batch_size):
                 if len(chunk) < 2:
                     continue
-                rec, mi = self._autoencoder_losses(name, *self._dense(name, chunk))
-                loss = rec + self.weights["mi_weight"] * mi
+                rec, mi, classification, _ = self._autoencoder_losses(name, chunk)
+                loss = (rec + self.weights["mi_weight"] * mi
+                        + self.weights.get("classifier_weight", 0.0) * classification)
                 self.optimizers[name].zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizers[name].step()
-                totals += np.array([rec.item(), mi.item()]) * len(chunk)
-            row[f"train_{name}_reconstruction"], row[f"train_{name}_mutual_information"] = totals / len(order)
+                totals += np.array([rec.item(), mi.item(), classification.item()]) * len(chunk)
+            row[f"train_{name}_reconstruction"], row[f"train_{name}_mutual_information"] = totals[:2] / len(order)
+            if self._uses_classifier():
+                row[f"train_{name}_classification"] = totals[2] / len(order)
         self.net.eval()
         with torch.no_grad():
             for name in ("rna", "atac"):
                 val = self.split[name]["val"]
                 if len(val) == 0:
                     continue
-                totals = np.zeros(2)
+                totals = np.zeros(4)
                 for chunk in val.split(max(self.batch_size, 512)):
-                    rec, mi = self._autoencoder_losses(name, *self._dense(name, chunk))
-                    totals += np.array([rec.item(), mi.item()]) * len(chunk)
-                row[f"val_{name}_reconstruction"], row[f"val_{name}_mutual_information"] = totals / len(val)
+                    rec, mi, classification, correct = self._autoencoder_losses(name, chunk)
+                    totals += np.array([rec.item(), mi.item(), classification.item(), 0]) * len(chunk)
+                    totals[3] += correct
+                row[f"val_{name}_reconstruction"], row[f"val_{name}_mutual_information"] = totals[:2] / len(val)
+                labelled = int((self.data[name].heads[val.numpy()] > 0).sum())
+                if self._uses_classifier() and labelled:
+                    row[f"val_{name}_classification"] = totals[2] / len(val)
+                    row[f"val_{name}_label_accuracy"] = totals[3] / labelled
         return row
 
     def _update_early_stopping(self, row: dict) -> None:
@@ -185,7 +210,9 @@ class Trainer:
             state = self.early[name]
             if state["stopped"]:
                 continue
-            score = row.get(f"val_{name}_reconstruction", row.get(f"train_{name}_reconstruction"))
+            split = "val" if f"val_{name}_reconstruction" in row else "train"
+            score = (row[f"{split}_{name}_reconstruction"] + self.weights.get("classifier_weight", 0.0)
+                     * row.get(f"{split}_{name}_classification", 0.0))
             if score < state["best"] - 1e-6 * abs(state["best"] if math.isfinite(state["best"]) else 1.0):
                 state.update(best=float(score), bad_epochs=0,
                              state=copy.deepcopy(getattr(self.net, name).state_dict()))
@@ -230,7 +257,13 @@ class Trainer:
         cycle = (F.mse_loss(net.atac_to_rna(fake_atac) / sd_r, zr / sd_r)
                  + F.mse_loss(net.rna_to_atac(fake_rna) / sd_a, za / sd_a))
         total = self.weights["gamma"] * adversarial + self.weights["lam"] * cycle
-        return adversarial, cycle, total, (zr, za, hr, ha, fake_atac, fake_rna)
+        classification = cycle * 0.0
+        if self._uses_classifier():
+            # the frozen heads of the target modality must recognise the source cell's own type
+            classification = (classification_loss(net.atac.classifier(fake_atac), hr - 1)
+                              + classification_loss(net.rna.classifier(fake_rna), ha - 1))
+            total = total + self.weights["classifier_weight"] * classification
+        return adversarial, cycle, classification, total, (zr, za, hr, ha, fake_atac, fake_rna)
 
     def _discriminator_loss(self, zr, za, hr, ha, fake_atac, fake_rna):
         net = self.net
@@ -245,7 +278,7 @@ class Trainer:
         perm_r = train_r[torch.randperm(len(train_r), generator=self.generator)].to(self.device)
         perm_a = train_a[torch.randperm(len(train_a), generator=self.generator)].to(self.device)
         steps = math.ceil(max(len(perm_r), len(perm_a)) / bs)
-        totals = np.zeros(4)
+        totals = np.zeros(5)
         self.net.train()
         for step in range(steps):
             positions = torch.arange(step * bs, (step + 1) * bs, device=self.device)
@@ -258,23 +291,29 @@ class Trainer:
             self.optimizers["discriminator"].zero_grad(set_to_none=True)
             d_loss.backward()
             self.optimizers["discriminator"].step()
-            adversarial, cycle, total, _ = self._mapping_losses(ir, ia)
+            adversarial, cycle, classification, total, _ = self._mapping_losses(ir, ia)
             self.optimizers["mapping"].zero_grad(set_to_none=True)
             total.backward()
             self.optimizers["mapping"].step()
-            totals += np.array([d_loss.item(), adversarial.item(), cycle.item(), total.item()])
+            totals += np.array([d_loss.item(), adversarial.item(), cycle.item(), classification.item(),
+                                total.item()])
         totals /= steps
-        row = dict(zip(["train_discriminator", "train_adversarial", "train_cycle", "train_total"], totals))
+        row = dict(zip(["train_discriminator", "train_adversarial", "train_cycle", "train_classification",
+                        "train_total"], totals))
+        if not self._uses_classifier():
+            del row["train_classification"]
         val_r, val_a = self.split["rna"]["val"].to(self.device), self.split["atac"]["val"].to(self.device)
         if len(val_r) and len(val_a):
             self.net.eval()
             with torch.no_grad():
                 n = max(len(val_r), len(val_a))
                 positions = torch.arange(n, device=self.device)
-                adversarial, cycle, total, parts = self._mapping_losses(val_r[positions % len(val_r)],
-                                                                        val_a[positions % len(val_a)])
+                adversarial, cycle, classification, total, parts = self._mapping_losses(
+                    val_r[positions % len(val_r)], val_a[positions % len(val_a)])
                 row.update(val_discriminator=self._discriminator_loss(*parts).item(),
                            val_adversarial=adversarial.item(), val_cycle=cycle.item(), val_total=total.item())
+                if self._uses_classifier():
+                    row["val_classification"] = classification.item()
         return row
 
     # ----------------------------------------------------------------------------------- loop
