@@ -210,9 +210,7 @@ class Trainer:
             state = self.early[name]
             if state["stopped"]:
                 continue
-            split = "val" if f"val_{name}_reconstruction" in row else "train"
-            score = (row[f"{split}_{name}_reconstruction"] + self.weights.get("classifier_weight", 0.0)
-                     * row.get(f"{split}_{name}_classification", 0.0))
+            score = row.get(f"val_{name}_reconstruction", row.get(f"train_{name}_reconstruction"))
             if score < state["best"] - 1e-6 * abs(state["best"] if math.isfinite(state["best"]) else 1.0):
                 state.update(best=float(score), bad_epochs=0,
                              state=copy.deepcopy(getattr(self.net, name).state_dict()))
