@@ -1,81 +1,23 @@
-"""Transcription start sites of genes, read from a TSS BED or a GTF (what perturb/link measure distances to).
+"""Transcription start sites of genes for perturb/link: the project's annotation reader, one row per TSS.
 
-Kept inside ``perturbation`` so these commands need nothing from the ATAC preprocessing branch; a BED row is
-a window around one TSS (its midpoint is taken as the TSS, strand ignored), a GTF contributes the first base
-of each ``transcript`` (or ``gene`` when it has no transcripts) on its strand.
+``scact.io.annotation`` reads the TSS BED (CellOracle's windows: the TSS 100 bp inside the downstream edge)
+or GTF (gene records) exactly as ATAC QC and gene activity do, so every step measures from the same TSS.
 """
 from __future__ import annotations
 
-import gzip
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from scact.errors import input_error
+from scact.io.annotation import read_annotation
 
 TSS_COLUMNS = ["gene", "chrom", "tss", "strand"]
 
 
-def _open_text(path: Path):
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt") if gzipped else open(path)
-
-
-def _read_bed(path: Path) -> pd.DataFrame:
-    rows = []
-    with _open_text(path) as handle:
-        for line in handle:
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < 4:
-                raise input_error(path, f"BED line has {len(fields)} columns, at least 4 needed (chrom, start, end, gene)")
-            try:
-                start, end = int(fields[1]), int(fields[2])
-            except ValueError:
-                raise input_error(path, f"BED start/end are not integers: {line.strip()[:80]!r}") from None
-            strand = fields[5] if len(fields) > 5 and fields[5] in "+-" else "."
-            rows.append((fields[3], fields[0], (start + end) // 2, strand))
-    return pd.DataFrame(rows, columns=TSS_COLUMNS)
-
-
-def _read_gtf(path: Path) -> pd.DataFrame:
-    rows_by_feature: dict[str, list] = {"transcript": [], "gene": []}
-    with _open_text(path) as handle:
-        for line in handle:
-            if line.startswith("#"):
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < 9 or fields[2] not in rows_by_feature:
-                continue
-            name = None
-            for attribute in fields[8].split(";"):
-                key, _, value = attribute.strip().partition(" ")
-                if key == "gene_name":
-                    name = value.strip('"')
-                    break
-            if name is None:
-                continue
-            strand = fields[6]
-            tss = int(fields[3]) - 1 if strand != "-" else int(fields[4]) - 1  # GTF is 1-based closed
-            rows_by_feature[fields[2]].append((name, fields[0], tss, strand))
-    rows = rows_by_feature["transcript"] or rows_by_feature["gene"]
-    return pd.DataFrame(rows, columns=TSS_COLUMNS)
-
-
 def read_tss(path: str | os.PathLike) -> pd.DataFrame:
     """One row per distinct TSS: ``gene, chrom, tss, strand`` (0-based position)."""
-    path = Path(path)
-    if not path.is_file():
-        raise input_error(path, "annotation file not found", "give a TSS BED or a GTF")
-    gtf = any(s in (".gtf", ".gff") for s in path.suffixes)
-    table = _read_gtf(path) if gtf else _read_bed(path)
-    if table.empty:
-        raise input_error(path, "no TSS found", "a BED needs chrom,start,end,gene; a GTF transcript lines with gene_name")
-    return table.drop_duplicates().reset_index(drop=True)
+    return read_annotation(path)[TSS_COLUMNS].drop_duplicates().reset_index(drop=True)
 
 
 def tss_by_gene(tss: pd.DataFrame) -> dict[str, pd.DataFrame]:
