@@ -5,8 +5,8 @@ Datasets (from $SCACT_DATA, default ../shared/data):
 - snareseq_mouse_cortex: raw count matrices; labels obs['cluster (remapped)'] in both modalities.
 - pbmc_multiome_1k: rna_atac.h5mu (45 genes, 174 peaks); labels = Leiden clusters of the RNA (the ATAC
   cells take their pair's cluster: labels come from the joint annotation, as for SNARE-seq).
-Preprocessing is a documented minimal equivalent of the pipeline's (scact.preprocessing was not merged
-into this branch): RNA log1p CP10k on the top 3,000 HVGs (all genes when fewer), ATAC binarised, top
+Preprocessing is a documented minimal equivalent of the pipeline's, on count matrices (this data has no
+fragments, so the QC steps do not apply): RNA log1p CP10k on the top 3,000 HVGs (all genes when fewer), ATAC binarised, top
 100,000 peaks by TF-IDF (all peaks when fewer), genome order. Training sees the two modalities as unpaired
 sets; the shared cell names are used only to score. Each seed trains one model; baselines run per seed
 too (only Harmony depends on it). Results: a long TSV and docs/benchmarks_evaluation.md.
@@ -110,18 +110,23 @@ def load_pbmc():
     return (rna, atac), DATA / "annotation" / "hg38_tss.bed"
 
 
-def scact_method(model: SCACT, rna, atac, pairing, name="scACT", block_size=512) -> evaluate.Method:
-    """scACT's translations of the scoring pairs and its two joint spaces, streamed from the model."""
+def scact_methods(model: SCACT, rna, atac, pairing, name="scACT", block_size=512) -> list[evaluate.Method]:
+    """scACT's translations of the scoring pairs (default: matched depth; a second row decodes every cell
+    at typical depth) and its two joint spaces, streamed from the model."""
     if not model.peaks.index.equals(atac.var_names) or not model.genes.index.equals(rna.var_names):
         raise RuntimeError("the model's feature order differs from the scored matrices")
-    paired_rna = rna[pairing.rna_rows]
+    paired_rna, paired_atac = rna[pairing.rna_rows], atac[pairing.atac_rows]
     z_rna, z_atac = model.get_latent(rna, "rna"), model.get_latent(atac, "atac")
-    return evaluate.Method(
+    return [evaluate.Method(
         name,
         rna_to_atac=lambda: model.translate_rna_to_atac(paired_rna, batch_size=block_size),
-        atac_to_rna=model.translate_atac_to_rna(atac[pairing.atac_rows]),
+        atac_to_rna=model.translate_atac_to_rna(paired_atac),
         embeddings={"rna latent": (z_rna, model.map_latent(z_atac, "atac_to_rna")),
-                    "atac latent": (model.map_latent(z_rna, "rna_to_atac"), z_atac)})
+                    "atac latent": (model.map_latent(z_rna, "rna_to_atac"), z_atac)}),
+        evaluate.Method(
+        f"{name} (typical depth)",
+        rna_to_atac=lambda: model.translate_rna_to_atac(paired_rna, batch_size=block_size, depth="typical"),
+        atac_to_rna=model.translate_atac_to_rna(paired_atac, depth="typical"))]
 
 
 def run_dataset(name, loader, seeds, epochs_ae, epochs_map, label_free_seed, log, after_run, scact=True):
@@ -146,7 +151,7 @@ def run_dataset(name, loader, seeds, epochs_ae, epochs_map, label_free_seed, log
             model.train(max_epochs_autoencoder=epochs_ae, max_epochs_mapping=epochs_map, progress=False,
                         on_epoch_end=lambda row: log(f"{name} seed {seed}: epoch {row['epoch']} "
                                                      f"({row['phase']}) {row['seconds']:.0f}s"))
-            methods.append(scact_method(model, rna, atac, pairing, method_name))
+            methods += scact_methods(model, rna, atac, pairing, method_name)
             epochs_run = len(model.history)
         train_s = time.time() - started
         if labels_key and seed == seeds[0]:
@@ -165,8 +170,9 @@ def run_dataset(name, loader, seeds, epochs_ae, epochs_map, label_free_seed, log
 def summary_table(metrics: pd.DataFrame) -> str:
     """Markdown: methods x headline metrics, mean ± sd over seeds, targets marked."""
     agg = metrics.groupby(["method", "metric"])["value"].agg(["mean", "std", "count"]).reset_index()
-    order = ["scACT", "scACT (rna latent)", "scACT (atac latent)", "scACT (label-free)",
-             "scACT (label-free) (rna latent)", "scACT (label-free) (atac latent)", "cell-type mean",
+    order = ["scACT", "scACT (typical depth)", "scACT (rna latent)", "scACT (atac latent)", "scACT (label-free)",
+             "scACT (label-free) (typical depth)", "scACT (label-free) (rna latent)",
+             "scACT (label-free) (atac latent)", "cell-type mean",
              "global mean", "Harmony kNN"]
     methods = [m for m in order if m in set(agg["method"])]
     header = "| method | " + " | ".join(label for _, label, _, _ in HEADLINE) + " |"

@@ -8,12 +8,13 @@ import scipy.sparse as sp
 
 
 def planted_modalities(n_rna=300, n_atac=300, n_genes=60, chrom_peaks=(50, 30, 20), n_types=4, seed=0,
-                       depth_effect=1.0, paired=False):
+                       depth_effect=1.0, paired=False, shared_depth=False):
     """RNA (log1p CP10k) and ATAC (binary) cells drawn from shared types plus one continuous state.
 
     Each type has its own gene and peak programmes; a per-cell state in [0, 1] shifts a second programme
     in both modalities, so a good translation recovers more than the type mean. With ``paired`` the ATAC
-    cells share the RNA cells' type and state (for scoring only).
+    cells share the RNA cells' type and state (for scoring only), and with ``shared_depth`` also their
+    relative sequencing depth (a deep RNA cell is a deep ATAC cell, as in co-assays).
     """
     rng = np.random.default_rng(seed)
     n_peaks = sum(chrom_peaks)
@@ -40,6 +41,8 @@ def planted_modalities(n_rna=300, n_atac=300, n_genes=60, chrom_peaks=(50, 30, 2
                      var=pd.DataFrame(index=[f"gene{i}" for i in range(n_genes)]))
     rna.layers["counts"] = sp.csr_matrix(counts)
     atac_scale = rng.lognormal(0, 0.4 * depth_effect, n_atac)
+    if paired and shared_depth:
+        atac_scale = np.exp(0.8 * (np.log(rna_depth) - np.log(1500)))
     logit = np.log(type_peaks[atac_types] / (1 - type_peaks[atac_types])) + np.outer(atac_state - 0.5, state_peaks)
     prob = np.clip(1 / (1 + np.exp(-logit)) * atac_scale[:, None], 0, 1)
     acc = (rng.uniform(size=prob.shape) < prob).astype(np.float32)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import spearmanr
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_score
@@ -45,8 +46,8 @@ def _state(model):
     return {k: v.clone() for k, v in model.module.state_dict().items()}
 
 
-def _rna_to_atac(model, rna):
-    return np.concatenate([block for _, _, block in model.translate_rna_to_atac(rna, batch_size=100)])
+def _rna_to_atac(model, rna, **options):
+    return np.concatenate([block for _, _, block in model.translate_rna_to_atac(rna, batch_size=100, **options)])
 
 
 def test_each_loss_term_decreases(trained):
@@ -82,6 +83,28 @@ def test_translation_beats_random_model(trained, data):
     z_mapped = trained.map_latent(trained.get_latent(rna_paired, "rna"), "rna_to_atac")
     knn = KNeighborsClassifier(10).fit(trained.get_latent(atac_paired, "atac"), atac_paired.obs["cell_type"])
     assert (knn.predict(z_mapped) == rna_paired.obs["cell_type"].to_numpy()).mean() > 0.45
+
+
+def test_matched_translation_depth_follows_the_source_cell(trained):
+    """``matched`` decodes each cell at its own depth z-score, ``typical`` every cell at the mean depth:
+    with depth shared by the pair (co-assays), matched translations rank cells per peak better."""
+    rna, atac = planted_modalities(seed=0, paired=True, shared_depth=True)
+    matched, typical = _rna_to_atac(trained, rna), _rna_to_atac(trained, rna, depth="typical")
+    depth = rna.obs["log_depth"].to_numpy()
+    assert spearmanr(depth, matched.mean(1))[0] > 0.5
+    shallow = rna.copy()
+    shallow.obs["log_depth"] -= 1.0  # the same cells said to be shallower
+    assert (_rna_to_atac(trained, shallow).mean(1) < matched.mean(1)).all()
+    assert np.array_equal(_rna_to_atac(trained, shallow, depth="typical"), typical)
+    observed = atac.X.toarray()
+    per_peak = {name: np.median([roc_auc_score(observed[:, j], pred[:, j]) for j in range(observed.shape[1])
+                                 if 10 <= observed[:, j].sum() < len(observed) - 10])
+                for name, pred in (("matched", matched), ("typical", typical))}
+    assert per_peak["matched"] > per_peak["typical"] + 0.02, per_peak
+    expression = trained.translate_atac_to_rna(atac)
+    assert not np.array_equal(expression, trained.translate_atac_to_rna(atac, depth="typical"))
+    with pytest.raises(ScactInputError, match="translation-depth"):
+        trained.translate_atac_to_rna(atac, depth="deep")
 
 
 def test_mutual_information_penalty_removes_depth_from_latent():

@@ -54,7 +54,7 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
                     ("--max-epochs-autoencoder", "max_epochs_autoencoder"),
                     ("--max-epochs-mapping", "max_epochs_mapping"), ("--device", "device"), ("--seed", "seed"),
                     ("--batch-size", "batch_size")),
-    "SCACT_TRANSLATE": (("--seed", "seed"),),
+    "SCACT_TRANSLATE": (("--translation-depth", "translation_depth"), ("--seed", "seed")),
     "SCACT_EVALUATE": (("--seed", "seed"),),
     "SCACT_PERTURB": (("--steps", "ig_steps"), ("--device", "device"), ("--seed", "seed")),
     "SCACT_LINK": (("--window", "link_window"), ("--fdr", "link_fdr"), ("--seed", "seed")),

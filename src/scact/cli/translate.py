@@ -22,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--n-neighbors", type=int, default=13, help="UMAP neighbours (cosine)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the Bernoulli samples and the UMAPs")
     parser.add_argument("--device", default="cpu", help="torch device of the model")
+    parser.add_argument("--translation-depth", choices=["matched", "typical"], default="matched",
+                        help="depth the decoders assume: each source cell's own depth z-score (matched) or "
+                             "the training mean for every cell (typical); docs/model.md")
     parser.add_argument("--no-plots", action="store_true", help="skip the UMAP PNGs")
 
 
@@ -31,4 +34,5 @@ def run(args):
     run_translate(model_dir=Path(args.model), rna_path=Path(args.rna), atac_path=Path(args.atac),
                   outdir=Path(args.outdir), probabilities=args.probabilities, labels_key=args.labels_key,
                   batch_size=args.batch_size, n_neighbors=args.n_neighbors, seed=args.seed,
-                  device=args.device, plots=not args.no_plots)
+                  device=args.device, plots=not args.no_plots,
+                  translation_depth=args.translation_depth)
