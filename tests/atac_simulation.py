@@ -27,6 +27,7 @@ class PlantedATAC:
     peaks: pd.DataFrame
     kinds: pd.Series  # barcode -> good | low_fragments | low_tss | doublet
     cell_types: pd.Series  # barcode -> type of good cells
+    doublet_types: pd.Series  # barcode -> 'typeA+typeB' of doublets (homotypic when A == B)
     genome_size: int = field(default=sum(CHROM_SIZES.values()))
 
 
@@ -77,7 +78,7 @@ def simulate_atac(outdir: Path, n_good=200, n_low_fragments=25, n_low_tss=25, n_
                        pd.DataFrame({"chrom": distal["chrom"], "start": distal["start"] + 4_000, "end": distal["start"] + 4_500})])
     peaks = peaks.sort_values(["chrom", "start"]).reset_index(drop=True)
     type_peaks = [np.flatnonzero(rng.random(len(peaks)) < 0.6) for _ in range(3)]
-    records, kinds, types = [], {}, {}
+    records, kinds, types, doublet_types = [], {}, {}, {}
     good = {}
     for i in range(n_good):
         cell_type = i % 3
@@ -102,6 +103,7 @@ def simulate_atac(outdir: Path, n_good=200, n_low_fragments=25, n_low_tss=25, n_
         barcode = f"DBLT{i:04d}-1"
         records.append((barcode, tuple(np.r_[x, y] for x, y in zip(fa, fb))))
         kinds[barcode] = "doublet"
+        doublet_types[barcode] = f"type{a % 3}+type{b % 3}"
     frames = [pd.DataFrame({"chrom": c, "start": s, "end": e, "barcode": bc, "count": 1}) for bc, (c, s, e) in records]
     table = pd.concat(frames).drop_duplicates(["chrom", "start", "end", "barcode"])
     table["order"] = table["chrom"].map({c: i for i, c in enumerate(CHROM_SIZES)})
@@ -112,7 +114,7 @@ def simulate_atac(outdir: Path, n_good=200, n_low_fragments=25, n_low_tss=25, n_
     pysam.tabix_compress(str(plain), str(fragments), force=True)
     pysam.tabix_index(str(fragments), preset="bed", force=True)
     plain.unlink()
-    return PlantedATAC(fragments, tss_bed, peaks, pd.Series(kinds), pd.Series(types))
+    return PlantedATAC(fragments, tss_bed, peaks, pd.Series(kinds), pd.Series(types), pd.Series(doublet_types))
 
 
 def parsed_atac_h5ad(planted: PlantedATAC, path: Path, sample: str = "sim") -> Path:

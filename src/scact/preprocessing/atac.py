@@ -168,6 +168,10 @@ def _triple_overlaps(block, chrom_number, last_end1, last_end2, last_chrom, n) -
     return counts
 
 
+#: ``auto``: AMULET when a fragments file is given, else DoubletDetection on the binarized peak counts.
+DOUBLET_METHODS = ("auto", "amulet", "doubletdetection", "none")
+
+
 def call_amulet_doublets(metrics: pd.DataFrame, candidates: np.ndarray, q_threshold: float = 0.01) -> pd.DataFrame:
     """Poisson test of triple overlaps against a rate proportional to the barcode's fragments."""
     sub = metrics.loc[candidates]
@@ -330,6 +334,14 @@ def peak_matrix_from_fragments(path, barcodes: list[str], peaks: pd.DataFrame, t
                           "check that the fragments file is the one of this sample")
     matrix.sum_duplicates()
     return matrix.tocsr()
+
+
+def binarize(counts: sp.spmatrix) -> sp.csr_matrix:
+    """Accessible or not: a sparse 0/1 float32 copy of a cells x peaks count matrix."""
+    binary = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+    binary.eliminate_zeros()
+    binary.data[:] = 1.0
+    return binary
 
 
 def tfidf(binary: sp.csr_matrix, scale: float = 1e4) -> sp.csr_matrix:

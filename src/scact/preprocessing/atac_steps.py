@@ -19,7 +19,7 @@ from scact.io.atomic import atomic_path
 from scact.io.fragments import fragment_contigs
 from scact.io.provenance import record_provenance
 from scact.preprocessing import atac
-from scact.preprocessing import atac_plots
+from scact.preprocessing import atac_plots, doublets
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +41,55 @@ def read_cellranger_cell_calls(path) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------ atac_qc
+def resolve_doublet_method(method: str, fragments, n_peaks: int, input_h5ad) -> str:
+    """The doublet method to run (``auto`` resolved); refuses one the inputs cannot support."""
+    if method not in atac.DOUBLET_METHODS:
+        raise input_error("--doublet-method", f"unknown method {method!r}",
+                          f"choose one of {', '.join(atac.DOUBLET_METHODS)}")
+    if method == "auto":
+        method = "amulet" if fragments is not None else "doubletdetection"
+    if method == "amulet" and fragments is None:
+        raise input_error(input_h5ad, "AMULET doublet detection counts overlapping fragments, and no fragments "
+                                      "file was given for this peak-count input",
+                          "pass --fragments <fragments.tsv.gz>, or use --doublet-method doubletdetection (or auto)")
+    if method == "doubletdetection" and n_peaks == 0:
+        raise input_error(input_h5ad, "has no peak counts (0 features), and DoubletDetection runs on the binarized "
+                                      "cells x peaks matrix",
+                          "use --doublet-method amulet (or auto) with --fragments, or give a peak-count input")
+    return method
+
+
 def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None, cell_metrics=None,
             min_fragments: int = 1000, min_tss_enrichment: float = 2.0, min_peak_counts: int = 500,
-            doublet_method: str = "amulet", doublet_q: float = 0.01, tn5: str = "cellranger",
-            plot_prefix=None) -> ad.AnnData:
-    """Per-barcode QC of one sample; keeps the cells passing every filter."""
+            doublet_method: str = "auto", doublet_q: float = 0.01, doublet_p_thresh: float = 1e-4,
+            doublet_voter_thresh: float = 0.5, doublet_n_iters: int = 10, seed: int = 0,
+            tn5: str = "cellranger", plot_prefix=None) -> ad.AnnData:
+    """Per-barcode QC of one sample; keeps the cells passing every filter.
+
+    Doublets are called among the cells that pass the other filters: AMULET (``doublet_q``) needs the
+    fragments; DoubletDetection (``doublet_p_thresh``, ``doublet_voter_thresh``, ``doublet_n_iters``,
+    ``seed``) runs on the binarized peak counts.
+    """
     adata = read_h5ad(input_h5ad)
     sample = str(adata.obs["sample"].iloc[0]) if "sample" in adata.obs and adata.n_obs else Path(input_h5ad).stem
     barcodes = adata.obs["barcode"].astype(str) if "barcode" in adata.obs else pd.Series(adata.obs_names, index=adata.obs_names)
     reasons = pd.Series("kept", index=adata.obs_names, dtype=object)
+    if fragments is None and adata.n_vars == 0:
+        raise input_error(input_h5ad, "has neither peak counts nor a fragments file", "pass --fragments")
+    method = resolve_doublet_method(doublet_method, fragments, adata.n_vars, input_h5ad)
     params = dict(min_fragments=min_fragments, min_tss_enrichment=min_tss_enrichment, tn5=tn5,
-                  doublet_method=doublet_method, doublet_q=doublet_q, cell_metrics=cell_metrics)
+                  doublet_method=method, doublet_method_requested=doublet_method, cell_metrics=cell_metrics)
+    if method == "amulet":
+        params["doublet_q"] = doublet_q
+    elif method == "doubletdetection":
+        params.update(doublet_input="binarized peak counts", doublet_p_thresh=doublet_p_thresh,
+                      doublet_voter_thresh=doublet_voter_thresh, doublet_n_iters=doublet_n_iters, seed=seed)
     if cell_metrics is not None:
         called = read_cellranger_cell_calls(cell_metrics)
         reasons[~barcodes.isin(called).to_numpy()] = "not_called_by_cellranger"
     if fragments is None:
-        log.warning("%s: no fragments file: TSS enrichment and AMULET doublets are not computable; "
-                    "filtering on peak counts only (>= %d)", input_h5ad, min_peak_counts)
-        if adata.n_vars == 0:
-            raise input_error(input_h5ad, "has neither peak counts nor a fragments file", "pass --fragments")
+        log.warning("%s: no fragments file: TSS enrichment is not computable; filtering on peak counts only "
+                    "(>= %d), doublets: %s", input_h5ad, min_peak_counts, method)
         counts = np.asarray(adata.X.sum(axis=1)).ravel()
         adata.obs["n_peak_counts"] = counts
         adata.obs["n_fragments"] = counts  # depth proxy for the model's confounders
@@ -86,12 +116,20 @@ def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None
         reasons[kept & (adata.obs["n_fragments"].to_numpy() < min_fragments)] = "low_fragments"
         kept = (reasons == "kept").to_numpy()
         reasons[kept & (adata.obs["tss_enrichment"].to_numpy() < min_tss_enrichment)] = "low_tss_enrichment"
-        kept = (reasons == "kept").to_numpy()
-        if doublet_method == "amulet" and kept.sum() > 0:
-            calls = atac.call_amulet_doublets(cell_metrics_frame, adata.obs_names[kept].to_numpy(), doublet_q)
-            adata.obs["doublet_qvalue"] = calls["doublet_qvalue"].reindex(adata.obs_names).fillna(1.0).to_numpy()
-            reasons[calls.index[calls["doublet"].to_numpy()]] = "doublet"
         adata.uns["fragment_length_histogram"] = lengths
+    kept = (reasons == "kept").to_numpy()
+    if method == "amulet" and kept.any():
+        calls = atac.call_amulet_doublets(cell_metrics_frame, adata.obs_names[kept].to_numpy(), doublet_q)
+        adata.obs["doublet_qvalue"] = calls["doublet_qvalue"].reindex(adata.obs_names).fillna(1.0).to_numpy()
+        reasons[calls.index[calls["doublet"].to_numpy()]] = "doublet"
+    elif method == "doubletdetection" and kept.any():
+        score, is_doublet = doublets.detect_doublets(
+            atac.binarize(adata.X[kept]), doublets.BINARY_PEAKS, n_iters=doublet_n_iters,
+            p_thresh=doublet_p_thresh, voter_thresh=doublet_voter_thresh, seed=seed)
+        doublet_score = np.zeros(adata.n_obs)
+        doublet_score[kept] = score
+        adata.obs["doublet_score"] = doublet_score
+        reasons[adata.obs_names[kept][is_doublet]] = "doublet"
     table = atac.qc_reason_table(reasons, adata.n_obs)
     adata.obs["qc_reason"] = reasons.to_numpy()
     n_kept = int((reasons == "kept").sum())
@@ -269,9 +307,7 @@ def atac_process(inputs: list[str], output_h5ad, gene_activity_h5ad, annotation=
             raise input_error(path, "has no peaks", "run atac_matrix first")
     joined = ad.concat(parts, join="outer", merge="same", uns_merge="first")
     joined.var = parts[0].var[["chrom", "start", "end"]].copy()
-    binary = sp.csr_matrix(joined.X, dtype=np.float32)
-    binary.data[:] = 1.0
-    binary.eliminate_zeros()
+    binary = atac.binarize(joined.X)
     depth = np.asarray(binary.sum(axis=1)).ravel()
     if (depth == 0).any():
         log.warning("%d cells have no accessible peak; they are kept with zero LSI signal", int((depth == 0).sum()))

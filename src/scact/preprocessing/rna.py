@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.errors import input_error
+from scact.preprocessing import doublets
 
 log = logging.getLogger(__name__)
 
@@ -54,29 +55,10 @@ def qc_metrics(adata: ad.AnnData) -> pd.DataFrame:
 
 
 def detect_doublets(counts: sp.csr_matrix, params: RnaQcParams) -> tuple[np.ndarray, np.ndarray]:
-    """DoubletDetection's boosted classifier on raw counts: (score, is_doublet) per cell.
-
-    The score is DoubletDetection's ``doublet_score`` (mean -ln p of the synthetic-doublet enrichment test
-    over iterations); a cell is a doublet when at least ``voter_thresh`` of the iterations give it
-    p <= ``p_thresh``.
-    Leiden clustering and a fixed ``random_state`` make it deterministic.
-    """
-    import doubletdetection
-
-    n_cells, n_genes = counts.shape
-    if n_cells < 50:  # too few cells to cluster synthetic doublets meaningfully
-        log.warning("only %d cells: doublet detection skipped", n_cells)
-        return np.zeros(n_cells), np.zeros(n_cells, dtype=bool)
-    classifier = doubletdetection.BoostClassifier(
-        n_iters=params.doublet_n_iters, clustering_algorithm="leiden", random_state=params.seed,
-        clustering_kwargs={"flavor": "igraph", "n_iterations": 2, "directed": False, "resolution": 4},
-        n_components=min(30, n_genes - 1, n_cells - 1), n_top_var_genes=min(10000, n_genes),
-        standard_scaling=True, verbose=False, n_jobs=1,
-    )
-    classifier.fit(sp.csr_matrix(counts, dtype=np.float32))
-    calls = classifier.predict(p_thresh=params.doublet_p_thresh, voter_thresh=params.doublet_voter_thresh)
-    score = np.nan_to_num(np.asarray(classifier.doublet_score(), dtype=np.float64))
-    return score, np.nan_to_num(calls).astype(bool)
+    """DoubletDetection on raw counts (``scact.preprocessing.doublets``): (score, is_doublet) per cell."""
+    return doublets.detect_doublets(counts, doublets.RAW_COUNTS, n_iters=params.doublet_n_iters,
+                                    p_thresh=params.doublet_p_thresh, voter_thresh=params.doublet_voter_thresh,
+                                    seed=params.seed)
 
 
 def qc_sample(adata: ad.AnnData, params: RnaQcParams, source="input") -> tuple[ad.AnnData, pd.DataFrame, pd.DataFrame]:
