@@ -2,6 +2,7 @@
 import anndata as ad
 import numpy as np
 import pandas as pd
+import pytest
 import scipy.sparse as sp
 
 from scact.evaluation import baselines, evaluate
@@ -64,3 +65,20 @@ def test_knn_translation_streams_weighted_means():
                                     k=2)
     (_, _, block), = list(baselines.knn_translation(weights, reference)())
     np.testing.assert_allclose(block, [[1.0, 0.5]])
+
+
+def test_liger_joint_embedding_aligns_types():
+    """LIGER (optional: requirements/benchmarks_liger.txt) on RNA counts and gene activity."""
+    pytest.importorskip("pyliger")
+    rna, atac, tss = make_paired()
+    rna.layers["counts"] = sp.csr_matrix(np.expm1(rna.X.toarray()))
+    activity, genes = baselines.gene_activity(atac, tss, window=1500)
+    pairing = evaluate.Pairing.by_name(rna.obs_names, atac.obs_names)
+    methods = evaluate.baseline_methods(rna, atac, pairing, "cell_type", activity, genes, block_size=50,
+                                        liger=True)
+    assert [m.name for m in methods][-1] == "LIGER"
+    z_rna, z_atac = methods[-1].embeddings["liger"]
+    assert z_rna.shape == (rna.n_obs, 20) and z_atac.shape == (atac.n_obs, 20)
+    table = evaluate.evaluate(rna, atac, methods[-1:], "cell_type").metrics.set_index(["method", "metric"])["value"]
+    assert table["LIGER", "alignment/label_transfer_atac_to_rna"] > 0.8  # 3 types: chance ~0.33
+    assert table["LIGER", "alignment/foscttm"] < 0.4

@@ -5,10 +5,15 @@
 - Harmony kNN: RNA and ATAC gene activity share genes; a joint PCA corrected by Harmony (modality as the
   batch) gives a joint embedding (scored by the alignment metrics), and each cell is translated as the mean
   profile of its k nearest cells of the other modality in that embedding.
+- LIGER (pyliger, optional: requirements/benchmarks_liger.txt): integrative NMF of RNA counts and ATAC
+  gene activity on their shared genes, quantile-normalised factors as the joint embedding (alignment only).
 RNA->ATAC predictions are :data:`scact.evaluation.metrics.PredictionSource` streams, never a dense
 cells x peaks matrix.
 """
 from __future__ import annotations
+
+import contextlib
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -140,6 +145,42 @@ def harmony_embedding(rna_expression, rna_genes, activity, activity_genes, n_pcs
     if corrected.shape[0] != pcs.shape[0]:  # older harmonypy returns dims x cells
         corrected = corrected.T
     return corrected[: rna.shape[0]], corrected[rna.shape[0]:]
+
+
+def liger_embedding(rna_counts, rna_genes, activity, activity_genes, k: int = 20, seed: int = 0,
+                    max_iters: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Joint LIGER embedding (iNMF + quantile normalisation, pyliger defaults) of RNA counts and ATAC gene
+    activity on their shared genes; raises ImportError when pyliger is not installed."""
+    import anndata as ad
+    import pyliger
+
+    shared = sorted(set(rna_genes) & set(activity_genes))
+    if len(shared) < k:
+        raise ValueError(f"only {len(shared)} genes shared by RNA and gene activity (LIGER k={k})")
+    datasets = []
+    for name, matrix, genes in (("rna", rna_counts, rna_genes), ("atac", activity, activity_genes)):
+        counts = sp.csr_matrix(matrix, dtype=np.float64)[:, pd.Index(genes).get_indexer(shared)]
+        empty = int((np.diff(counts.indptr) == 0).sum())
+        if empty:  # pyliger drops them, and the embedding would no longer cover every cell
+            raise ValueError(f"{empty} of {counts.shape[0]} {name} cells have no counts on the {len(shared)} "
+                             "shared genes")
+        data = ad.AnnData(counts, obs=pd.DataFrame(index=pd.Index([f"{name}:{i}" for i in range(counts.shape[0])],
+                                                                 name="cell")),
+                          var=pd.DataFrame(index=pd.Index(shared, name="gene")))
+        data.uns["sample_name"] = name
+        datasets.append(data)
+    with tempfile.TemporaryDirectory(prefix="scact-liger-") as workdir, contextlib.chdir(workdir):
+        # pyliger writes ./results/<sample>.h5ad while it runs: keep that out of the caller's folder
+        liger = pyliger.create_liger(datasets, remove_missing=False)
+        pyliger.normalize(liger)
+        pyliger.select_genes(liger, var_thresh=0.1)
+        if len(liger.var_genes) <= k:
+            raise ValueError(f"LIGER selected {len(liger.var_genes)} variable genes, too few for k={k}")
+        pyliger.scale_not_center(liger)
+        pyliger.optimize_ALS(liger, k=k, rand_seed=seed + 1, max_iters=max_iters)  # its seed must be >= 1
+        pyliger.quantile_norm(liger)
+        z_rna, z_atac = (np.asarray(d.obsm["H_norm"], dtype=np.float64) for d in liger.adata_list)
+    return z_rna, z_atac
 
 
 def knn_weights(query: np.ndarray, reference: np.ndarray, k: int = 15) -> sp.csr_matrix:

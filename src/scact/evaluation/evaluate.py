@@ -56,8 +56,9 @@ class Evaluation:
 
 
 def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None, activity_genes=None,
-                     seed: int = 0, k: int = 15, block_size: int = 1024) -> list[Method]:
-    """Global mean, cell-type mean and (given gene activity) Harmony kNN, on the same inputs."""
+                     seed: int = 0, k: int = 15, block_size: int = 1024, liger: bool = False) -> list[Method]:
+    """Global mean, cell-type mean and (given gene activity) Harmony kNN, on the same inputs; with
+    ``liger`` also the LIGER joint embedding (alignment metrics only; needs pyliger and RNA counts)."""
     atac_binary = baselines._binary(atac.X)
     rna_expr = sp.csr_matrix(rna.X) if sp.issparse(rna.X) else np.asarray(rna.X)
     n = len(pairing)
@@ -81,6 +82,18 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
                               atac_to_rna=np.asarray((to_rna @ rna_expr).toarray() if sp.issparse(rna_expr)
                                                      else to_rna @ rna_expr),
                               embeddings={"harmony": (z_rna, z_atac)}))
+        if liger and "counts" in rna.layers:
+            try:
+                z_rna, z_atac = baselines.liger_embedding(rna.layers["counts"], list(rna.var_names), activity,
+                                                          activity_genes, seed=seed)
+            except ImportError:
+                log.warning("pyliger is not installed (requirements/benchmarks_liger.txt): LIGER skipped")
+            except ValueError as err:
+                log.warning("LIGER skipped: %s", err)
+            else:
+                methods.append(Method("LIGER", embeddings={"liger": (z_rna, z_atac)}))
+        elif liger:
+            log.warning("LIGER needs raw RNA counts in layers['counts']: skipped")
     return methods
 
 
