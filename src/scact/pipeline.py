@@ -51,7 +51,7 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
                            ("--seed", "seed")),
     "SCACT_RECONCILE": (("--markers", "markers"),),
     "SCACT_TRAIN": (("--gamma", "gamma"), ("--lambda", "lambda_cycle"), ("--mi-weight", "mi_weight"),
-                    ("--classifier-weight", "classifier_weight"),
+                    ("--classifier-weight", "classifier_weight"), ("--rna-likelihood", "rna_likelihood"),
                     ("--max-epochs-autoencoder", "max_epochs_autoencoder"),
                     ("--max-epochs-mapping", "max_epochs_mapping"), ("--device", "device"), ("--seed", "seed"),
                     ("--batch-size", "batch_size")),

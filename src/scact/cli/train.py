@@ -32,6 +32,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--classifier-weight", type=float, default=1.0,
                         help="weight of the cell-type classifiers on both latents and on mapped embeddings "
                              "(labels per modality, no pairing; 0 disables; ignored without labels)")
+    parser.add_argument("--rna-likelihood", choices=["mse", "nb"], default="mse",
+                        help="RNA reconstruction: MSE on log-normalised X (the paper) or negative binomial on "
+                             "layers['counts'] (docs/model.md)")
     parser.add_argument("--max-epochs-autoencoder", type=int, default=30)
     parser.add_argument("--max-epochs-mapping", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
@@ -100,7 +103,8 @@ def run(args) -> None:
         model = SCACT(rna, atac, labels_key=labels_key, batch_key=_key(args.batch_key),
                       depth_key=_key(args.depth_key), latent_dim=args.latent_dim, gamma=args.gamma,
                       lam=args.lam, mi_weight=args.mi_weight,
-                      classifier_weight=args.classifier_weight, seed=args.seed)
+                      classifier_weight=args.classifier_weight, rna_likelihood=args.rna_likelihood,
+                      seed=args.seed)
     except ScactInputError as err:
         # the model names the modality; name the file instead so the one-line message is actionable
         message = str(err)

@@ -25,7 +25,7 @@ from scact.errors import input_error
 from scact.io.anndata import peak_coordinates
 from scact.io.atomic import atomic_path, write_text
 from scact.io.provenance import package_versions
-from scact.model._modules import ScactNetwork
+from scact.model._modules import RNA_LIKELIHOODS, ScactNetwork
 from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device, sparse_tensor
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ DEFAULT_HYPERPARAMETERS = {
     # cell-type classifier on each latent (autoencoder phase) and on mapped embeddings (mapping phase);
     # 0 disables it, label-free models never have it
     "classifier_weight": 1.0,
+    # "mse" on log-normalised expression (the paper) or "nb": negative binomial on layers["counts"]
+    "rna_likelihood": "mse",
     "seed": 0,
 }
 
@@ -74,6 +76,18 @@ def _labels(adata, key, what: str):
         raise input_error(what, f"label column '{key}' holds one cell type only ({next(iter(present))!r})",
                           "give a column with at least two types, or no labels (label-free mode)")
     return labels
+
+
+def _raw_counts(rna) -> sp.csr_matrix:
+    """``layers['counts']`` of the RNA input, checked: the negative binomial likelihood models them."""
+    if "counts" not in rna.layers:
+        raise input_error("rna", "the negative binomial likelihood needs raw counts in layers['counts']",
+                          "use the rna.h5ad of the pipeline (it keeps them) or --rna-likelihood mse")
+    counts = _csr(rna.layers["counts"], "rna layers['counts']")
+    if counts.nnz and (counts.data.min() < 0 or not np.allclose(counts.data, np.round(counts.data))):
+        raise input_error("rna", "layers['counts'] holds negative or non-integer values, not raw counts",
+                          "store the raw UMI counts there or use --rna-likelihood mse")
+    return counts
 
 
 def _log_depth(adata, depth_key: str, modality: str, x: sp.csr_matrix) -> np.ndarray:
@@ -107,6 +121,10 @@ class SCACT:
                 raise input_error(name, f"has only {x.shape[0]} cells; scACT needs at least 10")
         if not rna.var_names.is_unique:
             raise input_error("rna", "gene names are not unique", "make them unique (var_names_make_unique)")
+        if hyper["rna_likelihood"] not in RNA_LIKELIHOODS:
+            raise input_error("--rna-likelihood", f"unknown value {hyper['rna_likelihood']!r}",
+                              f"use one of {', '.join(RNA_LIKELIHOODS)}")
+        rna_counts = _raw_counts(rna) if hyper["rna_likelihood"] == "nb" else None
 
         coords = peak_coordinates(atac.var, "atac").reset_index(drop=True)
         chrom_codes, chromosomes = pd.factorize(coords["chrom"])  # first-appearance (genome) order
@@ -147,7 +165,9 @@ class SCACT:
             "label_free": not shared,
             "batches": batches,
             "depth": depth,
-            "normalisation": {"rna": "X log1p CP10k (as in the training rna.h5ad); MSE", "atac": "X > 0 (binary); BCE"},
+            "normalisation": {"rna": "X log1p CP10k (as in the training rna.h5ad); "
+                                     + ("negative binomial on layers['counts']" if rna_counts is not None else "MSE"),
+                              "atac": "X > 0 (binary); BCE"},
             "versions": package_versions(),
             "history": [],
         }
@@ -157,7 +177,7 @@ class SCACT:
         for name, adata, x, labels in (("rna", rna, rna_x, rna_labels), ("atac", atac, atac_x, atac_labels)):
             self._training_data[name] = ModalityData(
                 x=x, confounders=self._confounders(adata, name, depth_key, batch_key, x),
-                heads=self._heads(labels, x.shape[0]))
+                heads=self._heads(labels, x.shape[0]), counts=rna_counts if name == "rna" else None)
         self.alignment_reports: dict[str, dict] = {}
 
     # ------------------------------------------------------------------------------- construction
@@ -169,7 +189,8 @@ class SCACT:
             n_confounders=1 + len(meta["batches"]), n_heads=1 + len(meta["shared_label_names"]),
             latent_dim=hyper["latent_dim"], rna_hidden=hyper["rna_hidden"], atac_hidden=hyper["atac_hidden"],
             mapping_hidden=hyper["mapping_hidden"], discriminator_hidden=hyper["discriminator_hidden"],
-            n_classes=len(meta["shared_label_names"]) if hyper.get("classifier_weight", 0.0) > 0 else 0)
+            n_classes=len(meta["shared_label_names"]) if hyper.get("classifier_weight", 0.0) > 0 else 0,
+            rna_likelihood=hyper.get("rna_likelihood", "mse"))
         self.module.eval()
         self.device = torch.device(device)
 

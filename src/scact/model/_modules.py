@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+RNA_LIKELIHOODS = ("mse", "nb")
+
 
 def mlp(dims, activation=nn.ReLU, last_activation: bool = False) -> nn.Sequential:
     """Linear layers between consecutive ``dims`` with ``activation`` (also after the last if asked)."""
@@ -23,18 +25,38 @@ def mlp(dims, activation=nn.ReLU, last_activation: bool = False) -> nn.Sequentia
 
 
 class RNAAutoencoder(nn.Module):
-    """MLP autoencoder of log-normalised expression; the decoder also sees the confounders."""
+    """MLP autoencoder of log-normalised expression; the decoder also sees the confounders.
 
-    def __init__(self, n_genes: int, n_confounders: int, hidden=(256, 128), latent_dim: int = 20):
+    ``likelihood`` ``mse`` (the paper): the decoder outputs log1p(CP10k) directly, loss MSE.
+    ``nb``: the decoder outputs gene logits whose softmax is the cell's expression proportions; the loss is
+    the negative binomial likelihood of the raw counts with mean proportion x library size and one inverse
+    dispersion per gene (as in scVI), and :meth:`decode` returns log1p(1e4 x proportion), the same scale
+    as ``mse``, so translations and the cycle through the latent spaces do not depend on the choice.
+    """
+
+    def __init__(self, n_genes: int, n_confounders: int, hidden=(256, 128), latent_dim: int = 20,
+                 likelihood: str = "mse"):
         super().__init__()
+        if likelihood not in RNA_LIKELIHOODS:
+            raise ValueError(f"unknown RNA likelihood {likelihood!r}: use one of {RNA_LIKELIHOODS}")
+        self.likelihood = likelihood
         self.encoder = mlp([n_genes, *hidden, latent_dim])
         self.decoder = mlp([latent_dim + n_confounders, *reversed(hidden), n_genes])
+        if likelihood == "nb":
+            self.log_theta = nn.Parameter(torch.zeros(n_genes))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
-    def decode(self, z: torch.Tensor, confounders: torch.Tensor) -> torch.Tensor:
+    def decoder_output(self, z: torch.Tensor, confounders: torch.Tensor) -> torch.Tensor:
+        """Raw decoder output: log1p(CP10k) for ``mse``, gene logits for ``nb``."""
         return self.decoder(torch.cat([z, confounders], dim=1))
+
+    def decode(self, z: torch.Tensor, confounders: torch.Tensor) -> torch.Tensor:
+        out = self.decoder_output(z, confounders)
+        if self.likelihood == "nb":
+            return torch.log1p(1e4 * torch.softmax(out, dim=1))
+        return out
 
 
 class ChromosomeSplitEncoder(nn.Module):
@@ -184,9 +206,9 @@ class ScactNetwork(nn.Module):
 
     def __init__(self, n_genes: int, chromosome_sizes, n_confounders: int, n_heads: int, latent_dim: int = 20,
                  rna_hidden=(256, 128), atac_hidden=(128, 64, 32), mapping_hidden=(128, 128),
-                 discriminator_hidden=(64, 64), n_classes: int = 0):
+                 discriminator_hidden=(64, 64), n_classes: int = 0, rna_likelihood: str = "mse"):
         super().__init__()
-        self.rna = RNAAutoencoder(n_genes, n_confounders, rna_hidden, latent_dim)
+        self.rna = RNAAutoencoder(n_genes, n_confounders, rna_hidden, latent_dim, rna_likelihood)
         self.atac = ATACAutoencoder(chromosome_sizes, n_confounders, atac_hidden, latent_dim)
         self.n_classes = int(n_classes)
         if self.n_classes > 0:
@@ -231,6 +253,17 @@ def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 def rna_reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(x_hat, x)
+
+
+def negative_binomial_loss(logits: torch.Tensor, counts: torch.Tensor, log_theta: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of ``counts`` under NB(mean = softmax(logits) x library, theta)."""
+    library = counts.sum(1, keepdim=True).clamp_min(1.0)
+    log_mu = torch.log_softmax(logits, dim=1) + torch.log(library)
+    theta = log_theta.exp()
+    log_theta_mu = torch.logaddexp(log_theta, log_mu)
+    log_likelihood = (torch.lgamma(counts + theta) - torch.lgamma(theta) - torch.lgamma(counts + 1)
+                      + theta * (log_theta - log_theta_mu) + counts * (log_mu - log_theta_mu))
+    return -log_likelihood.mean()
 
 
 def atac_reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,7 @@ from scact.model._modules import (
     classification_loss,
     gan_loss,
     gaussian_mutual_information,
+    negative_binomial_loss,
     rna_reconstruction_loss,
 )
 
@@ -68,6 +69,8 @@ class ModalityData:
     x: sp.csr_matrix
     confounders: np.ndarray
     heads: np.ndarray
+    #: raw counts (cells x the same features), needed by the RNA negative binomial likelihood only
+    counts: sp.csr_matrix | None = None
 
 
 def resolve_device(device: str) -> torch.device:
@@ -154,9 +157,15 @@ class Trainer:
         ae = getattr(self.net, name)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
             z = ae.encode(x_in)
-            out = ae.decode(z, c)
+            out = ae.decoder_output(z, c) if name == "rna" else ae.decode(z, c)
         z, out = z.float(), out.float()
-        rec = rna_reconstruction_loss(out, x) if name == "rna" else atac_reconstruction_loss(out, x)
+        if name == "atac":
+            rec = atac_reconstruction_loss(out, x)
+        elif ae.likelihood == "nb":
+            counts = torch.from_numpy(self.data[name].counts[index.numpy()].toarray()).to(self.device)
+            rec = negative_binomial_loss(out, counts, ae.log_theta)
+        else:
+            rec = rna_reconstruction_loss(out, x)
         classification, correct = rec * 0.0, 0
         if self._uses_classifier():
             logits, targets = ae.classifier(z), self._targets(name, index)
