@@ -262,9 +262,9 @@ def write_outputs(args, metrics, timings, sizes, elapsed):
            "sets. Labels are the same for scACT and the cell-type-mean baseline. Mean ± sd over seeds for "
            "scACT; the baselines are deterministic except Harmony, and run once (first seed). Definitions: "
            "`docs/evaluation.md`. The cell-type-mean baseline's per-type R2 is 1 by construction (it predicts "
-           "the observed type means of the scored cells). GLUE (scglue 0.4.1) was not run here: FOSCTTM "
-           "0.214 on SNARE-seq (default settings, no labels, 32 min on 2 cores) as measured by the issue "
-           "author. LIGER: pyliger 0.2.4 (requirements/benchmarks_liger.txt), k = 20, on RNA counts and gene "
+           "the observed type means of the scored cells). GLUE (scglue 0.4.1) runs in its own script on the "
+           "same matrices with the same metric code (`benchmarks/glue_snareseq.py`, "
+           "`docs/benchmarks_glue.md`). LIGER: pyliger 0.2.4 (requirements/benchmarks_liger.txt), k = 20, on RNA counts and gene "
            "activity, alignment metrics only.", ""]
     for name in sizes:
         cells, genes, peaks, pairs = sizes[name]
