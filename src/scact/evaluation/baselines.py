@@ -20,13 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.evaluation.metrics import PredictionSource
-
-
-def _binary(matrix) -> sp.csr_matrix:
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    matrix.data = (matrix.data > 0).astype(np.float32)
-    matrix.eliminate_zeros()
-    return matrix
+from scact.preprocessing.atac import binarize
 
 
 def _repeat_rows(profiles: np.ndarray, row_of_cell: np.ndarray, block_size: int) -> PredictionSource:
@@ -106,7 +100,7 @@ def gene_activity(atac, tss: pd.DataFrame, window: int = 10_000) -> tuple[sp.csr
     peak_idx, gene_idx = map(np.array, zip(*sorted(pairs)))
     link = sp.csr_matrix((np.ones(len(peak_idx), np.float32), (peak_idx, gene_idx)),
                          shape=(atac.n_vars, len(gene_names)))
-    activity = (_binary(atac.X) @ link).tocsc()
+    activity = (binarize(atac.X) @ link).tocsc()
     used = np.flatnonzero(activity.getnnz(axis=0) > 0)
     return activity[:, used].tocsr(), [gene_names[i] for i in used]
 

@@ -15,6 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.evaluation import baselines, metrics
+from scact.preprocessing.atac import binarize
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
                      seed: int = 0, k: int = 15, block_size: int = 1024, liger: bool = False) -> list[Method]:
     """Global mean, cell-type mean and (given gene activity) Harmony kNN, on the same inputs; with
     ``liger`` also the LIGER joint embedding (alignment metrics only; needs pyliger and RNA counts)."""
-    atac_binary = baselines._binary(atac.X)
+    atac_binary = binarize(atac.X)
     rna_expr = sp.csr_matrix(rna.X) if sp.issparse(rna.X) else np.asarray(rna.X)
     n = len(pairing)
     rna_labels = rna.obs[labels_key].astype(str).to_numpy()
@@ -110,7 +111,7 @@ def evaluate(rna, atac, methods: list[Method], labels_key: str = "cell_type", se
         rows.extend({"method": method, "metric": f"{prefix}/{k}", "value": float(v)} for k, v in values.items())
 
     if paired:
-        observed_atac = baselines._binary(atac.X)[pairing.atac_rows]
+        observed_atac = binarize(atac.X)[pairing.atac_rows]
         observed_rna = rna.X[pairing.rna_rows]
         labels = rna_labels[pairing.rna_rows]
     else:

@@ -17,6 +17,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import hypergeom
 
+from scact.preprocessing.atac import binarize
+
 #: ``prediction_blocks()`` -> iterator of (start, stop, block) with block float32 of shape (stop-start, n_peaks)
 PredictionSource = Callable[[], Iterator[tuple[int, int, np.ndarray]]]
 
@@ -177,9 +179,7 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
     correlation (per peak across cells; per cell type between pseudobulk profiles across peaks); a constant
     prediction has no correlation and scores 0.
     """
-    observed = sp.csr_matrix(observed)
-    observed.data = (observed.data > 0).astype(np.float32)
-    observed.eliminate_zeros()
+    observed = binarize(observed)
     observed.sort_indices()
     n_cells, n_peaks = observed.shape
     labels = np.zeros(n_cells, dtype=int) if labels is None else np.asarray(labels)

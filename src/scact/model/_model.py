@@ -27,6 +27,7 @@ from scact.io.atomic import atomic_path, write_text
 from scact.io.provenance import package_versions
 from scact.model._modules import RNA_LIKELIHOODS, ScactNetwork
 from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device, sparse_tensor
+from scact.preprocessing.atac import binarize
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,7 @@ class SCACT:
             raise TypeError(f"unknown hyperparameters: {', '.join(sorted(unknown))}")
         hyper = {**DEFAULT_HYPERPARAMETERS, **hyperparameters}
         rna_x = _csr(rna.X, "rna")
-        atac_x = _csr(atac.X, "atac")
-        atac_x.data = (atac_x.data > 0).astype(np.float32)
-        atac_x.eliminate_zeros()
+        atac_x = binarize(_csr(atac.X, "atac"))
         for name, x in (("rna", rna_x), ("atac", atac_x)):
             if x.shape[1] == 0 or x.nnz == 0:
                 raise input_error(name, "has no usable features (0 features or an all-zero matrix)",
@@ -354,17 +353,14 @@ class SCACT:
         return (x @ select).tocsr()
 
     def _align_atac(self, adata) -> sp.csr_matrix:
-        x = _csr(adata.X, "atac input")
-        x.data = (x.data > 0).astype(np.float32)
+        x = binarize(_csr(adata.X, "atac input"))
         peaks = self._metadata["peaks"]
         if list(adata.var_names.astype(str)) == peaks["name"]:
             self._report("atac", peaks["name"], np.ones(len(peaks["name"]), bool), x.shape[1])
             return x
         select = overlap_matrix(peak_coordinates(adata.var, "atac input"), self.peaks)
         self._report("atac", peaks["name"], np.asarray(select.sum(axis=0)).ravel() > 0, x.shape[1])
-        aligned = (x @ select).tocsr()
-        aligned.data = (aligned.data > 0).astype(np.float32)
-        return aligned
+        return binarize(x @ select)
 
     # ------------------------------------------------------------------------------- application
     def _default_confounders(self, n: int) -> torch.Tensor:

@@ -17,6 +17,7 @@ from scact.io.atomic import atomic_path
 from scact.perturbation.integrated_gradients import (
     gene_attribution, ranked_peaks, resolve_device, top_peak_accessibility_test)
 from scact.perturbation.tss import distance_to_tss, tss_by_gene
+from scact.preprocessing.atac import binarize
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,7 @@ def align_to_model_peaks(atac, model_peaks: pd.DataFrame, path) -> sp.csr_matrix
     if len(missing):
         raise input_error(path, f"{len(missing)} of the model's {len(model_peaks)} peaks are absent "
                                 f"(e.g. {missing[0]!r})", "give the atac.h5ad the model was trained on")
-    matrix = sp.csr_matrix(atac[:, model_peaks.index].X, dtype=np.float32)
-    matrix.data = (matrix.data > 0).astype(np.float32)
-    matrix.eliminate_zeros()
-    return matrix
+    return binarize(atac[:, model_peaks.index].X)
 
 
 def sample_cells(labels: np.ndarray, max_per_type: int, seed: int) -> np.ndarray:

@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.errors import input_error
+from scact.preprocessing.atac import binarize
 from scact.preprocessing.labels import UNASSIGNED, _read_two_columns, assign_labels
 
 log = logging.getLogger(__name__)
@@ -129,9 +130,7 @@ def training_atac(atac: ad.AnnData, source="atac_processed.h5ad") -> ad.AnnData:
     if missing:
         raise input_error(source, f"var lacks {', '.join(sorted(missing))}", "run scact atac-process first")
     out = atac.copy()
-    out.X = sp.csr_matrix(out.X, dtype=np.float32)
-    out.X.data[:] = 1.0
-    out.X.eliminate_zeros()
+    out.X = binarize(out.X)
     starts = out.var["start"].to_numpy()
     chrom = out.var["chrom"].astype(str).to_numpy()
     same_chrom = chrom[1:] == chrom[:-1]
