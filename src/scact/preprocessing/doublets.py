@@ -64,4 +64,3 @@ def detect_doublets(counts: sp.spmatrix, settings: ClassifierSettings, n_iters: 
     calls = classifier.predict(p_thresh=p_thresh, voter_thresh=voter_thresh)
     score = np.nan_to_num(np.asarray(classifier.doublet_score(), dtype=np.float64))
     return score, np.nan_to_num(calls).astype(bool)
-
