@@ -86,6 +86,10 @@ class Diagnostic:
         return f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message}"
 
 
+class ServerRequestError(RuntimeError):
+    """The language server answered a request with an error."""
+
+
 class NextflowLanguageServer:
     """One language server process, reused for every folder checked (it takes seconds to start).
 
@@ -174,7 +178,7 @@ class NextflowLanguageServer:
             message = self._next_message(deadline, f"the answer to {method}")
             if message.get("id") == request_id and "method" not in message:
                 if "error" in message:
-                    raise RuntimeError(f"language server refused {method}: {message['error']}")
+                    raise ServerRequestError(f"language server refused {method}: {message['error']}")
                 return message.get("result")
             if on_message is not None:
                 on_message(message)
@@ -230,14 +234,29 @@ class NextflowLanguageServer:
             for suffix in NEXTFLOW_SUFFIXES:
                 sample = next((p for p in files if p.suffix == suffix), None)
                 if sample is not None:
-                    self._request("textDocument/documentSymbol", {"textDocument": {"uri": sample.as_uri()}},
-                                  timeout=timeout, on_message=record)
+                    self._symbols_when_compiled(sample, deadline, record)
         finally:
             for path in files:
                 self._notify("textDocument/didClose", {"textDocument": {"uri": path.as_uri()}})
             self._notify("workspace/didChangeWorkspaceFolders",
                          {"event": {"added": [], "removed": [folder]}})
         return found
+
+    def _symbols_when_compiled(self, path: Path, deadline: float, on_message: Callable[[dict], None]):
+        """Ask for ``path``'s symbols, again while the server is still compiling it.
+
+        Between the workspace scan and the compile of the opened files the server's AST cache can
+        briefly hold no unit for a file; a symbol request then fails with an internal error
+        (NullPointerException on ``getSourceUnit``) instead of waiting. That one failure is retried.
+        """
+        while True:
+            try:
+                return self._request("textDocument/documentSymbol", {"textDocument": {"uri": path.as_uri()}},
+                                     timeout=max(deadline - time.monotonic(), 1.0), on_message=on_message)
+            except ServerRequestError as error:
+                if "getSourceUnit" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def processes(self, root: Path) -> list[dict]:
         """The processes the server sees in the workspace ``root`` (name, path, 0-based line)."""
