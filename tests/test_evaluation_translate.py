@@ -45,6 +45,15 @@ def test_translate_then_evaluate(trained, monkeypatch):
     again = ad.read_h5ad("again/rna_to_atac.h5ad")
     assert "probabilities" not in again.layers
     assert (again.X != rna_to_atac.X).nnz == 0
+    assert rna_to_atac.uns["scact"]["translate_rna_to_atac"]["params"]["translation_neighbours"] == 15
+
+    # the paper's point decoding: other translations, recorded as such
+    assert run_command("translate", ["--model", "model", "--rna", "rna.h5ad", "--atac", "atac.h5ad",
+                                     "--outdir", "point", "--translation-neighbours", "0", "--no-plots",
+                                     "--no-versions"]) == 0
+    point = ad.read_h5ad("point/atac_to_rna.h5ad")
+    assert point.uns["scact"]["translate_atac_to_rna"]["params"]["translation_neighbours"] == 0
+    assert not np.allclose(point.X, atac_to_rna.X)
 
     assert run_command("evaluate", ["--rna", "rna.h5ad", "--atac", "atac.h5ad", "--rna-to-atac",
                                     "out/rna_to_atac.h5ad", "--atac-to-rna", "out/atac_to_rna.h5ad",

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_score
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from _model_data import planted_modalities
 from scact.cli import run_command
@@ -105,6 +105,32 @@ def test_matched_translation_depth_follows_the_source_cell(trained):
     assert not np.array_equal(expression, trained.translate_atac_to_rna(atac, depth="typical"))
     with pytest.raises(ScactInputError, match="translation-depth"):
         trained.translate_atac_to_rna(atac, depth="deep")
+
+
+def test_neighbourhood_decoding_averages_the_nearest_reference_cells(trained):
+    """With a reference, a mapped embedding is decoded as the mean over its nearest reference cells' codes
+    (cosine), each at the source cell's depth; without one, or with 0 neighbours, the point itself."""
+    rna, atac = planted_modalities(seed=0, paired=True, shared_depth=True)
+    point = _rna_to_atac(trained, rna)
+    assert np.array_equal(_rna_to_atac(trained, rna, reference=atac, neighbours=0), point)
+    # one neighbour: the decoded code of the reference cell nearest the mapped embedding
+    mapped = trained.map_latent(trained.get_latent(rna, "rna"), "rna_to_atac")
+    z_atac = trained.get_latent(atac, "atac")
+    nearest = NearestNeighbors(n_neighbors=1, metric="cosine").fit(z_atac).kneighbors(mapped)[1][:, 0]
+    one = _rna_to_atac(trained, rna, reference=atac, neighbours=1, depth="typical")
+    with torch.no_grad():
+        decoded = torch.sigmoid(trained.module.atac.decode(torch.from_numpy(z_atac[nearest]),
+                                                           trained._default_confounders(len(nearest))))
+    np.testing.assert_allclose(one, decoded.numpy(), rtol=1e-5, atol=1e-6)
+    # every reference cell: the same mean profile for every cell decoded at the same (typical) depth
+    everyone = _rna_to_atac(trained, rna, reference=atac, neighbours=atac.n_obs + 5, depth="typical")
+    np.testing.assert_allclose(everyone, np.broadcast_to(everyone[:1], everyone.shape), rtol=1e-5, atol=1e-6)
+    expression = trained.translate_atac_to_rna(atac, reference=rna, neighbours=rna.n_obs, depth="typical")
+    np.testing.assert_allclose(expression, np.broadcast_to(expression[:1], expression.shape), rtol=1e-5,
+                               atol=1e-5)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ScactInputError, match="translation-neighbours"):
+            trained.translate_atac_to_rna(atac, reference=rna, neighbours=bad)
 
 
 def test_mutual_information_penalty_removes_depth_from_latent():

@@ -25,6 +25,9 @@ def add_arguments(parser):
     parser.add_argument("--translation-depth", choices=["matched", "typical"], default="matched",
                         help="depth the decoders assume: each source cell's own depth z-score (matched) or "
                              "the training mean for every cell (typical); docs/model.md")
+    parser.add_argument("--translation-neighbours", type=int, default=15,
+                        help="decode each mapped embedding as the mean over this many nearest cells of the "
+                             "other input (0: the mapped embedding itself, as in the paper); docs/model.md")
     parser.add_argument("--no-plots", action="store_true", help="skip the UMAP PNGs")
 
 
@@ -35,4 +38,4 @@ def run(args):
                   outdir=Path(args.outdir), probabilities=args.probabilities, labels_key=args.labels_key,
                   batch_size=args.batch_size, n_neighbors=args.n_neighbors, seed=args.seed,
                   device=args.device, plots=not args.no_plots,
-                  translation_depth=args.translation_depth)
+                  translation_depth=args.translation_depth, translation_neighbours=args.translation_neighbours)

@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.io.atomic import atomic_path
+from scact.model._model import TRANSLATION_NEIGHBOURS
 from scact.io.provenance import record_provenance
 
 log = logging.getLogger(__name__)
@@ -183,8 +184,12 @@ def expression_on(adata, genes) -> np.ndarray:
 
 def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32", labels_key="cell_type",
                   batch_size=512, n_neighbors=13, seed=0, device="cpu", plots=True,
-                  translation_depth="matched") -> dict[str, Path]:
-    """The whole ``scact translate`` step; returns the written paths by name."""
+                  translation_depth="matched", translation_neighbours=TRANSLATION_NEIGHBOURS) -> dict[str, Path]:
+    """The whole ``scact translate`` step; returns the written paths by name.
+
+    Each modality's cells are the reference the other's mapped embeddings are decoded among
+    (``translation_neighbours``; 0 decodes the mapped embedding itself).
+    """
     from scact.errors import input_error
     from scact.io.anndata import read_h5ad, write_h5ad
     from scact.model import SCACT
@@ -197,17 +202,20 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     params = {"model": str(model_dir), "rna": str(rna_path), "atac": str(atac_path), "seed": seed,
-              "batch_size": batch_size, "translation_depth": translation_depth}
+              "batch_size": batch_size, "translation_depth": translation_depth,
+              "translation_neighbours": translation_neighbours}
     written = {}
 
     log.info("RNA->ATAC for %d cells x %d peaks", rna.n_obs, len(model.peaks))
     written["rna_to_atac"] = outdir / "rna_to_atac.h5ad"
-    write_rna_to_atac(model.translate_rna_to_atac(rna, batch_size=batch_size, depth=translation_depth), rna.obs,
-                      model.peaks, written["rna_to_atac"], probabilities=probabilities, seed=seed, params=params)
+    write_rna_to_atac(model.translate_rna_to_atac(rna, batch_size=batch_size, depth=translation_depth,
+                                                  reference=atac, neighbours=translation_neighbours),
+                      rna.obs, model.peaks, written["rna_to_atac"], probabilities=probabilities, seed=seed, params=params)
 
     log.info("ATAC->RNA for %d cells", atac.n_obs)
-    translated = np.asarray(model.translate_atac_to_rna(atac, batch_size=batch_size,
-                                                       depth=translation_depth), dtype=np.float32)
+    translated = np.asarray(model.translate_atac_to_rna(atac, batch_size=batch_size, depth=translation_depth,
+                                                       reference=rna, neighbours=translation_neighbours),
+                            dtype=np.float32)
     atac_to_rna = ad.AnnData(X=translated, obs=atac.obs.copy(), var=model.genes)
     record_provenance(atac_to_rna, "translate_atac_to_rna", params)
     written["atac_to_rna"] = outdir / "atac_to_rna.h5ad"

@@ -36,6 +36,10 @@ MODEL_FILE = "model.pt"
 SUMMARY_FILE = "model.json"
 DIRECTIONS = ("rna_to_atac", "atac_to_rna")
 TRANSLATION_DEPTHS = ("matched", "typical")
+# translations average the decoder over this many real target cells nearest the mapped embedding (0: decode
+# the mapped embedding itself, as in the paper); chosen without the pairing, docs/model.md
+TRANSLATION_NEIGHBOURS = 15
+NEIGHBOURHOOD_DECODE_VALUES = 2**26  # cap on rows x neighbours x features decoded at once (256 MB float32)
 
 DEFAULT_HYPERPARAMETERS = {
     "latent_dim": 20,
@@ -420,32 +424,77 @@ class SCACT:
         return mapping(z).cpu().numpy()
 
     @torch.no_grad()
-    def translate_rna_to_atac(self, adata, batch_size: int = 1024, depth: str = "matched"):
+    def translate_rna_to_atac(self, adata, batch_size: int = 1024, depth: str = "matched",
+                              reference=None, neighbours: int = TRANSLATION_NEIGHBOURS):
         """Yield ``(start, stop, block)``: peak probabilities (float32, cells x model peaks) per cell block.
 
         ``depth``: ``matched`` (each RNA cell's depth z-score) or ``typical`` (see :meth:`_translation_depth`).
+        ``reference``: ATAC cells (AnnData) whose latent codes the mapped embeddings are decoded among
+        (see :meth:`_decode_mapped`); without it, or with ``neighbours=0``, the mapped embedding itself is
+        decoded, as in the paper.
         """
         x = self._align_rna(adata)
         depth_z = self._translation_depth(adata, "rna", x, depth)
+        targets = self._reference_latent(reference, "atac", neighbours)
         for start in range(0, x.shape[0], batch_size):
             stop = min(start + batch_size, x.shape[0])
             z = self.module.rna_to_atac(self.module.rna.encode(self._tensor(x[start:stop])))
-            logits = self.module.atac.decode(z, self._decoder_confounders(depth_z, start, stop))
-            yield start, stop, torch.sigmoid(logits).cpu().numpy().astype(np.float32)
+            probabilities = self._decode_mapped(self.module.atac, z, self._decoder_confounders(depth_z, start, stop),
+                                                targets, neighbours, torch.sigmoid)
+            yield start, stop, probabilities.cpu().numpy().astype(np.float32)
 
     @torch.no_grad()
-    def translate_atac_to_rna(self, adata, batch_size: int = 1024, depth: str = "matched") -> np.ndarray:
-        """Cells x model genes, log-normalised expression predicted from accessibility (``depth``: as in
-        :meth:`translate_rna_to_atac`, from the ATAC cell's depth)."""
+    def translate_atac_to_rna(self, adata, batch_size: int = 1024, depth: str = "matched",
+                              reference=None, neighbours: int = TRANSLATION_NEIGHBOURS) -> np.ndarray:
+        """Cells x model genes, log-normalised expression predicted from accessibility (``depth``,
+        ``reference`` (RNA cells) and ``neighbours``: as in :meth:`translate_rna_to_atac`)."""
         x = self._align_atac(adata)
         depth_z = self._translation_depth(adata, "atac", x, depth)
+        targets = self._reference_latent(reference, "rna", neighbours)
         out = np.zeros((x.shape[0], len(self._metadata["genes"])), dtype=np.float32)
         for start in range(0, x.shape[0], batch_size):
             stop = min(start + batch_size, x.shape[0])
-            confounders = self._decoder_confounders(depth_z, start, stop)
-            out[start:stop] = self.atac_to_rna_torch(self._tensor(x[start:stop], sparse=True),
-                                                     confounders).cpu().numpy()
+            z = self.module.atac_to_rna(self.module.atac.encode(self._tensor(x[start:stop], sparse=True)))
+            out[start:stop] = self._decode_mapped(self.module.rna, z, self._decoder_confounders(depth_z, start, stop),
+                                                  targets, neighbours, lambda values: values).cpu().numpy()
         return out
+
+    def _reference_latent(self, reference, modality: str, neighbours: int) -> torch.Tensor | None:
+        """Latent codes of the reference cells of the target modality (None: point decoding)."""
+        if isinstance(neighbours, bool) or not isinstance(neighbours, (int, np.integer)) or neighbours < 0:
+            raise input_error("--translation-neighbours", f"{neighbours!r} is not a count of cells",
+                              "give 0 (decode the mapped embedding) or a positive number of neighbours")
+        if reference is None or neighbours == 0:
+            return None
+        if reference.n_obs == 0:
+            raise input_error(f"{modality} reference", "has no cells", "give the cells the model was trained on")
+        return torch.from_numpy(self.get_latent(reference, modality)).to(self.device)
+
+    def _decode_mapped(self, autoencoder, z: torch.Tensor, confounders: torch.Tensor,
+                       targets: torch.Tensor | None, neighbours: int, output) -> torch.Tensor:
+        """``output(decode)`` of mapped embeddings: of each embedding itself when ``targets`` is None, else
+        the mean over its ``neighbours`` nearest target codes (cosine), each decoded with the source cell's
+        confounders.
+
+        Why: unpaired training fixes a cell's type region but not its exact place within it, so the
+        mapped point is uncertain; averaging the decoder over real cells around it estimates the expected
+        profile there instead of one guess. Without the pairing, predicting held-out-from-self SNARE-seq
+        cells from their latent neighbours chose 15 (per-peak AUROC 0.712 vs 0.702 decoding one point;
+        per-gene Pearson 0.171 vs 0.159; docs/model.md).
+        """
+        if targets is None:
+            return output(autoencoder.decode(z, confounders))
+        k = min(neighbours, targets.shape[0])
+        similarity = torch.nn.functional.normalize(z, dim=1) @ torch.nn.functional.normalize(targets, dim=1).T
+        nearest = similarity.topk(k, dim=1).indices
+        width = autoencoder.decode(targets[:1], confounders[:1]).shape[1]
+        rows = max(1, NEIGHBOURHOOD_DECODE_VALUES // (k * width))
+        parts = []
+        for start in range(0, z.shape[0], rows):
+            index = nearest[start:start + rows]
+            decoded = output(autoencoder.decode(targets[index.reshape(-1)], confounders[start:start + rows].repeat_interleave(k, 0)))
+            parts.append(decoded.reshape(index.shape[0], k, -1).mean(1))
+        return torch.cat(parts)
 
     def atac_to_rna_torch(self, x_atac: torch.Tensor, confounders: torch.Tensor | None = None) -> torch.Tensor:
         """Differentiable DecR(g(EncA(x))) on a cells x model-peaks tensor, dense or sparse COO (for
