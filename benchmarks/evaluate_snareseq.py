@@ -222,7 +222,8 @@ def targets_text(metrics: pd.DataFrame) -> str:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
+                        help="seeds of the labelled runs (none: only the label-free run, without baselines)")
     parser.add_argument("--epochs-ae", type=int, default=60)
     parser.add_argument("--epochs-map", type=int, default=150)
     parser.add_argument("--datasets", nargs="+", default=["snareseq", "pbmc"])
