@@ -270,8 +270,8 @@ def write_outputs(args, metrics, timings, sizes, elapsed):
            "`docs/evaluation.md`. The cell-type-mean baseline's per-type R2 is 1 by construction (it predicts "
            "the observed type means of the scored cells). GLUE (scglue 0.4.1) runs in its own script on the "
            "same matrices with the same metric code (`benchmarks/glue_snareseq.py`, "
-           "`docs/benchmarks_glue.md`). LIGER: pyliger 0.2.4 (requirements/benchmarks_liger.txt), k = 20, on RNA counts and gene "
-           "activity, alignment metrics only.", ""]
+           "`docs/benchmarks_glue.md`). LIGER: pyliger 0.2.4 (requirements/benchmarks_liger.txt), k = 20, "
+           "on RNA counts and gene activity, alignment metrics only.", ""]
     for name in sizes:
         cells, genes, peaks, pairs = sizes[name]
         part = metrics[metrics["dataset"] == name]

@@ -25,9 +25,10 @@ def add_arguments(parser):
     parser.add_argument("--translation-depth", choices=["matched", "typical"], default="matched",
                         help="depth the decoders assume: each source cell's own depth z-score (matched) or "
                              "the training mean for every cell (typical); docs/model.md")
-    parser.add_argument("--translation-neighbours", type=int, default=15,
+    parser.add_argument("--translation-neighbours", type=int, default=None,
                         help="decode each mapped embedding as the mean over this many nearest cells of the "
-                             "other input (0: the mapped embedding itself, as in the paper); docs/model.md")
+                             "other input (default: the model's, 15; 0: the mapped embedding itself, as in "
+                             "the paper); docs/model.md")
     parser.add_argument("--no-plots", action="store_true", help="skip the UMAP PNGs")
 
 

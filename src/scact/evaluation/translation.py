@@ -17,7 +17,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.io.atomic import atomic_path
-from scact.model._model import TRANSLATION_NEIGHBOURS
 from scact.io.provenance import record_provenance
 
 log = logging.getLogger(__name__)
@@ -184,15 +183,19 @@ def expression_on(adata, genes) -> np.ndarray:
 
 def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32", labels_key="cell_type",
                   batch_size=512, n_neighbors=13, seed=0, device="cpu", plots=True,
-                  translation_depth="matched", translation_neighbours=TRANSLATION_NEIGHBOURS) -> dict[str, Path]:
+                  translation_depth="matched", translation_neighbours=None) -> dict[str, Path]:
     """The whole ``scact translate`` step; returns the written paths by name.
 
     Each modality's cells are the reference the other's mapped embeddings are decoded among
-    (``translation_neighbours``; 0 decodes the mapped embedding itself).
+    (``translation_neighbours``, None: the model's default; 0 decodes the mapped embedding itself).
     """
     from scact.errors import input_error
     from scact.io.anndata import read_h5ad, write_h5ad
     from scact.model import SCACT
+    from scact.model._model import TRANSLATION_NEIGHBOURS
+
+    if translation_neighbours is None:
+        translation_neighbours = TRANSLATION_NEIGHBOURS
 
     if not Path(model_dir).is_dir():
         raise input_error(model_dir, "model folder not found", "pass the output folder of scact train")
@@ -210,7 +213,8 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32
     written["rna_to_atac"] = outdir / "rna_to_atac.h5ad"
     write_rna_to_atac(model.translate_rna_to_atac(rna, batch_size=batch_size, depth=translation_depth,
                                                   reference=atac, neighbours=translation_neighbours),
-                      rna.obs, model.peaks, written["rna_to_atac"], probabilities=probabilities, seed=seed, params=params)
+                      rna.obs, model.peaks, written["rna_to_atac"], probabilities=probabilities, seed=seed,
+                      params=params)
 
     log.info("ATAC->RNA for %d cells", atac.n_obs)
     translated = np.asarray(model.translate_atac_to_rna(atac, batch_size=batch_size, depth=translation_depth,

@@ -433,14 +433,8 @@ class SCACT:
         (see :meth:`_decode_mapped`); without it, or with ``neighbours=0``, the mapped embedding itself is
         decoded, as in the paper.
         """
-        x = self._align_rna(adata)
-        depth_z = self._translation_depth(adata, "rna", x, depth)
-        targets = self._reference_latent(reference, "atac", neighbours)
-        for start in range(0, x.shape[0], batch_size):
-            stop = min(start + batch_size, x.shape[0])
-            z = self.module.rna_to_atac(self.module.rna.encode(self._tensor(x[start:stop])))
-            probabilities = self._decode_mapped(self.module.atac, z, self._decoder_confounders(depth_z, start, stop),
-                                                targets, neighbours, torch.sigmoid)
+        for start, stop, probabilities in self._translated_blocks(adata, "rna", batch_size, depth, reference,
+                                                                  neighbours):
             yield start, stop, probabilities.cpu().numpy().astype(np.float32)
 
     @torch.no_grad()
@@ -448,16 +442,28 @@ class SCACT:
                               reference=None, neighbours: int = TRANSLATION_NEIGHBOURS) -> np.ndarray:
         """Cells x model genes, log-normalised expression predicted from accessibility (``depth``,
         ``reference`` (RNA cells) and ``neighbours``: as in :meth:`translate_rna_to_atac`)."""
-        x = self._align_atac(adata)
-        depth_z = self._translation_depth(adata, "atac", x, depth)
-        targets = self._reference_latent(reference, "rna", neighbours)
-        out = np.zeros((x.shape[0], len(self._metadata["genes"])), dtype=np.float32)
+        out = np.zeros((adata.n_obs, len(self._metadata["genes"])), dtype=np.float32)
+        for start, stop, expression in self._translated_blocks(adata, "atac", batch_size, depth, reference,
+                                                               neighbours):
+            out[start:stop] = expression.cpu().numpy()
+        return out
+
+    def _translated_blocks(self, adata, source: str, batch_size: int, depth: str, reference, neighbours: int):
+        """Yield ``(start, stop, tensor)``: the other modality's decoder output (probabilities for ATAC,
+        log-normalised expression for RNA) for each block of ``source`` cells."""
+        target = "atac" if source == "rna" else "rna"
+        x = self._align_rna(adata) if source == "rna" else self._align_atac(adata)
+        depth_z = self._translation_depth(adata, source, x, depth)
+        targets = self._reference_latent(reference, target, neighbours)
+        mapping = self.module.rna_to_atac if source == "rna" else self.module.atac_to_rna
+        encoder, decoder = getattr(self.module, source), getattr(self.module, target)
+        n_features = len(self._metadata["peaks"]["name"]) if target == "atac" else len(self._metadata["genes"])
+        output = torch.sigmoid if target == "atac" else (lambda values: values)
         for start in range(0, x.shape[0], batch_size):
             stop = min(start + batch_size, x.shape[0])
-            z = self.module.atac_to_rna(self.module.atac.encode(self._tensor(x[start:stop], sparse=True)))
-            out[start:stop] = self._decode_mapped(self.module.rna, z, self._decoder_confounders(depth_z, start, stop),
-                                                  targets, neighbours, lambda values: values).cpu().numpy()
-        return out
+            z = mapping(encoder.encode(self._tensor(x[start:stop], sparse=source == "atac")))
+            confounders = self._decoder_confounders(depth_z, start, stop)
+            yield start, stop, self._decode_mapped(decoder, z, confounders, targets, neighbours, output, n_features)
 
     def _reference_latent(self, reference, modality: str, neighbours: int) -> torch.Tensor | None:
         """Latent codes of the reference cells of the target modality (None: point decoding)."""
@@ -470,11 +476,12 @@ class SCACT:
             raise input_error(f"{modality} reference", "has no cells", "give the cells the model was trained on")
         return torch.from_numpy(self.get_latent(reference, modality)).to(self.device)
 
-    def _decode_mapped(self, autoencoder, z: torch.Tensor, confounders: torch.Tensor,
-                       targets: torch.Tensor | None, neighbours: int, output) -> torch.Tensor:
+    @staticmethod
+    def _decode_mapped(decoder, z: torch.Tensor, confounders: torch.Tensor, targets: torch.Tensor | None,
+                       neighbours: int, output, n_features: int) -> torch.Tensor:
         """``output(decode)`` of mapped embeddings: of each embedding itself when ``targets`` is None, else
         the mean over its ``neighbours`` nearest target codes (cosine), each decoded with the source cell's
-        confounders.
+        confounders (``n_features``: the decoder's output width, to bound each decoded chunk).
 
         Why: unpaired training fixes a cell's type region but not its exact place within it, so the
         mapped point is uncertain; averaging the decoder over real cells around it estimates the expected
@@ -483,28 +490,26 @@ class SCACT:
         per-gene Pearson 0.171 vs 0.159; docs/model.md).
         """
         if targets is None:
-            return output(autoencoder.decode(z, confounders))
+            return output(decoder.decode(z, confounders))
         k = min(neighbours, targets.shape[0])
         similarity = torch.nn.functional.normalize(z, dim=1) @ torch.nn.functional.normalize(targets, dim=1).T
         nearest = similarity.topk(k, dim=1).indices
-        width = autoencoder.decode(targets[:1], confounders[:1]).shape[1]
-        rows = max(1, NEIGHBOURHOOD_DECODE_VALUES // (k * width))
+        rows = max(1, NEIGHBOURHOOD_DECODE_VALUES // (k * n_features))
         parts = []
         for start in range(0, z.shape[0], rows):
             index = nearest[start:start + rows]
-            decoded = output(autoencoder.decode(targets[index.reshape(-1)], confounders[start:start + rows].repeat_interleave(k, 0)))
+            repeated = confounders[start:start + rows].repeat_interleave(k, 0)
+            decoded = output(decoder.decode(targets[index.reshape(-1)], repeated))
             parts.append(decoded.reshape(index.shape[0], k, -1).mean(1))
         return torch.cat(parts)
 
-    def atac_to_rna_torch(self, x_atac: torch.Tensor, confounders: torch.Tensor | None = None) -> torch.Tensor:
+    def atac_to_rna_torch(self, x_atac: torch.Tensor) -> torch.Tensor:
         """Differentiable DecR(g(EncA(x))) on a cells x model-peaks tensor, dense or sparse COO (for
-        integrated gradients pass a dense tensor with ``requires_grad``); decoded at typical depth unless
-        ``confounders`` are given, so attributions do not move with a cell's depth."""
+        integrated gradients pass a dense tensor with ``requires_grad``); decoded at typical depth, so
+        attributions do not move with a cell's depth."""
         x_atac = x_atac.to(device=self.device, dtype=torch.float32)
         z = self.module.atac_to_rna(self.module.atac.encode(x_atac))
-        if confounders is None:
-            confounders = self._default_confounders(x_atac.shape[0])
-        return self.module.rna.decode(z, confounders)
+        return self.module.rna.decode(z, self._default_confounders(x_atac.shape[0]))
 
     def __repr__(self) -> str:
         mode = "label-free" if self.label_free else f"{len(self.shared_label_names)} shared cell types"
