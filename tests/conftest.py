@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real public data live, and where the repository is."""
+"""Shared fixtures: where the real public data live, where the repository is, the generated ATAC data."""
 from __future__ import annotations
 
 import os
@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from atac_simulation import PlantedATAC, simulate_atac
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +58,10 @@ def pipeline_run(tmp_path_factory):
     results = base / "results"
     runner = run_pipeline(fixture / "samplesheet.csv", results, test_profile_params(fixture))
     return results, runner, fixture
+
+
+@pytest.fixture(scope="session")
+def planted_atac(tmp_path_factory) -> PlantedATAC:
+    """Generated fragments, peaks and TSS with known cell kinds; each test module writes its own file names
+    into its folder."""
+    return simulate_atac(tmp_path_factory.mktemp("planted_atac"))

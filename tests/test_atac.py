@@ -1,4 +1,4 @@
-"""ATAC preprocessing: QC, MACS peaks, peak matrix, TF-IDF/LSI/Leiden, on planted and real data, and bad input."""
+"""ATAC preprocessing: QC, MACS peaks, peak matrix, TF-IDF/LSI/Leiden, on planted_atac and real data, and bad input."""
 from __future__ import annotations
 
 import shutil
@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
-from atac_simulation import parsed_atac_h5ad, simulate_atac
+from atac_simulation import parsed_atac_h5ad
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.io.annotation import read_annotation
@@ -33,65 +33,62 @@ def _overlap_fraction(reference: pd.DataFrame, called: pd.DataFrame) -> float:
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    return simulate_atac(tmp_path_factory.mktemp("planted_atac"))
-
-
-@pytest.fixture(scope="module")
-def qc_done(planted):
-    folder = planted.fragments.parent
-    parsed = parsed_atac_h5ad(planted, folder / "sim_atac.h5ad")
-    kept = atac_qc(parsed, folder / "sim_atac_qc.h5ad", folder / "sim_atac_qc.tsv", fragments=planted.fragments,
-                   annotation=planted.tss_bed, plot_prefix=folder / "sim_atac_qc")
+def qc_done(planted_atac):
+    folder = planted_atac.fragments.parent
+    parsed = parsed_atac_h5ad(planted_atac, folder / "sim_atac.h5ad")
+    kept = atac_qc(parsed, folder / "sim_atac_qc.h5ad", folder / "sim_atac_qc.tsv", fragments=planted_atac.fragments,
+                   annotation=planted_atac.tss_bed, plot_prefix=folder / "sim_atac_qc")
     return folder, kept
 
 
 @pytest.fixture(scope="module")
-def peaks_done(planted, qc_done):
+def peaks_done(planted_atac, qc_done):
     folder, _ = qc_done
-    peaks = call_peaks([(folder / "sim_atac_qc.h5ad", planted.fragments)], planted.tss_bed, folder / "peaks.bed",
-                       outdir=folder, genome_size=str(planted.genome_size), plot_path=folder / "peaks_per_chromosome.png")
+    peaks = call_peaks([(folder / "sim_atac_qc.h5ad", planted_atac.fragments)], planted_atac.tss_bed,
+                       folder / "peaks.bed", outdir=folder, genome_size=str(planted_atac.genome_size),
+                       plot_path=folder / "peaks_per_chromosome.png")
     return folder, peaks
 
 
 @pytest.fixture(scope="module")
-def matrix_done(planted, peaks_done):
+def matrix_done(planted_atac, peaks_done):
     folder, _ = peaks_done
     return atac_matrix(folder / "sim_atac_qc.h5ad", folder / "peaks.bed", folder / "sim_atac_peaks.h5ad",
-                       fragments=planted.fragments)
+                       fragments=planted_atac.fragments)
 
 
-def test_qc_removes_planted_low_quality_and_doublets(planted, qc_done):
+def test_qc_removes_planted_low_quality_and_doublets(planted_atac, qc_done):
     folder, kept = qc_done
     kept_barcodes = set(kept.obs["barcode"])
-    removed = {kind: np.mean([b not in kept_barcodes for b in planted.kinds.index[planted.kinds == kind]])
+    removed = {kind: np.mean([b not in kept_barcodes for b in planted_atac.kinds.index[planted_atac.kinds == kind]])
                for kind in ("good", "low_fragments", "low_tss", "doublet")}
     assert removed["low_fragments"] >= 0.9 and removed["low_tss"] >= 0.9, removed
     assert removed["doublet"] >= 0.7, removed
     assert removed["good"] <= 0.05, removed
     table = pd.read_csv(folder / "sim_atac_qc.tsv", sep="\t")
     counts = dict(zip(table["reason"], table["n_barcodes"]))
-    assert counts["input_barcodes"] == len(planted.kinds)
+    assert counts["input_barcodes"] == len(planted_atac.kinds)
     assert counts["kept"] == kept.n_obs
-    assert sum(v for k, v in counts.items() if k not in ("input_barcodes", "kept")) == len(planted.kinds) - kept.n_obs
+    removed = sum(v for k, v in counts.items() if k not in ("input_barcodes", "kept"))
+    assert removed == len(planted_atac.kinds) - kept.n_obs
     assert {"n_fragments", "tss_enrichment", "log_depth"}.issubset(kept.obs.columns)
     assert "atac_qc" in kept.uns["scact"]
     for png in ("sim_atac_qc_fragments.png", "sim_atac_qc_tss_vs_fragments.png"):
         assert (folder / png).stat().st_size > 1000
 
 
-def test_metrics_do_not_depend_on_chunk_size(planted):
-    genes = read_annotation(planted.tss_bed)
-    whole, lengths = atac.fragment_metrics(planted.fragments, genes)
-    chunked, chunked_lengths = atac.fragment_metrics(planted.fragments, genes, chunk_size=777)
+def test_metrics_do_not_depend_on_chunk_size(planted_atac):
+    genes = read_annotation(planted_atac.tss_bed)
+    whole, lengths = atac.fragment_metrics(planted_atac.fragments, genes)
+    chunked, chunked_lengths = atac.fragment_metrics(planted_atac.fragments, genes, chunk_size=777)
     pd.testing.assert_frame_equal(whole.sort_index(), chunked.sort_index())
     assert (lengths == chunked_lengths).all()
-    assert dict(count_fragments_per_barcode(planted.fragments)) == whole["n_fragments"].to_dict()
+    assert dict(count_fragments_per_barcode(planted_atac.fragments)) == whole["n_fragments"].to_dict()
 
 
-def test_peaks_recover_planted_peaks_in_genome_order(planted, peaks_done):
+def test_peaks_recover_planted_peaks_in_genome_order(planted_atac, peaks_done):
     folder, peaks = peaks_done
-    assert _overlap_fraction(planted.peaks, peaks) >= 0.9
+    assert _overlap_fraction(planted_atac.peaks, peaks) >= 0.9
     assert "chrM" not in set(peaks["chrom"])
     dropped = pd.read_csv(folder / "dropped_chromosomes.tsv", sep="\t")
     assert dropped.set_index("chrom").loc["chrM", "n_fragments_dropped"] > 0
@@ -101,18 +98,18 @@ def test_peaks_recover_planted_peaks_in_genome_order(planted, peaks_done):
     assert (folder / "macs3_peaks.narrowPeak").exists()
 
 
-def test_matrix_and_process_recover_cell_types(planted, peaks_done, matrix_done):
+def test_matrix_and_process_recover_cell_types(planted_atac, peaks_done, matrix_done):
     folder, peaks = peaks_done
     matrix = matrix_done
     assert matrix.n_vars == len(peaks) and matrix.X.nnz > 0
     out = atac_process([str(folder / "sim_atac_peaks.h5ad")], folder / "atac_processed.h5ad",
-                       folder / "gene_activity.h5ad", annotation=planted.tss_bed, n_top_peaks=150, seed=0)
+                       folder / "gene_activity.h5ad", annotation=planted_atac.tss_bed, n_top_peaks=150, seed=0)
     written = ad.read_h5ad(folder / "atac_processed.h5ad")
     assert written.n_vars == 150 and set(np.unique(written.X.data)) == {1.0} and written.X.dtype == np.float32
     assert (atac.sort_genome_order(written.var).index == written.var.index).all()
     assert written.obsm["X_lsi"].shape == (written.n_obs, 20)
     assert {"sample", "batch", "n_fragments", "tss_enrichment", "log_depth", "leiden"}.issubset(written.obs.columns)
-    truth = planted.cell_types.reindex(written.obs["barcode"].astype(str).to_numpy()).to_numpy()
+    truth = planted_atac.cell_types.reindex(written.obs["barcode"].astype(str).to_numpy()).to_numpy()
     assert adjusted_rand_score(truth, written.obs["leiden"]) > 0.8
     assert out.uns["lsi"]["dropped_component"] == 0  # the first component tracks depth here
     activity = ad.read_h5ad(folder / "gene_activity.h5ad")
@@ -172,9 +169,9 @@ def test_annotation_readers(shared_data):
 
 
 # ---------------------------------------------------------------------------------------------- bad input
-def test_fragments_without_index(planted, tmp_path):
+def test_fragments_without_index(planted_atac, tmp_path):
     copy = tmp_path / "frags.tsv.gz"
-    shutil.copy(planted.fragments, copy)
+    shutil.copy(planted_atac.fragments, copy)
     with pytest.raises(ScactInputError, match="no tabix index.*tabix -p bed"):
         count_fragments_per_barcode(copy)
 
@@ -199,27 +196,30 @@ def test_unsorted_and_malformed_fragments(tmp_path, monkeypatch):
         count_fragments_per_barcode(str(malformed) + ".gz")
 
 
-def test_barcodes_matching_no_cells(planted, tmp_path):
+def test_barcodes_matching_no_cells(planted_atac, tmp_path):
     obs = pd.DataFrame({"sample": "x", "batch": "b", "barcode": ["NOPE-1", "NOPE-2"]}, index=["x:NOPE-1", "x:NOPE-2"])
     ad.AnnData(obs=obs).write_h5ad(tmp_path / "x_atac.h5ad")
-    code = run_command("atac_qc", ["--input", str(tmp_path / "x_atac.h5ad"), "--fragments", str(planted.fragments),
-                                   "--annotation", str(planted.tss_bed), "--outdir", str(tmp_path), "--no-versions"])
+    code = run_command("atac_qc", ["--input", str(tmp_path / "x_atac.h5ad"),
+                                   "--fragments", str(planted_atac.fragments),
+                                   "--annotation", str(planted_atac.tss_bed), "--outdir", str(tmp_path),
+                                   "--no-versions"])
     assert code == 2
     assert not list(tmp_path.glob("x_atac_qc*"))
 
 
-def test_annotation_with_no_shared_chromosome(planted, qc_done, tmp_path):
+def test_annotation_with_no_shared_chromosome(planted_atac, qc_done, tmp_path):
     renamed = tmp_path / "tss_nochr.bed"
-    renamed.write_text(planted.tss_bed.read_text().replace("chr", ""))
+    renamed.write_text(planted_atac.tss_bed.read_text().replace("chr", ""))
     with pytest.raises(ScactInputError, match="no chromosome in common.*'chr' prefix"):
         atac_qc(qc_done[0] / "sim_atac.h5ad", tmp_path / "o.h5ad", tmp_path / "o.tsv",
-                fragments=planted.fragments, annotation=renamed)
+                fragments=planted_atac.fragments, annotation=renamed)
     assert not (tmp_path / "o.h5ad").exists()
 
 
-def test_threshold_removing_every_cell(planted, qc_done, tmp_path):
-    code = run_command("atac_qc", ["--input", str(qc_done[0] / "sim_atac.h5ad"), "--fragments", str(planted.fragments),
-                                   "--annotation", str(planted.tss_bed), "--min-fragments", "10000000",
+def test_threshold_removing_every_cell(planted_atac, qc_done, tmp_path):
+    code = run_command("atac_qc", ["--input", str(qc_done[0] / "sim_atac.h5ad"),
+                                   "--fragments", str(planted_atac.fragments),
+                                   "--annotation", str(planted_atac.tss_bed), "--min-fragments", "10000000",
                                    "--outdir", str(tmp_path), "--no-versions"])
     assert code == 2
     assert not list(tmp_path.glob("*.h5ad")) and not list(tmp_path.glob("*.tsv"))
@@ -242,7 +242,7 @@ def test_h5_without_peaks(tmp_path):
         read_10x_h5(path, "atac")
 
 
-def test_peak_count_input_without_fragments(tmp_path, planted, peaks_done, matrix_done):
+def test_peak_count_input_without_fragments(tmp_path, planted_atac, peaks_done, matrix_done):
     """A peak-count h5ad skips fragment steps: filtered on counts, remapped onto the shared peaks."""
     folder, peaks = peaks_done
     counts = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
@@ -255,14 +255,15 @@ def test_peak_count_input_without_fragments(tmp_path, planted, peaks_done, matri
     assert np.allclose(remapped.X.toarray(), counts[kept.obs_names].X.toarray())
 
 
-def test_cellranger_cell_calls_respected(planted, qc_done, tmp_path):
+def test_cellranger_cell_calls_respected(planted_atac, qc_done, tmp_path):
     """With CellRanger-arc's per_barcode_metrics.csv only its is_cell barcodes can be kept."""
-    barcodes = planted.kinds.index.to_numpy()
+    barcodes = planted_atac.kinds.index.to_numpy()
     called = set(barcodes[::2])
     pd.DataFrame({"barcode": barcodes, "is_cell": [int(b in called) for b in barcodes]}).to_csv(
         tmp_path / "per_barcode_metrics.csv", index=False)
-    kept = atac_qc(qc_done[0] / "sim_atac.h5ad", tmp_path / "q.h5ad", tmp_path / "q.tsv", fragments=planted.fragments,
-                   annotation=planted.tss_bed, cell_metrics=tmp_path / "per_barcode_metrics.csv")
+    kept = atac_qc(qc_done[0] / "sim_atac.h5ad", tmp_path / "q.h5ad", tmp_path / "q.tsv",
+                   fragments=planted_atac.fragments, annotation=planted_atac.tss_bed,
+                   cell_metrics=tmp_path / "per_barcode_metrics.csv")
     assert set(kept.obs["barcode"]) <= called and kept.n_obs > 0
     table = pd.read_csv(tmp_path / "q.tsv", sep="\t").set_index("reason")["n_barcodes"]
     assert table["not_called_by_cellranger"] == len(barcodes) - len(called)
@@ -281,20 +282,21 @@ def test_command_scripts_and_modules(repo_root, command):
     assert get_parser(command).format_help()
 
 
-def test_peaks_called_per_group_then_merged(planted, qc_done, tmp_path):
+def test_peaks_called_per_group_then_merged(planted_atac, qc_done, tmp_path):
     folder, kept = qc_done
     labelled = kept.copy()
-    labelled.obs["label"] = planted.cell_types.reindex(labelled.obs["barcode"].astype(str).to_numpy()).to_numpy()
+    labelled.obs["label"] = planted_atac.cell_types.reindex(labelled.obs["barcode"].astype(str).to_numpy()).to_numpy()
     labelled.write_h5ad(tmp_path / "labelled_qc.h5ad")
-    peaks = call_peaks([(tmp_path / "labelled_qc.h5ad", planted.fragments)], planted.tss_bed, tmp_path / "peaks.bed",
-                       outdir=tmp_path, genome_size=str(planted.genome_size), group_by="label", min_group_cells=20)
+    peaks = call_peaks([(tmp_path / "labelled_qc.h5ad", planted_atac.fragments)], planted_atac.tss_bed,
+                       tmp_path / "peaks.bed",
+                       outdir=tmp_path, genome_size=str(planted_atac.genome_size), group_by="label", min_group_cells=20)
     groups = pd.read_csv(tmp_path / "peak_groups.tsv", sep="\t")
     assert sorted(groups["group"]) == ["type0", "type1", "type2"] and (groups["n_summits"] > 0).all()
-    assert _overlap_fraction(planted.peaks, peaks) >= 0.9
+    assert _overlap_fraction(planted_atac.peaks, peaks) >= 0.9
     assert (atac.sort_genome_order(peaks[["chrom", "start", "end"]]).index == peaks.index).all()
 
 
-def test_call_peaks_with_peak_count_input_only(planted, peaks_done, matrix_done, tmp_path):
+def test_call_peaks_with_peak_count_input_only(planted_atac, peaks_done, matrix_done, tmp_path):
     """A peak-count input (no fragments, '-') contributes its own peaks; chrM and unannotated ones are dropped."""
     folder, peaks = peaks_done
     counts = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
@@ -303,6 +305,7 @@ def test_call_peaks_with_peak_count_input_only(planted, peaks_done, matrix_done,
     given = ad.AnnData(X=sp.hstack([counts.X, sp.csr_matrix((counts.n_obs, 2))]).tocsr(),
                        obs=counts.obs[["sample", "batch", "barcode"]].copy(), var=var)
     given.write_h5ad(tmp_path / "given_qc.h5ad")
-    merged = call_peaks([(tmp_path / "given_qc.h5ad", "-")], planted.tss_bed, tmp_path / "peaks.bed", outdir=tmp_path)
+    merged = call_peaks([(tmp_path / "given_qc.h5ad", "-")], planted_atac.tss_bed, tmp_path / "peaks.bed",
+                        outdir=tmp_path)
     assert merged[["chrom", "start", "end"]].reset_index(drop=True).equals(
         peaks[["chrom", "start", "end"]].reset_index(drop=True).astype(merged[["chrom", "start", "end"]].dtypes))

@@ -1,6 +1,6 @@
 """ATAC doublets of peak-count inputs without fragments: DoubletDetection on the binarized peak matrix.
 
-Two generated data sets: the planted fragments of tests/atac_simulation.py counted on its peaks (a third of
+Two generated data sets: the planted_atac fragments of tests/atac_simulation.py counted on its peaks (a third of
 its doublets are homotypic: two cells of one type, whose binarized union looks like a singlet of that type),
 and the peak matrix of a `scact simulate` sample (heterotypic doublets only), given as a peak-count h5ad.
 """
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atac_simulation import parsed_atac_h5ad, simulate_atac
+from atac_simulation import parsed_atac_h5ad
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.io.tenx import read_10x_h5
@@ -20,17 +20,12 @@ from scact.preprocessing.atac_steps import atac_qc
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    return simulate_atac(tmp_path_factory.mktemp("planted_atac_doublets"))
-
-
-@pytest.fixture(scope="module")
-def peak_counts(planted):
+def peak_counts(planted_atac):
     """What parse writes for a peak-count h5ad of every barcode (no fragments file)."""
-    folder = planted.fragments.parent
-    barcodes = planted.kinds.index.to_numpy()
-    peaks = planted.peaks.reset_index(drop=True)
-    counts = atac.peak_matrix_from_fragments(planted.fragments, list(barcodes), peaks)
+    folder = planted_atac.fragments.parent
+    barcodes = planted_atac.kinds.index.to_numpy()
+    peaks = planted_atac.peaks.reset_index(drop=True)
+    counts = atac.peak_matrix_from_fragments(planted_atac.fragments, list(barcodes), peaks)
     var = peaks.copy()
     var.index = atac.peak_names(peaks)
     obs = pd.DataFrame({"sample": "sim", "batch": "b1", "barcode": barcodes}, index=[f"sim:{b}" for b in barcodes])
@@ -40,7 +35,7 @@ def peak_counts(planted):
 
 
 @pytest.fixture(scope="module")
-def doubletdetection_qc(planted, peak_counts):
+def doubletdetection_qc(planted_atac, peak_counts):
     folder = peak_counts.parent
     kept = atac_qc(peak_counts, folder / "dd_qc.h5ad", folder / "dd_qc.tsv", seed=0)
     return folder, kept
@@ -50,18 +45,18 @@ def _removed_share(kept: ad.AnnData, barcodes) -> float:
     return float(np.mean([b not in set(kept.obs["barcode"]) for b in barcodes]))
 
 
-def test_doubletdetection_removes_heterotypic_doublets_without_fragments(planted, doubletdetection_qc):
+def test_doubletdetection_removes_heterotypic_doublets_without_fragments(planted_atac, doubletdetection_qc):
     folder, kept = doubletdetection_qc
     params = kept.uns["scact"]["atac_qc"]["params"]
     assert params["doublet_method"] == "doubletdetection" and params["doublet_method_requested"] == "auto"
-    kinds = planted.kinds
-    doublets = planted.doublet_types
+    kinds = planted_atac.kinds
+    doublets = planted_atac.doublet_types
     homotypic = doublets.index[[a == b for a, b in doublets.str.split("+")]]
     heterotypic = doublets.index.difference(homotypic)
     removed = {"doublet": _removed_share(kept, doublets.index), "heterotypic": _removed_share(kept, heterotypic),
                "homotypic": _removed_share(kept, homotypic),
                "good": _removed_share(kept, kinds.index[kinds == "good"])}
-    print(f"DoubletDetection on binarized peaks, planted data: removed {removed} "
+    print(f"DoubletDetection on binarized peaks, planted_atac data: removed {removed} "
           f"({len(heterotypic)} heterotypic, {len(homotypic)} homotypic doublets)")
     # measured (seed 0): all 25 doublets 0.60, heterotypic 1.00, homotypic 0.00, good cells 0.005. A homotypic
     # doublet's binarized profile is that of a singlet of its type here (every type peak is open in singlets).
@@ -113,17 +108,17 @@ def test_amulet_needs_fragments(peak_counts, tmp_path):
     assert code == 2 and not list(tmp_path.glob("*_atac_qc*"))
 
 
-def test_doubletdetection_needs_peaks(planted, tmp_path):
-    no_peaks = parsed_atac_h5ad(planted, tmp_path / "frag_atac.h5ad")
+def test_doubletdetection_needs_peaks(planted_atac, tmp_path):
+    no_peaks = parsed_atac_h5ad(planted_atac, tmp_path / "frag_atac.h5ad")
     with pytest.raises(ScactInputError, match="frag_atac.h5ad: has no peak counts.*binarized"):
-        atac_qc(no_peaks, tmp_path / "q.h5ad", tmp_path / "q.tsv", fragments=planted.fragments,
-                annotation=planted.tss_bed, doublet_method="doubletdetection")
+        atac_qc(no_peaks, tmp_path / "q.h5ad", tmp_path / "q.tsv", fragments=planted_atac.fragments,
+                annotation=planted_atac.tss_bed, doublet_method="doubletdetection")
 
 
-def test_auto_picks_amulet_with_fragments(planted, peak_counts, tmp_path):
+def test_auto_picks_amulet_with_fragments(planted_atac, peak_counts, tmp_path):
     """With fragments, auto runs AMULET (even when the input also has peak counts)."""
-    kept = atac_qc(peak_counts, tmp_path / "q.h5ad", tmp_path / "q.tsv", fragments=planted.fragments,
-                   annotation=planted.tss_bed)
+    kept = atac_qc(peak_counts, tmp_path / "q.h5ad", tmp_path / "q.tsv", fragments=planted_atac.fragments,
+                   annotation=planted_atac.tss_bed)
     params = kept.uns["scact"]["atac_qc"]["params"]
     assert params["doublet_method"] == "amulet" and "doublet_qvalue" in kept.obs and "doublet_score" not in kept.obs
-    assert _removed_share(kept, planted.doublet_types.index) >= 0.7
+    assert _removed_share(kept, planted_atac.doublet_types.index) >= 0.7
