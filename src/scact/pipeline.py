@@ -9,24 +9,32 @@ Parameters and their defaults come from ``nextflow_schema.json``, the file Nextf
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import yaml
 
+from scact import __version__
 from scact.errors import ScactInputError, input_error
 from scact.io.atomic import write_text
 from scact.io.inputs import fragments_of
 from scact.io.samplesheet import SampleRow, read_samplesheet
+from scact.progress import ProgressFollower, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,9 @@ PUBLISH_DIRS = {
 FILE_PARAMS = ("annotation", "markers", "genome_fasta")
 #: Where the intermediates go with ``--save_intermediates``.
 INTERMEDIATE_DIRS = {"SCACT_PARSE": "parsed", "SCACT_ATAC_MATRIX": "preprocessing/atac_matrix"}
+#: ``<outdir>/pipeline_info/run_status.json``: running (with the step), succeeded, failed (with the step and
+#: the message) or interrupted, with the times.
+RUN_STATUS_FILE = "run_status.json"
 
 def load_params_schema() -> dict:
     """``nextflow_schema.json`` as shipped with the package."""
@@ -138,6 +149,33 @@ def bin_dir() -> Path:
     return candidate
 
 
+#: The option that makes a task's command continue from its own checkpoints, used when ``--resume`` finds the
+#: task started with the same inputs but not finished.
+RESUME_OPTIONS = {"SCACT_TRAIN": "--resume"}
+#: Staged files that describe the run rather than results: they do not make a task run again.
+RUN_INFO_FILES = ("execution_trace.tsv", "run_status.json")
+#: Files up to this size are fingerprinted by content, larger ones by size and modification time (Nextflow's
+#: default for every file).
+CONTENT_HASH_MAX_BYTES = 4 << 20
+#: In each task folder: the task's cache key (written first), its completion record (written last,
+#: atomically; a folder without it did not finish) and the progress records a task may append.
+TASK_KEY_FILE, TASK_DONE_FILE, PROGRESS_FILE = ".task_key", ".task_done.json", ".command.progress"
+#: Seconds between looks at a running task (its progress file, its exit).
+POLL_SECONDS = 0.5
+
+
+class RunInterrupted(BaseException):
+    """The run got SIGINT or SIGTERM; its running task has been stopped."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+class TaskFailed(ScactInputError):
+    """A task exited with a non-zero status."""
+
+
 @dataclass
 class TaskRecord:
     process: str
@@ -145,15 +183,101 @@ class TaskRecord:
     workdir: Path
     exit_status: int
     seconds: float
+    status: str = "COMPLETED"  # COMPLETED, CACHED, FAILED, ABORTED (as Nextflow's trace)
+
+
+def fingerprint(path: Path):
+    """What identifies a staged input: content hash of a small file, size and modification time of a large
+    one; for a folder, the same of every file in it."""
+    path = path.resolve()
+    if path.is_dir():
+        return [[str(p.relative_to(path)), fingerprint(p)] for p in sorted(path.rglob("*")) if p.is_file()]
+    stat = path.stat()
+    if stat.st_size <= CONTENT_HASH_MAX_BYTES:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"size:{stat.st_size},mtime_ns:{stat.st_mtime_ns}"
+
+
+def _task_outputs(workdir: Path) -> dict[str, int]:
+    """Files a task wrote (not its staged links, not the runner's dot files), with their sizes."""
+    outputs = {}
+    for path in sorted(workdir.rglob("*")):
+        relative = path.relative_to(workdir)
+        if path.is_symlink() or relative.parts[0].startswith(".") or not path.is_file():
+            continue
+        outputs[str(relative)] = path.stat().st_size
+    return outputs
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h {seconds // 60 % 60:02d}m {seconds % 60:02d}s" if seconds >= 3600 else \
+        f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class _Display:
+    """What a person sees: at a terminal, a line per task with its time and the pipeline's, and a live bar
+    (with ETA when the task reports progress); otherwise (Nextflow, CI, a log file) plain log lines."""
+
+    def __init__(self):
+        self.live = show_progress()
+        self.start = time.monotonic()
+        self.bar = None
+
+    def task_started(self, label: str, argv: list[str]) -> None:
+        if not self.live:
+            log.info("%s: %s", label, " ".join(argv[1:]))
+            return
+        from tqdm.auto import tqdm
+
+        log.debug("%s: %s", label, " ".join(argv[1:]))
+        self.bar = tqdm(desc=label, total=None, file=sys.stderr, leave=False, dynamic_ncols=True,
+                        bar_format="{desc}: running {elapsed}")
+
+    def task_progress(self, label: str, record: dict | None) -> None:
+        if self.bar is None:
+            return
+        if record is not None:
+            if self.bar.total != record["total"]:
+                self.bar.total = record["total"]
+                self.bar.bar_format = ("{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                                       "[{elapsed}<{remaining}{postfix}]")
+            self.bar.set_description_str(f"{label} {record.get('desc', '')}".rstrip(), refresh=False)
+            self.bar.set_postfix(record.get("postfix") or {}, refresh=False)
+            self.bar.n = int(record["n"])  # the rate (and ETA) is then the average since the task started
+        self.bar.refresh()
+
+    def task_done(self, label: str, status: str, seconds: float) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        text = {"COMPLETED": f"done in {_duration(seconds)}", "CACHED": "cached (--resume)"}.get(
+            status, f"{status.lower()} after {_duration(seconds)}")
+        if self.live:
+            from tqdm.auto import tqdm
+
+            tqdm.write(f"{label}: {text}  [pipeline {_duration(time.monotonic() - self.start)}]", file=sys.stderr)
+        elif status == "CACHED":
+            log.info("%s: %s", label, text)
 
 
 @dataclass
 class LocalRunner:
-    """Runs tasks one at a time in their own folders and keeps a trace, like Nextflow's local executor."""
+    """Runs tasks one at a time in their own folders and keeps a trace, like Nextflow's local executor.
+    With ``resume``, a task whose command, inputs and outputs are unchanged since it completed is not run
+    again (Nextflow's ``-resume``); one that started with the same inputs but did not finish continues from
+    its checkpoints when its command can (``RESUME_OPTIONS``)."""
 
     outdir: Path
     params: dict
+    resume: bool = False
     trace: list[TaskRecord] = field(default_factory=list)
+    status: dict = field(default_factory=dict)
+    display: _Display = field(default_factory=_Display)
 
     def task(self, process: str, args: list[str], stage: list[Path], tag: str = "",
              nested: dict[Path, list[Path]] | None = None) -> Path:
@@ -161,56 +285,129 @@ class LocalRunner:
         (and ``nested``: files linked into subfolders, as Nextflow's ``stageAs: 'dir/??/*'``)."""
         command = process.removeprefix("SCACT_").lower()
         name = f"{len(self.trace) + 1:02d}_{process}" + (f"_{tag}" if tag else "")
+        label = f"[{STEP_ORDER.index(process) + 1:>2}/{len(STEP_ORDER)}] {process}" + (f" ({tag})" if tag else "")
         workdir = self.outdir / "work" / name
-        if workdir.exists():
-            shutil.rmtree(workdir)
-        workdir.mkdir(parents=True)
-        for folder, paths in [(Path("."), stage), *(nested or {}).items()]:
-            (workdir / folder).mkdir(parents=True, exist_ok=True)
-            for path in paths:
-                link = workdir / folder / path.name
-                if not link.exists():
-                    link.symlink_to(path.resolve())
+        staged = [(folder / path.name, path) for folder, paths in [(Path("."), stage), *(nested or {}).items()]
+                  for path in paths]
         options = [str(v) for option, param in STEP_OPTIONS.get(process, ())
                    for v in (option, self.params[param])]
-        argv = [sys.executable, str(bin_dir() / f"scact_{command}.py"), *map(str, args), *options,
-                "--task-name", process]
+        args = [*map(str, args), *options, "--task-name", process]
+        key = self._task_key(process, args, staged)
+        self.set_status(step=process, tag=tag, task=name)
+        if self.resume and self._completed(workdir, key):
+            self._record(TaskRecord(process, tag, workdir, 0, self._done_record(workdir)["seconds"], "CACHED"), label)
+            self.set_status(step=None, tag=None, task=None)
+            return workdir
+        continuing = (self.resume and process in RESUME_OPTIONS and (workdir / TASK_KEY_FILE).is_file()
+                      and (workdir / TASK_KEY_FILE).read_text() == key)
+        if workdir.exists() and not continuing:
+            shutil.rmtree(workdir)
+        for folder, path in staged:
+            (workdir / folder.parent).mkdir(parents=True, exist_ok=True)
+            link = workdir / folder
+            if not link.is_symlink():
+                link.symlink_to(path.resolve())
+        write_text(workdir / TASK_KEY_FILE, key)
+        argv = [sys.executable, str(bin_dir() / f"scact_{command}.py"), *args,
+                *([RESUME_OPTIONS[process]] if continuing else [])]
         write_text(workdir / ".command.sh", " ".join(argv) + "\n")
-        log.info("[%s] %s", name, " ".join(argv[1:]))
-        start = time.monotonic()
-        with open(workdir / ".command.log", "w") as out:
-            status = subprocess.run(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "MPLBACKEND": "Agg"}).returncode
-        self.trace.append(TaskRecord(process, tag, workdir, status, time.monotonic() - start))
+        status, seconds = self._execute(argv, workdir, label, process, tag)
         if status != 0:
+            self._record(TaskRecord(process, tag, workdir, status, seconds, "FAILED"), label)
             tail = (workdir / ".command.log").read_text().strip().splitlines()[-15:]
-            self.write_trace()
-            raise ScactInputError(f"step {process}{' (' + tag + ')' if tag else ''} failed with exit status "
-                                  f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
+            raise TaskFailed(f"step {process}{' (' + tag + ')' if tag else ''} failed with exit status "
+                             f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
+        write_text(workdir / TASK_DONE_FILE, json.dumps(
+            {"key": key, "process": process, "tag": tag, "exit_status": 0, "seconds": seconds,
+             "finished": _now(), "outputs": _task_outputs(workdir)}, indent=1) + "\n")
+        self._record(TaskRecord(process, tag, workdir, status, seconds), label)
+        self.set_status(step=None, tag=None, task=None)
         return workdir
 
+    def _task_key(self, process: str, args: list[str], staged: list[tuple[Path, Path]]) -> str:
+        """What decides whether a completed task can be reused: the package version, the command line and
+        the fingerprints of the staged inputs and of files named by absolute path (e.g. ``--markers``)."""
+        record = {"scact": __version__, "process": process, "args": args,
+                  "inputs": [[str(name), fingerprint(path)] for name, path in staged
+                             if path.name not in RUN_INFO_FILES],
+                  "files_in_args": [[a, fingerprint(Path(a))] for a in args
+                                    if os.path.isabs(a) and Path(a).exists()]}
+        return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+    @staticmethod
+    def _done_record(workdir: Path) -> dict:
+        try:
+            return json.loads((workdir / TASK_DONE_FILE).read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def _completed(self, workdir: Path, key: str) -> bool:
+        """Whether ``workdir`` holds a completed task with this key whose outputs are all still there."""
+        done = self._done_record(workdir)
+        if done.get("key") != key:
+            return False
+        outputs = done.get("outputs", {})
+        return all((workdir / name).is_file() and (workdir / name).stat().st_size == size
+                   for name, size in outputs.items())
+
+    def _execute(self, argv: list[str], workdir: Path, label: str, process: str, tag: str) -> tuple[int, float]:
+        """Run the task's command, following its progress file; a signal to the run stops the task first."""
+        self.display.task_started(label, argv)
+        progress = ProgressFollower(workdir / PROGRESS_FILE)
+        start = time.monotonic()
+        with open(workdir / ".command.log", "w") as out:
+            child = subprocess.Popen(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "MPLBACKEND": "Agg"})
+            try:
+                while child.poll() is None:
+                    self.display.task_progress(label, progress.latest())
+                    time.sleep(POLL_SECONDS)
+            except BaseException:
+                child.terminate()
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                seconds = time.monotonic() - start
+                self._record(TaskRecord(process, tag, workdir, child.returncode, seconds, "ABORTED"), label)
+                raise
+        return child.returncode, time.monotonic() - start
+
+    def _record(self, record: TaskRecord, label: str) -> None:
+        self.trace.append(record)
+        self.display.task_done(label, record.status, record.seconds)
+        self.write_trace()
+
     def publish(self, process: str, workdir: Path, patterns: list[str]) -> list[Path]:
-        """Copy the outputs matching ``patterns`` to the step's folder of ``--outdir`` (Nextflow's publishDir)."""
+        """Copy the outputs matching ``patterns`` to the step's folder of ``--outdir`` (Nextflow's publishDir):
+        all of them into a temporary folder first, then each renamed into place."""
         step = PUBLISH_DIRS[process]
         if step is None:
             if not self.params["save_intermediates"]:
                 return []
             step = INTERMEDIATE_DIRS[process]
+        outputs = {path.name: path for pattern in patterns for path in sorted(workdir.glob(pattern))}
+        if not outputs:
+            return []
         target = self.outdir / step
         target.mkdir(parents=True, exist_ok=True)
-        published = []
-        for pattern in patterns:
-            for path in sorted(workdir.glob(pattern)):
-                dest = target / path.name
-                if dest.exists():
-                    shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
-                (shutil.copytree if path.is_dir() else shutil.copy2)(path, dest)
-                published.append(path)
-        return published
+        staging = Path(tempfile.mkdtemp(prefix=".publishing-", dir=self.outdir))
+        try:
+            for name, path in outputs.items():
+                (shutil.copytree if path.is_dir() else shutil.copy2)(path, staging / name)
+            for name in outputs:
+                dest = target / name
+                if dest.is_dir() and not dest.is_symlink():
+                    os.rename(dest, staging / f".{name}.old")
+                os.replace(staging / name, dest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return list(outputs.values())
 
     def write_trace(self) -> None:
-        lines = ["task\tprocess\ttag\texit\tseconds\tworkdir"]
-        lines += [f"{i}\t{t.process}\t{t.tag}\t{t.exit_status}\t{t.seconds:.1f}\t{t.workdir}"
+        lines = ["task\tprocess\ttag\texit\tseconds\tstatus\tworkdir"]
+        lines += [f"{i}\t{t.process}\t{t.tag}\t{t.exit_status}\t{t.seconds:.1f}\t{t.status}\t{t.workdir}"
                   for i, t in enumerate(self.trace, start=1)]
         write_text(self.outdir / "pipeline_info" / "execution_trace.tsv", "\n".join(lines) + "\n")
 
@@ -222,6 +419,31 @@ class LocalRunner:
             if path.is_file():
                 versions.update(yaml.safe_load(path.read_text()) or {})
         write_text(self.outdir / "pipeline_info" / "software_versions.yml", yaml.safe_dump(versions, sort_keys=True))
+
+    def set_status(self, **fields) -> None:
+        """Update ``pipeline_info/run_status.json``: where the run is, or how it ended."""
+        self.status.update(fields)
+        counts = {}
+        for record in self.trace:
+            counts[record.status.lower()] = counts.get(record.status.lower(), 0) + 1
+        self.status["tasks"] = counts
+        write_text(self.outdir / "pipeline_info" / RUN_STATUS_FILE, json.dumps(self.status, indent=2) + "\n")
+
+    def finish(self, error: BaseException | None) -> None:
+        """Write how the run ended; a successful run also removes task folders no longer part of it."""
+        seconds = round(time.monotonic() - self.display.start, 1)
+        if error is None:
+            current = {record.workdir for record in self.trace}
+            for folder in sorted((self.outdir / "work").glob("*")):
+                if folder not in current:
+                    shutil.rmtree(folder, ignore_errors=True)
+            self.set_status(status="succeeded", finished=_now(), seconds=seconds, step=None, tag=None, task=None)
+            return
+        status = "interrupted" if isinstance(error, (RunInterrupted, KeyboardInterrupt)) else "failed"
+        message = str(error) or type(error).__name__
+        log_file = str(self.trace[-1].workdir / ".command.log") if self.trace and self.trace[-1].status in (
+            "FAILED", "ABORTED") else None
+        self.set_status(status=status, finished=_now(), seconds=seconds, message=message, log=log_file)
 
 
 def _parse_rows(runner: LocalRunner, rows: list[SampleRow]) -> dict[str, dict[str, Path]]:
@@ -334,8 +556,8 @@ def _reconcile(runner: LocalRunner, rna: Path, atac: Path, gene_activity: Path) 
 
 def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
     """SCACT_TRAIN: the scACT model on the unpaired training matrices."""
-    workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress"],
-                          [rna, atac])
+    workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress",
+                                          "--progress-file", PROGRESS_FILE], [rna, atac])
     runner.publish("SCACT_TRAIN", workdir, ["model", "training_history.csv", "loss_curves.png"])
     return workdir / "model"
 
@@ -404,35 +626,77 @@ def _report(runner: LocalRunner, samplesheet: Path) -> None:
                                            "--params", "params.json", "--versions", "software_versions.yml",
                                            "--outdir", "."],
                           [info / "samplesheet.csv", info / "params.json", info / "software_versions.yml"],
-                          nested={Path("results"): published + [info / "execution_trace.tsv"]})
+                          nested={Path("results"): published + [info / name for name in RUN_INFO_FILES]})
     runner.publish("SCACT_REPORT", workdir, ["scact_report.html", "report_figures", "report_tables", "*_mqc.*"])
 
 
-def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None) -> LocalRunner:
-    """Run every step of the workflow on one machine."""
+def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None,
+                 resume: bool = False) -> LocalRunner:
+    """Run every step of the workflow on one machine; with ``resume``, reuse the tasks of an earlier run
+    into ``outdir`` whose inputs, command line and outputs are unchanged."""
     params = resolve_params({**(overrides or {}), "input": str(samplesheet), "outdir": str(outdir)})
     for name in FILE_PARAMS:  # tasks run in their own folders: make paths absolute, as Nextflow stages them
         if params[name] and Path(params[name]).exists():
             params[name] = str(Path(params[name]).resolve())
     rows = read_samplesheet(samplesheet)
-    outdir.mkdir(parents=True, exist_ok=True)
-    runner = LocalRunner(outdir.resolve(), params)
+    outdir = outdir.resolve()
+    clear_previous_results(outdir, keep_work=resume)
+    runner = LocalRunner(outdir, params, resume=resume)
+    runner.set_status(status="running", started=_now(), resumed=resume)
     write_text(outdir / "pipeline_info" / "params.json", json.dumps(params, indent=2, default=str) + "\n")
     shutil.copy2(samplesheet, outdir / "pipeline_info" / "samplesheet.csv")
-    parsed = _parse_rows(runner, rows)
-    rna_processed = _preprocess_rna(runner, parsed["rna"])
-    atac_processed, gene_activity = _preprocess_atac(runner, parsed["atac"], parsed["fragments"],
-                                                     {row.sample: row for row in rows})
-    rna, atac = _reconcile(runner, rna_processed, atac_processed, gene_activity)
-    model = _train(runner, rna, atac)
-    translations = _translate_and_evaluate(runner, model, rna, atac, gene_activity)
-    _regulation(runner, model, rna, atac, translations)
-    runner.write_trace()
-    runner.collect_versions()
-    _report(runner, samplesheet)
-    runner.write_trace()
-    runner.collect_versions()
+    try:
+        with _signals_interrupt_the_run():
+            parsed = _parse_rows(runner, rows)
+            rna_processed = _preprocess_rna(runner, parsed["rna"])
+            atac_processed, gene_activity = _preprocess_atac(runner, parsed["atac"], parsed["fragments"],
+                                                             {row.sample: row for row in rows})
+            rna, atac = _reconcile(runner, rna_processed, atac_processed, gene_activity)
+            model = _train(runner, rna, atac)
+            translations = _translate_and_evaluate(runner, model, rna, atac, gene_activity)
+            _regulation(runner, model, rna, atac, translations)
+            runner.collect_versions()
+            _report(runner, samplesheet)
+            runner.collect_versions()
+    except BaseException as err:
+        runner.collect_versions()
+        runner.finish(err)
+        raise
+    runner.finish(None)
     return runner
+
+
+def clear_previous_results(outdir: Path, keep_work: bool) -> None:
+    """Remove what an earlier run published into ``outdir`` (and its task folders unless ``keep_work``), so
+    that the results are this run's only; refuse an outdir whose folders no earlier run wrote."""
+    owned = {folder.split("/")[0] for folder in [*PUBLISH_DIRS.values(), *INTERMEDIATE_DIRS.values()] if folder}
+    owned |= {"pipeline_info"} | (set() if keep_work else {"work"})
+    present = sorted(outdir / name for name in owned if (outdir / name).exists())
+    earlier_run = any((outdir / "pipeline_info" / name).is_file() for name in ("params.json", RUN_STATUS_FILE))
+    if present and not earlier_run:
+        raise input_error(outdir, f"holds {', '.join(p.name + '/' for p in present)} but no earlier scact run "
+                                  "(no pipeline_info/params.json)", "choose a new or empty --outdir")
+    for path in [*present, *outdir.glob(".publishing-*")]:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    outdir.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def _signals_interrupt_the_run():
+    """SIGINT and SIGTERM raise :class:`RunInterrupted` (the running task is stopped, the status written)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, _frame):
+        raise RunInterrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def read_params_file(path: Path) -> dict:
