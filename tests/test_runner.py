@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import test_profile_params
+from conftest import test_profile_params as profile_params
 from scact.errors import ScactInputError
 from scact.pipeline import PROGRESS_FILE, run_pipeline
 from scact.progress import ProgressFollower, show_progress
@@ -109,7 +109,7 @@ def test_killed_run_resumes_to_the_uninterrupted_results(pipeline_run, tmp_path)
     checkpoint and ends with the same files and values as the uninterrupted fixture run; a second
     --resume runs nothing. Progress bars appear on the terminal and not in redirected output."""
     reference, _, fixture = pipeline_run
-    params = test_profile_params(fixture)
+    params = profile_params(fixture)
     sheet, out = fixture / "samplesheet.csv", tmp_path / "results"
 
     status, terminal = kill_during_training_at_a_terminal(run_argv(sheet, out, params), out)

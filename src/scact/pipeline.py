@@ -190,6 +190,8 @@ def fingerprint(path: Path):
     """What identifies a staged input: content hash of a small file, size and modification time of a large
     one; for a folder, the same of every file in it."""
     path = path.resolve()
+    if not path.exists():
+        return "missing"
     if path.is_dir():
         return [[str(p.relative_to(path)), fingerprint(p)] for p in sorted(path.rglob("*")) if p.is_file()]
     stat = path.stat()

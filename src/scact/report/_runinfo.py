@@ -83,7 +83,7 @@ def run_status_note(path: Path) -> Note | None:
     if not isinstance(status, dict):
         return None
     tasks = status.get("tasks") or {}
-    counts = f"{tasks.get('completed', 0)} tasks run, {tasks.get('cached', 0)} reused from an earlier run (--resume)"
+    counts = f"{tasks.get('completed', 0)} tasks run, {tasks.get('cached', 0)} reused from an earlier run by --resume"
     where = status.get("step") or "between steps"
     if status.get("tag"):
         where += f" ({status['tag']})"
