@@ -127,7 +127,7 @@ def test_plain_gzip_fragments_are_refused_with_the_fix(sim, parsed_atac, tmp_pat
                base / "sim" / "annotation" / "tss.bed", "--outdir", out / "qc") == 2
     for line in capsys.readouterr().err.strip().splitlines():
         assert str(plain) in line and "not bgzipped" in line and "bgzip" in line and "tabix" in line
-    assert not out.exists()
+    assert not [p for p in out.rglob("*") if p.is_file()]
 
 
 # ------------------------------------------------------------------------------------------ annotations
