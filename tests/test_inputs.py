@@ -18,6 +18,7 @@ from scact.io.preflight import check_annotation
 from scact.io.samplesheet import read_samplesheet
 from scact.preprocessing.reconcile import training_rna
 from scact.io.provenance import record_provenance
+from scact.pipeline import LocalRunner, run_pipeline
 from scact.preprocessing.rna import check_log_normalised, log_normalise, select_hvgs
 from scact.simulate import TENX_LAYOUTS, config_from_preset, simulate_dataset, write_tenx_layouts
 
@@ -142,7 +143,8 @@ def test_wrong_genome_annotation_is_refused_at_atac_qc_and_before_the_run(sim, p
     assert f"error: {mm10}: its TSSs show no enrichment" in err and "genome" in err
     assert not out.exists() or not any(out.glob("*.h5ad"))
     with pytest.raises(ScactInputError, match=r"mm10_tss\.bed: names only 0 of the 100 genes"):
-        check_annotation(mm10, read_samplesheet(sheet))
+        run_pipeline(sheet, tmp_path / "results", {"annotation": str(mm10)})  # before step 1
+    assert not (tmp_path / "results").exists()
     check_annotation(base / "sim" / "annotation" / "tss.bed", read_samplesheet(sheet))
 
 
@@ -162,12 +164,20 @@ def test_annotation_lacking_a_chromosome_warns_and_is_recorded_for_the_report(si
     out = tmp_path / "qc"
     assert run("atac_qc", "--input", parsed_atac[0], "--fragments", base / "sim" / "atac_fragments.tsv.gz",
                "--annotation", partial, "--min-fragments", "100", "--outdir", out) == 0
-    assert any("WARNING" in r.message and "chr2" in r.message and r.levelname == "WARNING" for r in caplog.records)
+    records = list(caplog.records)
+    assert any("WARNING" in r.message and "chr2" in r.message and r.levelname == "WARNING" for r in records)
     qc = ad.read_h5ad(out / "a_atac_qc.h5ad")
     params = qc.uns["scact"]["atac_qc"]["params"]
     assert 0.2 < params["fragments_outside_annotation"] < 0.8 and "chr2" in params["chromosomes_outside_annotation"]
     notes = _input_notes([], [("a", qc)])
     assert len(notes) == 1 and notes[0].kind == "warning" and "chr2" in notes[0].text
+    # scact run repeats the task's warning on its own log
+    caplog.clear()
+    task_log = tmp_path / ".command.log"
+    task_log.write_text("".join(f"2026-01-01 {r.name} {r.levelname} {r.getMessage()}\n" for r in records))
+    LocalRunner.repeat_warnings("04_SCACT_ATAC_QC_a", task_log)
+    assert [r.getMessage() for r in caplog.records] == [f"[04_SCACT_ATAC_QC_a] {r.getMessage()}" for r in records
+                                                        if r.levelname == "WARNING"]
 
 
 # ------------------------------------------------------------------------------------------ normalised RNA

@@ -190,7 +190,15 @@ class LocalRunner:
             self.write_trace()
             raise ScactInputError(f"step {process}{' (' + tag + ')' if tag else ''} failed with exit status "
                                   f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
+        self.repeat_warnings(name, workdir / ".command.log")
         return workdir
+
+    @staticmethod
+    def repeat_warnings(name: str, task_log: Path) -> None:
+        """Show the task's WARNING lines on the runner's own log: the task logs are files nobody watches."""
+        for line in task_log.read_text(errors="replace").splitlines():
+            if " WARNING " in line:
+                log.warning("[%s] %s", name, line.split(" WARNING ", 1)[1])
 
     def publish(self, process: str, workdir: Path, patterns: list[str]) -> list[Path]:
         """Copy the outputs matching ``patterns`` to the step's folder of ``--outdir`` (Nextflow's publishDir)."""
