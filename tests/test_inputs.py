@@ -20,6 +20,7 @@ from scact.preprocessing.reconcile import training_rna
 from scact.io.provenance import record_provenance
 from scact.pipeline import LocalRunner, run_pipeline
 from scact.preprocessing.rna import check_log_normalised, log_normalise, select_hvgs
+from scact.report._qc import _input_notes
 from scact.simulate import TENX_LAYOUTS, config_from_preset, simulate_dataset, write_tenx_layouts
 
 SMALL = dict(n_cells=60, n_genes=100, n_peaks=200, n_chromosomes=2, n_cell_types=2)
@@ -155,8 +156,6 @@ def test_gene_names_of_another_species_are_named_as_such():
 
 
 def test_annotation_lacking_a_chromosome_warns_and_is_recorded_for_the_report(sim, parsed_atac, tmp_path, caplog):
-    from scact.report._qc import _input_notes
-
     base, _ = sim
     tss = pd.read_csv(base / "sim" / "annotation" / "tss.bed", sep="\t", header=None)
     partial = tmp_path / "chr1_only.bed"
@@ -215,6 +214,8 @@ def test_log_normalised_rna_is_refused_by_default_and_accepted_on_opt_in(lognorm
     assert np.allclose(qc.obs["n_counts"].to_numpy()[has_single], depth[has_single], rtol=1e-3)
     table = pd.read_csv(out / "pub_rna_qc.tsv", sep="\t").set_index("reason")
     assert table.at["kept", "n_cells"] == counts.n_obs and "skipped" in table.at["low_umis", "rule"]
+    notes = _input_notes([("pub", qc)], [])  # the report's QC section says so
+    assert len(notes) == 1 and "--rna_normalised true" in notes[0].text
 
     # rna_process must be told the same (refused before any work otherwise)
     assert run("rna_process", "--input", out / "pub_rna_qc.h5ad", "--outdir", out / "mixed") == 2

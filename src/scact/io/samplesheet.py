@@ -70,7 +70,8 @@ def detect_input_format(path: Path) -> str:
         if name.endswith(suffix):
             return fmt
     raise input_error(path, "unknown input type",
-                      "expected a CellRanger-arc folder, 10x .h5, 10x mtx folder, .h5ad, .h5mu or fragments .tsv.gz")
+                      "expected a CellRanger-arc or CellRanger-ATAC folder, 10x .h5, 10x mtx folder, .h5ad, .h5mu or "
+                      "fragments .tsv.gz")
 
 
 def _resolve(value: str, base: Path) -> Path:
