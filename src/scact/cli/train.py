@@ -35,7 +35,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--rna-likelihood", choices=["mse", "nb"], default="mse",
                         help="RNA reconstruction: MSE on log-normalised X (the paper) or negative binomial on "
                              "layers['counts'] (docs/model.md)")
-    parser.add_argument("--atac-input-dropout", type=float, default=0.0,
+    parser.add_argument("--atac-input-dropout", type=float, default=0.5,
                         help="share of open peaks closed at random in each training minibatch of the ATAC "
                              "encoder, against memorising the training cells (0: off; docs/model.md)")
     parser.add_argument("--max-epochs-autoencoder", type=int, default=30)
