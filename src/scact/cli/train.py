@@ -67,7 +67,7 @@ def add_arguments(parser) -> None:
 SHOWN_LOSSES = ("reconstruction", "adversarial", "cycle", "total")
 
 
-def _epoch_reporter(path: Path | None, max_epochs_autoencoder: int, max_epochs_mapping: int):
+def _epoch_reporter(path: Path | None, max_epochs_autoencoder: int, max_epochs_mapping: int, max_epochs_joint: int):
     """The per-epoch callback that writes ``path`` for ``scact run``'s progress bar (None: no file).
 
     The total counts the autoencoder epochs actually run once early stopping has ended that phase.
@@ -76,11 +76,12 @@ def _epoch_reporter(path: Path | None, max_epochs_autoencoder: int, max_epochs_m
         return None
 
     def report(row: dict) -> None:
-        autoencoder_epochs = (row["epoch"] - row["phase_epoch"] if row["phase"] == "mapping"
-                              else max_epochs_autoencoder)
+        done_before_phase = row["epoch"] - row["phase_epoch"]
+        autoencoder_epochs = {"autoencoder": max_epochs_autoencoder, "mapping": done_before_phase,
+                              "joint": done_before_phase - max_epochs_mapping}.get(row["phase"], done_before_phase)
         losses = {k[len("train_"):]: f"{v:.3g}" for k, v in row.items()
                   if k.startswith("train_") and k.endswith(SHOWN_LOSSES)}
-        append_progress(path, row["epoch"], autoencoder_epochs + max_epochs_mapping,
+        append_progress(path, row["epoch"], autoencoder_epochs + max_epochs_mapping + max_epochs_joint,
                         f"training ({row['phase']})", losses)
 
     return report
@@ -154,7 +155,8 @@ def run(args) -> None:
         patience=args.patience, device=args.device, amp=args.amp, checkpoint_dir=outdir / "checkpoints",
         checkpoint_every=args.checkpoint_every, resume=args.resume,
         progress=not args.no_progress and show_progress(),
-        on_epoch_end=_epoch_reporter(args.progress_file, args.max_epochs_autoencoder, args.max_epochs_mapping))
+        on_epoch_end=_epoch_reporter(args.progress_file, args.max_epochs_autoencoder, args.max_epochs_mapping,
+                                     args.max_epochs_joint))
     model.save(outdir / "model")
     with atomic_path(outdir / "training_history.csv") as tmp:
         history.to_csv(tmp, index=False)
