@@ -27,7 +27,8 @@ import yaml
 from scact.errors import ScactInputError
 from scact.pipeline import STEP_ORDER, run_pipeline
 
-from conftest import REPO_ROOT, test_profile_params
+import conftest
+from conftest import REPO_ROOT
 
 ENGINE_POM = REPO_ROOT / "requirements" / "nextflow" / "pom.xml"
 INSTALL_SCRIPT = REPO_ROOT / "requirements" / "nextflow" / "install.sh"
@@ -189,7 +190,7 @@ def test_refused_input_stops_with_the_local_runners_message(nextflow, pipeline_r
     launch = launch_dir_with_fixture(tmp_path, fixture)
     sheet = launch / "samplesheet.csv"
     sheet.write_text(text.format(fixture=fixture))
-    params = {**test_profile_params(fixture), **overrides}
+    params = {**conftest.test_profile_params(fixture), **overrides}
     with pytest.raises(ScactInputError) as refused:
         run_pipeline(sheet, tmp_path / "local", params)
     message = str(refused.value).replace(f"{sheet}:", "")  # the task reads its staged copy

@@ -18,7 +18,7 @@ workflow SCACT {
     take:
     ch_samplesheet // channel: [ val(meta), path(input), path(index), path(labels) ] per samplesheet row
     ch_atac_files  // channel: [ val(meta), path(fragments), path(index), path(per-barcode metrics) ] per ATAC row
-    ch_params_json // channel: [ val(meta), path(params.json) ] the checked parameters
+    ch_params_json // channel: [ val(meta), path(JSON) ] the checked parameters
     annotation     // path: TSS BED or GTF, or [] (only peak-count ATAC inputs)
     genes          // string: genes for integrated gradients, comma-separated, or null
     genome_fasta   // path: genome FASTA for the motif scan, or []

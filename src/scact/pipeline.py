@@ -249,9 +249,14 @@ def check_modalities(rows: list[SampleRow]) -> None:
 
 
 def task_device(params: dict) -> str:
-    """The torch device of the GPU-capable steps (train, translate, perturb): ``cuda`` only when asked
-    for, as Nextflow gives ``cuda`` only to tasks with an accelerator (the gpu profile)."""
-    return "cuda" if params["device"] == "cuda" else "cpu"
+    """The torch device of the GPU-capable steps (train, translate, perturb) in the local runner:
+    ``--device``, ``auto`` meaning CUDA when available. (Nextflow gives ``cuda`` to the tasks that hold
+    an accelerator, i.e. with the gpu profile, and ``cpu`` to the others.)"""
+    if params["device"] != "auto":
+        return params["device"]
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _parse_rows(runner: LocalRunner, rows: list[SampleRow]) -> dict[str, dict[str, Path]]:
