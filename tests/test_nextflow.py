@@ -224,7 +224,8 @@ def test_declared_outputs_are_written_by_the_real_tasks(pipeline_run, repo_root)
     processes = {p.name: p for p in nc.find_processes(repo_root)}
     problems = []
     for task in runner.trace:
-        variables = {"meta.id": task.tag.split("_")[0]} if task.tag else None
+        sample = task.tag.split("_")[0]
+        variables = {"meta.id": sample, "prefix": sample} if task.tag else None
         problems += nc.check_task_outputs(processes[task.process], task.workdir, variables)
     assert {t.process for t in runner.trace} <= set(processes)
     assert not problems, _format(problems)

@@ -21,7 +21,7 @@ workflow REGULATION {
     if (genes) {
         SCACT_PERTURB(ch_model.join(ch_training.map { meta, _rna, atac -> [ meta, atac ] }), annotation, genes)
         ch_ig_peaks = SCACT_PERTURB.out.peaks.ifEmpty([ [id: 'all'], [] ])
-        ch_report = ch_report.mix(SCACT_PERTURB.out.peaks)
+        ch_report = ch_report.mix(SCACT_PERTURB.out.summary, SCACT_PERTURB.out.peaks)
     }
     if (annotation) {
         SCACT_LINK(ch_training.join(ch_translations).join(ch_ig_peaks), annotation, genes ?: '')
