@@ -6,7 +6,8 @@ process SCACT_VALIDATE {
     label 'process_single'
 
     input:
-    tuple val(meta), path(samplesheet)
+    // row_files: the local files the rows name, staged only so that container engines mount them
+    tuple val(meta), path(samplesheet), path(row_files, stageAs: "rows/??/*")
     val params_json // the pipeline parameters as JSON text
     val base_dir    // where relative samplesheet paths start from (the launch directory)
 

@@ -27,8 +27,9 @@ workflow PIPELINE_INITIALISATION {
 
     // trace_report_suffix (a time stamp) is left out so that -resume finds the checked rows again.
     def checked = params.validate_params ? params.findAll { name, _value -> name != 'trace_report_suffix' } : [:]
+    def sheet = file(input, checkIfExists: true)
     SCACT_VALIDATE(
-        channel.of([ [id: 'all'], file(input, checkIfExists: true) ]),
+        channel.of([ [id: 'all'], sheet, localFilesOfRows(sheet) ]),
         groovy.json.JsonOutput.toJson(checked),
         workflow.launchDir.toString()
     )
@@ -66,6 +67,19 @@ workflow PIPELINE_COMPLETION {
 
 def completionMessage(outdir) {
     return workflow.success ? "scACT finished: results in ${outdir}" : "scACT failed: see the .command.err of the failed task"
+}
+
+/*
+    The local files the samplesheet's input and labels columns name (relative paths from the launch
+    directory). The check reads them where they are; staging them makes a container engine mount them.
+    Remote files are left out (they would be downloaded).
+*/
+def localFilesOfRows(sheet) {
+    return sheet.splitCsv(header: true)
+        .collectMany { row -> [ row.input, row.labels ].findAll { value -> value && !value.startsWith('obs:') } }
+        .collect { value -> file(value.trim()) }
+        .findAll { path -> path.scheme == 'file' }
+        .unique()
 }
 
 // A file named by a checked row, or [] (an absent optional input of a process).
