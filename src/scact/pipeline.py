@@ -25,7 +25,8 @@ import yaml
 
 from scact.errors import ScactInputError, input_error
 from scact.io.atomic import write_text
-from scact.io.inputs import fragments_of
+from scact.io.inputs import ARC_FRAGMENTS
+from scact.io.preflight import check_annotation
 from scact.io.samplesheet import SampleRow, read_samplesheet
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,11 @@ STEP_ORDER = ("SCACT_PARSE", "SCACT_RNA_QC", "SCACT_RNA_PROCESS", "SCACT_ATAC_QC
 #: of ``conf/modules.config`` (tests/test_pipeline.py checks it).
 STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_RNA_QC": (("--min-umis", "min_umis"), ("--min-genes", "min_genes"),
-                     ("--max-percent-mito", "max_percent_mito"), ("--seed", "seed")),
+                     ("--max-percent-mito", "max_percent_mito"), ("--rna-normalised", "rna_normalised"),
+                     ("--seed", "seed")),
     "SCACT_RNA_PROCESS": (("--markers", "markers"), ("--n-top-genes", "n_top_genes"),
-                          ("--resolution", "leiden_resolution"), ("--seed", "seed")),
+                          ("--resolution", "leiden_resolution"), ("--rna-normalised", "rna_normalised"),
+                          ("--seed", "seed")),
     "SCACT_ATAC_QC": (("--min-fragments", "min_fragments"), ("--min-tss-enrichment", "min_tss_enrichment"),
                       ("--min-peak-counts", "min_peak_counts"), ("--doublet-method", "atac_doublet_method"),
                       ("--tn5", "tn5"), ("--seed", "seed")),
@@ -187,7 +190,15 @@ class LocalRunner:
             self.write_trace()
             raise ScactInputError(f"step {process}{' (' + tag + ')' if tag else ''} failed with exit status "
                                   f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
+        self.repeat_warnings(name, workdir / ".command.log")
         return workdir
+
+    @staticmethod
+    def repeat_warnings(name: str, task_log: Path) -> None:
+        """Show the task's WARNING lines on the runner's own log: the task logs are files nobody watches."""
+        for line in task_log.read_text(errors="replace").splitlines():
+            if " WARNING " in line:
+                log.warning("[%s] %s", name, line.split(" WARNING ", 1)[1])
 
     def publish(self, process: str, workdir: Path, patterns: list[str]) -> list[Path]:
         """Copy the outputs matching ``patterns`` to the step's folder of ``--outdir`` (Nextflow's publishDir)."""
@@ -228,24 +239,34 @@ def row_files(row: SampleRow) -> dict[str, Path | None]:
     """The files a samplesheet row brings, None when absent: its input (and the index of a fragments
     input), a labels file, and for ATAC the fragments, their index and the CellRanger-arc per-barcode
     metrics. The local runner stages them from here, Nextflow from ``scact validate``'s output."""
-    fragments = fragments_of(row.input, row.input_format) if "atac" in row.modalities else None
-    metrics = row.input / "per_barcode_metrics.csv" if row.input_format == "cellranger_arc" else None
+    fragments = row.fragments
+    # CellRanger-arc's cell calls, beside its fragments (arc folder, its .h5 or its mtx folder)
+    metrics = (fragments.parent / "per_barcode_metrics.csv"
+               if fragments is not None and row.input_format != "fragments" and fragments.name == ARC_FRAGMENTS
+               else None)
     return {
         "input": row.input,
         "input_index": Path(f"{row.input}.tbi") if row.input_format == "fragments" else None,
         "labels_file": Path(row.labels) if row.labels and not row.labels.startswith("obs:") else None,
         "fragments": fragments,
         "fragments_index": Path(f"{fragments}.tbi") if fragments is not None else None,
-        "cell_metrics": metrics if fragments is not None and metrics.is_file() else None,
+        "cell_metrics": metrics if metrics is not None and metrics.is_file() else None,
     }
 
 
-def check_modalities(rows: list[SampleRow]) -> None:
-    """scACT translates between two modalities: the samplesheet must give both."""
+def check_run(params: dict, rows: list[SampleRow]) -> None:
+    """What is checked before the first step, by the local runner and by Nextflow's SCACT_VALIDATE:
+    both modalities given (scACT translates between them), the annotation fits the samples, and the
+    parameters go together."""
     given = {modality for row in rows for modality in row.modalities}
     for modality in ("rna", "atac"):
         if modality not in given:
             raise ScactInputError(f"the samplesheet gives no {modality.upper()} sample: scACT needs both modalities")
+    if params["annotation"]:
+        check_annotation(Path(params["annotation"]), rows)
+    if params["rna_normalised"] and params["rna_likelihood"] == "nb":
+        raise ScactInputError("parameters --rna_normalised true and --rna_likelihood nb: the negative binomial "
+                              "likelihood models raw counts, which log-normalised input lacks (use --rna_likelihood mse)")
 
 
 def task_device(params: dict) -> str:
@@ -442,7 +463,7 @@ def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None)
         if params[name] and Path(params[name]).exists():
             params[name] = str(Path(params[name]).resolve())
     rows = read_samplesheet(samplesheet)
-    check_modalities(rows)
+    check_run(params, rows)
     outdir.mkdir(parents=True, exist_ok=True)
     runner = LocalRunner(outdir.resolve(), params)
     write_text(outdir / "pipeline_info" / "params.json", json.dumps(params, indent=2, default=str) + "\n")

@@ -25,11 +25,15 @@ def add_arguments(parser) -> None:
 def run(args) -> None:
     from scact.io.atomic import write_text
     from scact.io.samplesheet import read_samplesheet
-    from scact.pipeline import check_modalities, read_params_file, resolve_params, row_files
+    from scact.pipeline import FILE_PARAMS, check_run, read_params_file, resolve_params, row_files
 
-    resolve_params(read_params_file(args.params))
+    params = resolve_params(read_params_file(args.params))
+    base = args.base_dir or Path.cwd()
+    for name in FILE_PARAMS:  # relative to the launch directory, as Nextflow reads them
+        if params[name] and not Path(params[name]).is_absolute() and (base / params[name]).exists():
+            params[name] = str(base / params[name])
     rows = read_samplesheet(args.input, args.base_dir)
-    check_modalities(rows)
+    check_run(params, rows)
     checked = []
     for row in rows:
         files = row_files(row)

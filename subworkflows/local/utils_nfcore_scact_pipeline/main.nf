@@ -29,7 +29,7 @@ workflow PIPELINE_INITIALISATION {
     def checked = params.validate_params ? params.findAll { name, _value -> name != 'trace_report_suffix' } : [:]
     def sheet = file(input, checkIfExists: true)
     SCACT_VALIDATE(
-        channel.of([ [id: 'all'], sheet, localFilesOfRows(sheet) ]),
+        channel.of([ [id: 'all'], sheet, localFilesToCheck(sheet, params.annotation) ]),
         groovy.json.JsonOutput.toJson(checked),
         workflow.launchDir.toString()
     )
@@ -70,13 +70,14 @@ def completionMessage(outdir) {
 }
 
 /*
-    The local files the samplesheet's input and labels columns name (relative paths from the launch
-    directory). The check reads them where they are; staging them makes a container engine mount them.
-    Remote files are left out (they would be downloaded).
+    The local files the check reads: those the samplesheet's input, fragments and labels columns name
+    (relative paths from the launch directory) and the annotation. The check reads them where they are;
+    staging them makes a container engine mount them. Remote files are left out (they would be downloaded).
 */
-def localFilesOfRows(sheet) {
-    return sheet.splitCsv(header: true)
-        .collectMany { row -> [ row.input, row.labels ].findAll { value -> value && !value.startsWith('obs:') } }
+def localFilesToCheck(sheet, annotation) {
+    def named = sheet.splitCsv(header: true)
+        .collectMany { row -> [ row.input, row.fragments, row.labels ].findAll { value -> value && !value.startsWith('obs:') } }
+    return (named + (annotation ? [ annotation.toString() ] : []))
         .collect { value -> file(value.trim()) }
         .findAll { path -> path.scheme == 'file' }
         .unique()
