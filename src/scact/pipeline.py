@@ -65,12 +65,13 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
                     ("--classifier-weight", "classifier_weight"), ("--rna-likelihood", "rna_likelihood"),
                     ("--atac-input-dropout", "atac_input_dropout"),
                     ("--max-epochs-autoencoder", "max_epochs_autoencoder"),
-                    ("--max-epochs-mapping", "max_epochs_mapping"), ("--max-epochs-joint", "max_epochs_joint"), ("--device", "device"), ("--seed", "seed"),
+                    ("--max-epochs-mapping", "max_epochs_mapping"), ("--max-epochs-joint", "max_epochs_joint"),
+                    ("--seed", "seed"),
                     ("--batch-size", "batch_size")),
     "SCACT_TRANSLATE": (("--translation-depth", "translation_depth"),
                         ("--translation-neighbours", "translation_neighbours"), ("--seed", "seed")),
     "SCACT_EVALUATE": (("--seed", "seed"),),
-    "SCACT_PERTURB": (("--steps", "ig_steps"), ("--device", "device"), ("--seed", "seed")),
+    "SCACT_PERTURB": (("--steps", "ig_steps"), ("--seed", "seed")),
     "SCACT_LINK": (("--window", "link_window"), ("--fdr", "link_fdr"), ("--seed", "seed")),
 }
 
@@ -460,36 +461,74 @@ class LocalRunner:
         self.set_status(status=status, finished=_now(), seconds=seconds, message=message, log=log_file)
 
 
+def row_files(row: SampleRow) -> dict[str, Path | None]:
+    """The files a samplesheet row brings, None when absent: its input (and the index of a fragments
+    input), a labels file, and for ATAC the fragments, their index and the CellRanger-arc per-barcode
+    metrics. The local runner stages them from here, Nextflow from ``scact validate``'s output."""
+    fragments = row.fragments
+    # CellRanger-arc's cell calls, beside its fragments (arc folder, its .h5 or its mtx folder)
+    metrics = (fragments.parent / "per_barcode_metrics.csv"
+               if fragments is not None and row.input_format != "fragments" and fragments.name == ARC_FRAGMENTS
+               else None)
+    return {
+        "input": row.input,
+        "input_index": Path(f"{row.input}.tbi") if row.input_format == "fragments" else None,
+        "labels_file": Path(row.labels) if row.labels and not row.labels.startswith("obs:") else None,
+        "fragments": fragments,
+        "fragments_index": Path(f"{fragments}.tbi") if fragments is not None else None,
+        "cell_metrics": metrics if metrics is not None and metrics.is_file() else None,
+    }
+
+
+def check_run(params: dict, rows: list[SampleRow]) -> None:
+    """What is checked before the first step, by the local runner and by Nextflow's SCACT_VALIDATE:
+    both modalities given (scACT translates between them), the annotation fits the samples, and the
+    parameters go together."""
+    given = {modality for row in rows for modality in row.modalities}
+    for modality in ("rna", "atac"):
+        if modality not in given:
+            raise ScactInputError(f"the samplesheet gives no {modality.upper()} sample: scACT needs both modalities")
+    if params["annotation"]:
+        check_annotation(Path(params["annotation"]), rows)
+    if params["rna_normalised"] and params["rna_likelihood"] == "nb":
+        raise ScactInputError("parameters --rna_normalised true and --rna_likelihood nb: the negative binomial "
+                              "likelihood models raw counts, which log-normalised input lacks (use --rna_likelihood mse)")
+
+
+def task_device(params: dict) -> str:
+    """The torch device of the GPU-capable steps (train, translate, perturb) in the local runner:
+    ``--device``, ``auto`` meaning CUDA when available. (Nextflow gives ``cuda`` to the tasks that hold
+    an accelerator, i.e. with the gpu profile, and ``cpu`` to the others.)"""
+    if params["device"] != "auto":
+        return params["device"]
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _parse_rows(runner: LocalRunner, rows: list[SampleRow]) -> dict[str, dict[str, Path]]:
-    """SCACT_PARSE for every row; returns {modality: {sample: parsed h5ad}} plus fragments per sample."""
-    parsed: dict[str, dict[str, Path]] = {"rna": {}, "atac": {}, "fragments": {}}
+    """SCACT_PARSE for every row; returns {modality: {sample: parsed h5ad}} plus the ATAC files of each
+    sample ({"atac_files": {sample: row_files(row)}})."""
+    parsed: dict[str, dict] = {"rna": {}, "atac": {}, "atac_files": {}}
     for row in rows:
-        stage = [row.input]
-        fragments = row.fragments
-        if row.input_format == "fragments":
-            stage.append(Path(f"{row.input}.tbi"))
+        files = row_files(row)
+        stage = [path for path in (files["input"], files["input_index"], files["labels_file"]) if path]
         args = ["--sample", row.sample, "--modality", row.modality, "--input", row.input.name, "--outdir", "."]
         if row.batch != row.sample:
             args += ["--batch", row.batch]
         if row.labels:
-            if row.labels.startswith("obs:"):
-                args += ["--labels", row.labels]
-            else:
-                stage.append(Path(row.labels))
-                args += ["--labels", Path(row.labels).name]
+            args += ["--labels", files["labels_file"].name if files["labels_file"] else row.labels]
         workdir = runner.task("SCACT_PARSE", args, stage, tag=f"{row.sample}_{row.modality}")
         runner.publish("SCACT_PARSE", workdir, [f"{row.sample}_*.h5ad"])
         for modality in row.modalities:
             parsed[modality][row.sample] = workdir / f"{row.sample}_{modality}.h5ad"
-        if fragments is not None:
-            parsed["fragments"][row.sample] = fragments
+        if "atac" in row.modalities:
+            parsed["atac_files"][row.sample] = files
     return parsed
 
 
 def _preprocess_rna(runner: LocalRunner, parsed: dict[str, Path]) -> Path:
     """SCACT_RNA_QC per sample, then SCACT_RNA_PROCESS over all of them."""
-    if not parsed:
-        raise ScactInputError("the samplesheet gives no RNA sample: scACT needs both modalities")
     qc = []
     for sample, h5ad in sorted(parsed.items()):
         workdir = runner.task("SCACT_RNA_QC", ["--input", h5ad.name, "--sample", sample, "--outdir", "."],
@@ -501,13 +540,12 @@ def _preprocess_rna(runner: LocalRunner, parsed: dict[str, Path]) -> Path:
     return workdir / "rna_processed.h5ad"
 
 
-def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path], fragments: dict[str, Path],
-                     rows: dict[str, SampleRow]) -> tuple[Path, Path]:
+def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path],
+                     atac_files: dict[str, dict[str, Path | None]]) -> tuple[Path, Path]:
     """SCACT_ATAC_QC per sample, SCACT_CALL_PEAKS on the samples with fragments, SCACT_ATAC_MATRIX per
     sample, SCACT_ATAC_PROCESS over all of them."""
-    if not parsed:
-        raise ScactInputError("the samplesheet gives no ATAC sample: scACT needs both modalities")
     annotation = Path(runner.params["annotation"]) if runner.params["annotation"] else None
+    fragments = {sample: files["fragments"] for sample, files in atac_files.items() if files["fragments"]}
     if fragments and annotation is None:
         raise ScactInputError("ATAC fragments inputs need --annotation (a TSS BED or GTF of the genome)")
     qc: dict[str, Path] = {}
@@ -517,9 +555,8 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path], fragments: di
             frag = fragments[sample]
             args += ["--fragments", frag.name, "--annotation", annotation.name]
             stage += [frag, Path(f"{frag}.tbi"), annotation]
-            metrics = frag.parent / "per_barcode_metrics.csv"
-            # CellRanger-arc's cell calls, beside its fragments (arc folder, its .h5 or its mtx folder)
-            if rows[sample].input_format != "fragments" and frag.name == ARC_FRAGMENTS and metrics.is_file():
+            metrics = atac_files[sample]["cell_metrics"]
+            if metrics is not None:
                 args += ["--cell-metrics", metrics.name]
                 stage.append(metrics)
         workdir = runner.task("SCACT_ATAC_QC", args, stage, tag=sample)
@@ -572,7 +609,8 @@ def _reconcile(runner: LocalRunner, rna: Path, atac: Path, gene_activity: Path) 
 def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
     """SCACT_TRAIN: the scACT model on the unpaired training matrices."""
     workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress",
-                                          "--progress-file", PROGRESS_FILE], [rna, atac])
+                                          "--progress-file", PROGRESS_FILE, "--device", task_device(runner.params)],
+                          [rna, atac])
     runner.publish("SCACT_TRAIN", workdir, ["model", "training_history.csv", "loss_curves.png"])
     return workdir / "model"
 
@@ -580,9 +618,8 @@ def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
 def _translate_and_evaluate(runner: LocalRunner, model: Path, rna: Path, atac: Path,
                             gene_activity: Path) -> dict[str, Path]:
     """SCACT_TRANSLATE (both ways, joint embedding) and SCACT_EVALUATE (metrics with baselines)."""
-    device = "cuda" if runner.params["device"] == "cuda" else "cpu"
     workdir = runner.task("SCACT_TRANSLATE", ["--model", model.name, "--rna", rna.name, "--atac", atac.name,
-                                              "--device", device], [model, rna, atac])
+                                              "--device", task_device(runner.params)], [model, rna, atac])
     runner.publish("SCACT_TRANSLATE", workdir, ["rna_to_atac.h5ad", "atac_to_rna.h5ad", "joint_embedding.h5ad",
                                                 "umap_*.png"])
     translations = {name: workdir / f"{name}.h5ad" for name in ("rna_to_atac", "atac_to_rna", "joint_embedding")}
@@ -602,7 +639,8 @@ def _regulation(runner: LocalRunner, model: Path, rna: Path, atac: Path, transla
     genes = runner.params["genes"]
     ig_peaks: list[Path] = []
     if genes:
-        args, stage = ["--model", model.name, "--atac", atac.name, "--genes", genes, "--outdir", "."], [model, atac]
+        args, stage = ["--model", model.name, "--atac", atac.name, "--genes", genes, "--outdir", ".",
+                       "--device", task_device(runner.params)], [model, atac]
         if annotation is not None:
             args += ["--annotation", annotation.name]
             stage.append(annotation)
@@ -654,11 +692,7 @@ def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None,
         if params[name] and Path(params[name]).exists():
             params[name] = str(Path(params[name]).resolve())
     rows = read_samplesheet(samplesheet)
-    if params["annotation"]:
-        check_annotation(Path(params["annotation"]), rows)
-    if params["rna_normalised"] and params["rna_likelihood"] == "nb":
-        raise ScactInputError("parameters --rna_normalised true and --rna_likelihood nb: the negative binomial "
-                              "likelihood models raw counts, which log-normalised input lacks (use --rna_likelihood mse)")
+    check_run(params, rows)
     outdir = outdir.resolve()
     clear_previous_results(outdir, keep_work=resume)
     runner = LocalRunner(outdir, params, resume=resume)
@@ -669,8 +703,7 @@ def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None,
         with _signals_interrupt_the_run():
             parsed = _parse_rows(runner, rows)
             rna_processed = _preprocess_rna(runner, parsed["rna"])
-            atac_processed, gene_activity = _preprocess_atac(runner, parsed["atac"], parsed["fragments"],
-                                                             {row.sample: row for row in rows})
+            atac_processed, gene_activity = _preprocess_atac(runner, parsed["atac"], parsed["atac_files"])
             rna, atac = _reconcile(runner, rna_processed, atac_processed, gene_activity)
             model = _train(runner, rna, atac)
             translations = _translate_and_evaluate(runner, model, rna, atac, gene_activity)
