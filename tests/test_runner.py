@@ -163,7 +163,7 @@ def test_failed_run_writes_its_status_and_clears_the_previous_results(tmp_path, 
     broken = tmp_path / "broken.h5ad"
     broken.write_bytes(b"not an HDF5 file")
     sheet = tmp_path / "samplesheet.csv"
-    sheet.write_text(f"sample,modality,input\ns1,rna,{broken}\n")
+    sheet.write_text(f"sample,modality,input\ns1,rna,{broken}\ns2,atac,{broken}\n")
     out = tmp_path / "results"
     for stale in ("pipeline_info/params.json", "qc/old_qc.tsv", "work/03_SCACT_RNA_QC_old/x.h5ad"):
         (out / stale).parent.mkdir(parents=True, exist_ok=True)
