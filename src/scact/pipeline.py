@@ -56,7 +56,9 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
                     ("--max-epochs-mapping", "max_epochs_mapping"), ("--device", "device"), ("--seed", "seed"),
                     ("--batch-size", "batch_size")),
     "SCACT_TRANSLATE": (("--translation-depth", "translation_depth"),
-                        ("--translation-neighbours", "translation_neighbours"), ("--seed", "seed")),
+                        ("--translation-neighbours", "translation_neighbours"),
+                        ("--probabilities", "translation_probabilities"), ("--top-k", "translation_top_k"),
+                        ("--seed", "seed")),
     "SCACT_EVALUATE": (("--seed", "seed"),),
     "SCACT_PERTURB": (("--steps", "ig_steps"), ("--device", "device"), ("--seed", "seed")),
     "SCACT_LINK": (("--window", "link_window"), ("--fdr", "link_fdr"), ("--seed", "seed")),
@@ -145,6 +147,49 @@ class TaskRecord:
     workdir: Path
     exit_status: int
     seconds: float
+    cpu_seconds: float = float("nan")
+    peak_rss_gb: float = float("nan")
+
+
+def _tree_rss_bytes(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants now (Linux /proc; 0 where unreadable)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)  # fields[1]: ppid
+        rss[pid] = int(fields[21]) * page  # fields[21]: rss in pages
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total
+
+
+def run_measured(argv: list[str], cwd: Path, log_file, env: dict, poll_seconds: float = 0.5) -> tuple[int, float, float]:
+    """Run a task as Nextflow's trace measures it: exit status, CPU seconds of its whole process tree
+    (user + system, from wait4) and peak resident memory in GiB (the larger of the tree's sum, sampled
+    every ``poll_seconds``, and the largest single process's peak from the kernel)."""
+    process = subprocess.Popen(argv, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    peak = 0
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        peak = max(peak, _tree_rss_bytes(process.pid))
+        time.sleep(poll_seconds)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    peak = max(peak, usage.ru_maxrss * 1024)  # KiB on Linux
+    return process.returncode, usage.ru_utime + usage.ru_stime, peak / 2**30
 
 
 @dataclass
@@ -179,9 +224,8 @@ class LocalRunner:
         log.info("[%s] %s", name, " ".join(argv[1:]))
         start = time.monotonic()
         with open(workdir / ".command.log", "w") as out:
-            status = subprocess.run(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "MPLBACKEND": "Agg"}).returncode
-        self.trace.append(TaskRecord(process, tag, workdir, status, time.monotonic() - start))
+            status, cpu, peak_gb = run_measured(argv, workdir, out, {**os.environ, "MPLBACKEND": "Agg"})
+        self.trace.append(TaskRecord(process, tag, workdir, status, time.monotonic() - start, cpu, peak_gb))
         if status != 0:
             tail = (workdir / ".command.log").read_text().strip().splitlines()[-15:]
             self.write_trace()
@@ -209,9 +253,9 @@ class LocalRunner:
         return published
 
     def write_trace(self) -> None:
-        lines = ["task\tprocess\ttag\texit\tseconds\tworkdir"]
-        lines += [f"{i}\t{t.process}\t{t.tag}\t{t.exit_status}\t{t.seconds:.1f}\t{t.workdir}"
-                  for i, t in enumerate(self.trace, start=1)]
+        lines = ["task\tprocess\ttag\texit\tseconds\tcpu_seconds\tpeak_rss_gb\tworkdir"]
+        lines += [f"{i}\t{t.process}\t{t.tag}\t{t.exit_status}\t{t.seconds:.1f}\t{t.cpu_seconds:.1f}\t"
+                  f"{t.peak_rss_gb:.3f}\t{t.workdir}" for i, t in enumerate(self.trace, start=1)]
         write_text(self.outdir / "pipeline_info" / "execution_trace.tsv", "\n".join(lines) + "\n")
 
     def collect_versions(self) -> None:
