@@ -36,15 +36,18 @@ def translated(tmp_path):
 
 
 @pytest.mark.parametrize("form", ["topk", "none"])
-def test_evaluate_reads_every_stored_form(translated, monkeypatch, form):
-    folder, probs = translated
-    monkeypatch.chdir(folder)
-    rna = ad.read_h5ad("rna.h5ad")
-    write_translated_accessibility(metrics.dense_blocks(probs, 40)(), rna.obs, ad.read_h5ad("atac.h5ad").var,
-                                   f"{form}.h5ad", probabilities=form, top_k=20, seed=3)
-    assert run_command("evaluate", ["--rna", "rna.h5ad", "--atac", "atac.h5ad", "--rna-to-atac", f"{form}.h5ad",
-                                    "--no-baselines", "--outdir", form, "--no-versions"]) == 0
-    table = pd.read_csv(folder / form / "metrics.tsv", sep="\t").set_index(["method", "metric"])["value"]
+def test_evaluate_reads_every_stored_form(tmp_path, monkeypatch, form):
+    rna, atac, _ = make_paired(n_cells=150, seed=5)
+    monkeypatch.chdir(tmp_path)
+    rna.write_h5ad("rna.h5ad")
+    atac.write_h5ad("atac.h5ad")
+    truth = atac.X.toarray()
+    probs = np.clip(0.6 * truth + 0.3 * np.random.default_rng(0).random(truth.shape), 0, 1).astype(np.float32)
+    write_translated_accessibility(metrics.dense_blocks(probs, 40)(), rna.obs, atac.var, "rna_to_atac.h5ad",
+                                   probabilities=form, top_k=20, seed=3)
+    assert run_command("evaluate", ["--rna", "rna.h5ad", "--atac", "atac.h5ad", "--rna-to-atac", "rna_to_atac.h5ad",
+                                    "--no-baselines", "--outdir", "out", "--no-versions"]) == 0
+    table = pd.read_csv("out/metrics.tsv", sep="\t").set_index(["method", "metric"])["value"]
     assert table["scACT", "rna_to_atac/auroc_per_peak_median"] > 0.7
 
 

@@ -45,7 +45,8 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_ATAC_QC": (("--min-fragments", "min_fragments"), ("--min-tss-enrichment", "min_tss_enrichment"),
                       ("--min-peak-counts", "min_peak_counts"), ("--doublet-method", "atac_doublet_method"),
                       ("--tn5", "tn5"), ("--seed", "seed")),
-    "SCACT_CALL_PEAKS": (("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5")),
+    "SCACT_CALL_PEAKS": (("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5"),
+                         ("--macs-version", "macs_version")),
     "SCACT_ATAC_MATRIX": (("--tn5", "tn5"),),
     "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
                            ("--seed", "seed")),
@@ -343,7 +344,7 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path], fragments: di
         workdir = runner.task("SCACT_CALL_PEAKS", [*args, "--annotation", annotation.name, "--outdir", "."], stage,
                               nested={Path("fragments") / f"{n:02d}": [fragments[s], Path(f"{fragments[s]}.tbi")]
                                       for n, s in enumerate(with_fragments, start=1)})
-        runner.publish("SCACT_CALL_PEAKS", workdir, ["peaks.bed", "macs3_*", "dropped_chromosomes.tsv", "*.png"])
+        runner.publish("SCACT_CALL_PEAKS", workdir, ["peaks.bed", "macs[23]_*", "dropped_chromosomes.tsv", "*.png"])
         peaks = workdir / "peaks.bed"
     matrices = []
     for sample, h5ad in sorted(qc.items()):
