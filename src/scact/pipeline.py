@@ -227,9 +227,9 @@ class LocalRunner:
         with open(workdir / ".command.log", "w") as out:
             status, cpu, peak_gb = run_measured(argv, workdir, out, {**os.environ, "MPLBACKEND": "Agg"})
         self.trace.append(TaskRecord(process, tag, workdir, status, time.monotonic() - start, cpu, peak_gb))
+        self.write_trace()  # after every task, as Nextflow's trace: an interrupted run keeps its figures
         if status != 0:
             tail = (workdir / ".command.log").read_text().strip().splitlines()[-15:]
-            self.write_trace()
             raise ScactInputError(f"step {process}{' (' + tag + ')' if tag else ''} failed with exit status "
                                   f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
         return workdir
