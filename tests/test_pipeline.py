@@ -103,3 +103,18 @@ def test_fixture_run_executes_every_step_in_order_and_publishes(pipeline_run):
     assert (results / "model" / "training_history.csv").is_file()
     for process in STEP_ORDER:
         assert "scact" in yaml.safe_load((results / "pipeline_info" / "software_versions.yml").read_text())[process]
+
+
+def test_tasks_are_measured_over_their_whole_process_tree(tmp_path):
+    """CPU seconds and peak memory as the trace records them: a task whose child holds memory of its own
+    (200 MB in the parent and 200 MB in the child, at once) peaks at their sum, not at either alone."""
+    import sys
+
+    from scact.pipeline import run_measured
+
+    hold = "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(1.5)"
+    script = f"import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', {hold!r}]); {hold}; child.wait()"
+    with open(tmp_path / "log", "w") as log_file:
+        status, cpu, peak_gb = run_measured([sys.executable, "-c", script], tmp_path, log_file, {}, poll_seconds=0.1)
+    assert status == 0 and cpu > 0
+    assert 0.39 < peak_gb < 1.0

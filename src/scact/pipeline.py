@@ -56,7 +56,8 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_ATAC_QC": (("--min-fragments", "min_fragments"), ("--min-tss-enrichment", "min_tss_enrichment"),
                       ("--min-peak-counts", "min_peak_counts"), ("--doublet-method", "atac_doublet_method"),
                       ("--tn5", "tn5"), ("--seed", "seed")),
-    "SCACT_CALL_PEAKS": (("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5")),
+    "SCACT_CALL_PEAKS": (("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5"),
+                         ("--macs-version", "macs_version")),
     "SCACT_ATAC_MATRIX": (("--tn5", "tn5"),),
     "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
                            ("--seed", "seed")),
@@ -69,7 +70,9 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
                     ("--seed", "seed"),
                     ("--batch-size", "batch_size")),
     "SCACT_TRANSLATE": (("--translation-depth", "translation_depth"),
-                        ("--translation-neighbours", "translation_neighbours"), ("--seed", "seed")),
+                        ("--translation-neighbours", "translation_neighbours"),
+                        ("--probabilities", "translation_probabilities"), ("--top-k", "translation_top_k"),
+                        ("--seed", "seed")),
     "SCACT_EVALUATE": (("--seed", "seed"),),
     "SCACT_PERTURB": (("--steps", "ig_steps"), ("--seed", "seed")),
     "SCACT_LINK": (("--window", "link_window"), ("--fdr", "link_fdr"), ("--seed", "seed")),
@@ -189,6 +192,62 @@ class TaskRecord:
     exit_status: int
     seconds: float
     status: str = "COMPLETED"  # COMPLETED, CACHED, FAILED, ABORTED (as Nextflow's trace)
+    cpu_seconds: float = float("nan")
+    peak_rss_gb: float = float("nan")
+
+
+def _tree_rss_bytes(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants now (Linux /proc; 0 where unreadable)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)  # fields[1]: ppid
+        rss[pid] = int(fields[21]) * page  # fields[21]: rss in pages
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total
+
+
+def run_measured(argv: list[str], cwd: Path, log_file, env: dict, poll_seconds: float = 0.5,
+                 on_poll=None) -> tuple[int, float, float]:
+    """Run a task as Nextflow's trace measures it: exit status, CPU seconds of its whole process tree
+    (user + system, from wait4) and peak resident memory in GiB (the larger of the tree's sum, sampled
+    every ``poll_seconds``, and the largest single process's peak from the kernel). ``on_poll()`` runs at
+    every sample (the progress display); an exception or signal meanwhile stops the task, then propagates."""
+    process = subprocess.Popen(argv, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    peak = 0
+    try:
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, _tree_rss_bytes(process.pid))
+            if on_poll is not None:
+                on_poll()
+            time.sleep(poll_seconds)
+    except BaseException:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+    process.returncode = os.waitstatus_to_exitcode(status)
+    peak = max(peak, usage.ru_maxrss * 1024)  # KiB on Linux
+    return process.returncode, usage.ru_utime + usage.ru_stime, peak / 2**30
 
 
 def fingerprint(path: Path):
@@ -318,16 +377,16 @@ class LocalRunner:
         argv = [sys.executable, str(bin_dir() / f"scact_{command}.py"), *args,
                 *([RESUME_OPTIONS[process]] if continuing else [])]
         write_text(workdir / ".command.sh", " ".join(argv) + "\n")
-        status, seconds = self._execute(argv, workdir, label, process, tag)
+        status, seconds, cpu, peak_gb = self._execute(argv, workdir, label, process, tag)
         if status != 0:
-            self._record(TaskRecord(process, tag, workdir, status, seconds, "FAILED"), label)
+            self._record(TaskRecord(process, tag, workdir, status, seconds, "FAILED", cpu, peak_gb), label)
             tail = (workdir / ".command.log").read_text().strip().splitlines()[-15:]
             raise TaskFailed(f"step {process}{' (' + tag + ')' if tag else ''} failed with exit status "
                              f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
         write_text(workdir / TASK_DONE_FILE, json.dumps(
             {"key": key, "process": process, "tag": tag, "exit_status": 0, "seconds": seconds,
              "finished": _now(), "outputs": _task_outputs(workdir)}, indent=1) + "\n")
-        self._record(TaskRecord(process, tag, workdir, status, seconds), label)
+        self._record(TaskRecord(process, tag, workdir, status, seconds, "COMPLETED", cpu, peak_gb), label)
         self.set_status(step=None, tag=None, task=None)
         self.repeat_warnings(name, workdir / ".command.log")
         return workdir
@@ -358,29 +417,22 @@ class LocalRunner:
         return all((workdir / name).is_file() and (workdir / name).stat().st_size == size
                    for name, size in outputs.items())
 
-    def _execute(self, argv: list[str], workdir: Path, label: str, process: str, tag: str) -> tuple[int, float]:
-        """Run the task's command, following its progress file; a signal to the run stops the task first."""
+    def _execute(self, argv: list[str], workdir: Path, label: str, process: str,
+                 tag: str) -> tuple[int, float, float, float]:
+        """Run the task's command, following its progress file and measuring its process tree: exit status,
+        wall seconds, CPU seconds, peak memory (GiB). A signal to the run stops the task first."""
         self.display.task_started(label, argv)
         progress = ProgressFollower(workdir / PROGRESS_FILE)
         start = time.monotonic()
         with open(workdir / ".command.log", "w") as out:
-            child = subprocess.Popen(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "MPLBACKEND": "Agg"})
             try:
-                while child.poll() is None:
-                    self.display.task_progress(label, progress.latest())
-                    time.sleep(POLL_SECONDS)
+                status, cpu, peak_gb = run_measured(
+                    argv, workdir, out, {**os.environ, "MPLBACKEND": "Agg"}, POLL_SECONDS,
+                    on_poll=lambda: self.display.task_progress(label, progress.latest()))
             except BaseException:
-                child.terminate()
-                try:
-                    child.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
-                seconds = time.monotonic() - start
-                self._record(TaskRecord(process, tag, workdir, child.returncode, seconds, "ABORTED"), label)
+                self._record(TaskRecord(process, tag, workdir, -1, time.monotonic() - start, "ABORTED"), label)
                 raise
-        return child.returncode, time.monotonic() - start
+        return status, time.monotonic() - start, cpu, peak_gb
 
     def _record(self, record: TaskRecord, label: str) -> None:
         self.trace.append(record)
@@ -421,9 +473,9 @@ class LocalRunner:
         return list(outputs.values())
 
     def write_trace(self) -> None:
-        lines = ["task\tprocess\ttag\texit\tseconds\tstatus\tworkdir"]
-        lines += [f"{i}\t{t.process}\t{t.tag}\t{t.exit_status}\t{t.seconds:.1f}\t{t.status}\t{t.workdir}"
-                  for i, t in enumerate(self.trace, start=1)]
+        lines = ["task\tprocess\ttag\texit\tseconds\tcpu_seconds\tpeak_rss_gb\tstatus\tworkdir"]
+        lines += [f"{i}\t{t.process}\t{t.tag}\t{t.exit_status}\t{t.seconds:.1f}\t{t.cpu_seconds:.1f}\t"
+                  f"{t.peak_rss_gb:.3f}\t{t.status}\t{t.workdir}" for i, t in enumerate(self.trace, start=1)]
         write_text(self.outdir / "pipeline_info" / "execution_trace.tsv", "\n".join(lines) + "\n")
 
     def collect_versions(self) -> None:
@@ -573,7 +625,7 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path],
         workdir = runner.task("SCACT_CALL_PEAKS", [*args, "--annotation", annotation.name, "--outdir", "."], stage,
                               nested={Path("fragments") / f"{n:02d}": [fragments[s], Path(f"{fragments[s]}.tbi")]
                                       for n, s in enumerate(with_fragments, start=1)})
-        runner.publish("SCACT_CALL_PEAKS", workdir, ["peaks.bed", "macs3_*", "dropped_chromosomes.tsv", "*.png"])
+        runner.publish("SCACT_CALL_PEAKS", workdir, ["peaks.bed", "macs[23]_*", "dropped_chromosomes.tsv", "*.png"])
         peaks = workdir / "peaks.bed"
     matrices = []
     for sample, h5ad in sorted(qc.items()):

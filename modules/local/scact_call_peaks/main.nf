@@ -10,7 +10,7 @@ process SCACT_CALL_PEAKS {
 
     output:
     tuple val(meta), path("peaks.bed"), emit: peaks
-    tuple val(meta), path("macs3_*"), emit: macs
+    tuple val(meta), path("macs?_*"), emit: macs
     tuple val(meta), path("dropped_chromosomes.tsv"), emit: dropped
     tuple val(meta), path("peaks_per_chromosome.png"), emit: plot
     tuple val(meta), path("peak_groups.tsv"), emit: groups, optional: true
