@@ -49,9 +49,10 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_ATAC_MATRIX": (("--tn5", "tn5"),),
     "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
                            ("--seed", "seed")),
-    "SCACT_RECONCILE": (("--markers", "markers"),),
+    "SCACT_RECONCILE": (("--markers", "markers"), ("--label-free", "label_free")),
     "SCACT_TRAIN": (("--gamma", "gamma"), ("--lambda", "lambda_cycle"), ("--mi-weight", "mi_weight"),
-                    ("--classifier-weight", "classifier_weight"), ("--rna-likelihood", "rna_likelihood"),
+                    ("--classifier-weight", "classifier_weight"), ("--label-free", "label_free"),
+                    ("--rna-likelihood", "rna_likelihood"),
                     ("--max-epochs-autoencoder", "max_epochs_autoencoder"),
                     ("--max-epochs-mapping", "max_epochs_mapping"), ("--device", "device"), ("--seed", "seed"),
                     ("--batch-size", "batch_size")),
@@ -182,6 +183,9 @@ class LocalRunner:
             status = subprocess.run(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
                                     env={**os.environ, "MPLBACKEND": "Agg"}).returncode
         self.trace.append(TaskRecord(process, tag, workdir, status, time.monotonic() - start))
+        for line in (workdir / ".command.log").read_text(errors="replace").splitlines():
+            if " WARNING " in line:  # the step's warnings reach the user, not only its log
+                log.warning("[%s] %s", name, line.split(" WARNING ", 1)[1])
         if status != 0:
             tail = (workdir / ".command.log").read_text().strip().splitlines()[-15:]
             self.write_trace()

@@ -22,6 +22,14 @@ EXIT_BAD_INPUT = 2
 EXIT_CUDA_OUT_OF_MEMORY = 75
 
 
+def boolean(text: str) -> bool:
+    """An option value ``true``/``false`` (any case): how Nextflow's ``ext.args`` pass boolean parameters."""
+    value = str(text).strip().lower()
+    if value not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+    return value == "true"
+
+
 def command_names() -> list[str]:
     """Every command module in this package, in alphabetical order."""
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))

@@ -3,11 +3,13 @@
 Writes into --outdir: filtered_feature_bc_matrix.h5, atac_fragments.tsv.gz(.tbi), per_barcode_metrics.csv,
 atac_peaks.bed, annotation/{tss.bed,genes.gtf,chrom.sizes}, markers.tsv, cell_labels.csv,
 ground_truth_cells.tsv, ground_truth_links.tsv, simulation.json and samplesheet.csv (absolute input
-paths). Deterministic given --seed.
+paths); with --variants also samplesheet_unpaired.csv (an RNA-only and an ATAC-only sample of different
+cells) and samplesheet_partly_paired.csv (a multiome sample and an ATAC-only sample), their inputs under
+variants/. Deterministic given --seed.
 """
 from __future__ import annotations
 
-from scact.simulate import PRESETS, config_from_preset, simulate_dataset
+from scact.simulate import PRESETS, VARIANTS, config_from_preset, simulate_dataset, write_samplesheet_variants
 
 
 def add_arguments(parser) -> None:
@@ -25,6 +27,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--split", action="store_true",
                         help="samplesheet with an RNA-only row (10x h5) and an ATAC-only row (fragments) "
                              "instead of one multiome row")
+    parser.add_argument("--variants", default="",
+                        help=f"comma-separated samplesheet variants to write as well ({', '.join(VARIANTS)}, "
+                             "or 'all'): samplesheet_<variant>.csv")
 
 
 def run(args) -> None:
@@ -32,3 +37,9 @@ def run(args) -> None:
                                 n_chromosomes=args.n_chromosomes, n_cell_types=args.n_cell_types,
                                 seed=args.seed, sample=args.sample)
     simulate_dataset(config, args.outdir, split=args.split)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if variants:
+        written = write_samplesheet_variants(args.outdir, VARIANTS if variants == ["all"] else variants,
+                                             seed=args.seed, sample=args.sample)
+        for variant, path in written.items():
+            print(f"{variant}: {path}")

@@ -223,6 +223,8 @@ def plot_gene_links(links: pd.DataFrame, gene: str, path, top_ig_peaks: pd.DataF
         for row in rows.itertuples():
             centre = (row.start + row.end) / 2
             height = abs(row.r) if np.isfinite(row.r) else 0
+            if height == 0:  # r = 0 or undefined (a constant profile): no arc (matplotlib divides by its height)
+                continue
             ax.add_patch(Arc(((centre + row.tss) / 2, 0), abs(centre - row.tss) or 1, 2 * height, theta1=0,
                              theta2=180, color="#B2182B" if row.r > 0 else "#2166AC",
                              linestyle="-" if row.significant else ":", lw=1.6 if row.significant else 0.8))

@@ -18,7 +18,7 @@ from scact.io.annotation import check_chromosomes, gene_regions, read_annotation
 from scact.io.atomic import atomic_path
 from scact.io.fragments import fragment_contigs
 from scact.io.provenance import record_provenance
-from scact.preprocessing import atac
+from scact.preprocessing import MIN_CELLS_AFTER_QC, atac
 from scact.preprocessing import atac_plots, doublets
 
 log = logging.getLogger(__name__)
@@ -133,10 +133,13 @@ def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None
     table = atac.qc_reason_table(reasons, adata.n_obs)
     adata.obs["qc_reason"] = reasons.to_numpy()
     n_kept = int((reasons == "kept").sum())
-    if n_kept == 0:
-        raise input_error(input_h5ad, "the QC thresholds remove every cell "
-                                      f"({'; '.join(f'{r}: {n}' for r, n in table.itertuples(index=False))})",
-                          "lower --min-fragments / --min-tss-enrichment, or check the annotation and fragments")
+    if n_kept < MIN_CELLS_AFTER_QC:
+        problem = ("the QC thresholds remove every cell" if n_kept == 0 else
+                   f"only {n_kept} cells pass QC, at least {MIN_CELLS_AFTER_QC} are needed")
+        raise input_error(input_h5ad, f"{problem} ({'; '.join(f'{r}: {n}' for r, n in table.itertuples(index=False))})",
+                          "lower --min_fragments / --min_tss_enrichment / --min_peak_counts (scact atac-qc: "
+                          "--min-fragments, --min-tss-enrichment, --min-peak-counts), or check the annotation "
+                          "and fragments")
     if plot_prefix and fragments is not None:
         atac_plots.qc_plots(adata.obs, adata.uns["fragment_length_histogram"], min_fragments, min_tss_enrichment,
                             Path(f"{plot_prefix}"))

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.errors import input_error
-from scact.preprocessing import doublets
+from scact.preprocessing import MIN_CELLS_AFTER_QC, doublets
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,13 @@ def qc_sample(adata: ad.AnnData, params: RnaQcParams, source="input") -> tuple[a
     keep = (failed == "").to_numpy()
     if not keep.any():
         raise input_error(source, "every cell was called a doublet", "raise --doublet-voter-thresh")
+    if keep.sum() < MIN_CELLS_AFTER_QC:
+        removed = failed[failed != ""].value_counts()
+        raise input_error(source, f"only {int(keep.sum())} of its {adata.n_obs} cells pass QC ("
+                          + ", ".join(f"{reason}: {n}" for reason, n in removed.items())
+                          + f"); at least {MIN_CELLS_AFTER_QC} are needed",
+                          "lower --min_umis / --min_genes or raise --max_percent_mito (scact rna-qc: "
+                          "--min-umis, --min-genes, --max-percent-mito), or leave this sample out")
     kept = adata[keep].copy()
     kept.X = sp.csr_matrix(kept.X, dtype=np.float32)
     for column in ("n_counts", "n_genes", "percent_mito", "doublet_score"):
