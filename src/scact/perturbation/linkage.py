@@ -24,6 +24,13 @@ LINK_COLUMNS = ["source", "gene", "peak", "chrom", "start", "end", "tss", "dista
                 "significant"]
 
 
+def empty_links() -> pd.DataFrame:
+    """A links table without rows, typed as a filled one (its writers round r and compare fdr)."""
+    types = {"start": "int64", "end": "int64", "tss": "int64", "distance": "int64", "r": "float64",
+             "p_value": "float64", "fdr": "float64", "significant": "bool"}
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, "object")) for c in LINK_COLUMNS})
+
+
 def cell_embedding(adata, obsm_key: str | None = None, n_components: int = 20, seed: int = 0) -> np.ndarray:
     """An embedding to find neighbours in: ``obsm[obsm_key]``, else X_lsi/X_pca, else a truncated SVD of X."""
     for key in ([obsm_key] if obsm_key else []) + ["X_lsi", "X_pca"]:
@@ -115,7 +122,7 @@ def link_source(source: str, expression, gene_names, accessibility, peaks: pd.Da
     """Correlate the pairs on one source. ``expression`` (cells x genes) and ``accessibility`` (cells x
     peaks, aligned with ``peaks``) share rows; only the columns in ``pairs`` are aggregated."""
     if pairs.empty:
-        return pd.DataFrame(columns=LINK_COLUMNS)
+        return empty_links()
     gene_position = {name: i for i, name in enumerate(gene_names)}
     pairs = pairs[pairs["gene"].isin(gene_position)]
     gene_columns = np.unique([gene_position[g] for g in pairs["gene"]])
@@ -317,7 +324,7 @@ def link_genes(genes: list[str], tss: pd.DataFrame, sources: list[dict], *, wind
             status[gene][name] = f"{int(tested)} peaks tested, {int(significant)} significant"
         print(f"{name}: {len(table)} gene-peak pairs over {aggregation.shape[0]} metacells of {k} cells, "
               f"{int(table['significant'].sum())} significant at FDR < {fdr}", flush=True)
-    links = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=LINK_COLUMNS)
+    links = pd.concat(tables, ignore_index=True) if tables else empty_links()
     return links, pd.DataFrame(list(status.values()))
 
 
