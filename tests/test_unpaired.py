@@ -97,7 +97,11 @@ def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant
     assert "Alignment metrics with baselines" in _section(page, "alignment")
     assert "Unpaired data" in _section(page, "alignment")
     assert "not available (no paired cells)" in _section(page, "translation")
-    assert (results / "regulation" / "links.tsv").is_file()
+    links = pd.read_csv(results / "regulation" / "links.tsv", sep="\t")
+    assert "observed" not in set(links["source"])  # no cell in both modalities: translated sources only
+    assert list(pd.read_csv(results / "regulation" / "link_agreement.tsv", sep="\t").columns)[:2] == \
+        ["reference", "source"]
+    assert "Observed vs translated links: not available" in _section(page, "perturbation")
 
 
 def test_partly_paired_samplesheet_scores_the_shared_cells(variant_sheets, tmp_path_factory):

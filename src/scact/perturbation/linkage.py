@@ -156,11 +156,17 @@ def _columns(matrix, columns: np.ndarray):
     return np.asarray(matrix[:, columns])
 
 
+AGREEMENT_COLUMNS = ["reference", "source", "pairs_tested", "r_correlation", "significant_reference",
+                     "significant_source", "significant_both", "jaccard", "precision_vs_reference",
+                     "recall_of_reference"]
+
+
 def link_agreement(links: pd.DataFrame, reference: str = "observed") -> pd.DataFrame:
-    """Overlap of significant links and correlation of r between ``reference`` and each other source."""
+    """Overlap of significant links and correlation of r between ``reference`` and each other source
+    (no rows without the reference, e.g. observed links of unpaired data)."""
     rows = []
     if reference not in set(links["source"]):
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
     base = links[links["source"] == reference].set_index(["gene", "peak"])
     for source in sorted(set(links["source"]) - {reference}):
         other = links[links["source"] == source].set_index(["gene", "peak"])
@@ -179,7 +185,7 @@ def link_agreement(links: pd.DataFrame, reference: str = "observed") -> pd.DataF
             "precision_vs_reference": both / len(sig_other) if sig_other else np.nan,
             "recall_of_reference": both / len(sig_ref) if sig_ref else np.nan,
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
 
 
 def to_bedpe(links: pd.DataFrame) -> pd.DataFrame:
@@ -291,7 +297,8 @@ def link_genes(genes: list[str], tss: pd.DataFrame, sources: list[dict], *, wind
         name, rna, atac = source["name"], source["expression"], source["accessibility"]
         common = rna.obs_names.intersection(atac.obs_names, sort=False)
         if len(common) < max(10, k):
-            log.warning("%s: only %d cells in both matrices; skipped", name, len(common))
+            log.warning("%s: only %d cells in both matrices%s; skipped", name, len(common),
+                        " (unpaired data)" if name == "observed" else "")
             continue
         rna_rows = rna.obs_names.get_indexer(common)
         atac_rows = atac.obs_names.get_indexer(common)

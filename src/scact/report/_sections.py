@@ -627,7 +627,10 @@ def perturbation_section(results: Results, writer: Writer) -> Section:
             section.blocks.append(figure)
     agreement_path = results.first("link_agreement.tsv")
     agreement = read_table(agreement_path) if agreement_path else None
-    if agreement is not None:
+    if agreement is not None and len(agreement):
         section.blocks.append(writer.table(agreement, "perturbation_link_agreement",
                                            "Observed vs translated links"))
+    elif agreement is not None:
+        section.blocks.append(Note("Observed vs translated links: not available (no paired cells give observed "
+                                   "links); the links of each translation are in links.tsv."))
     return section
