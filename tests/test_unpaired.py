@@ -269,3 +269,19 @@ def test_labels_naming_unknown_barcodes_or_leaving_most_cells_unlabelled_are_rep
     assert result.notna().sum() == 3
     assert "2 of its 5 barcodes are not cells of sample s1" in caplog.text
     assert "7 of the 10 cells of sample s1 have no label" in caplog.text
+
+
+def test_too_few_cells_after_atac_qc_are_refused_before_doublet_detection(tmp_path, capsys):
+    counts = np.zeros((40, 6), dtype=np.float32)
+    counts[:5] = 200  # five cells reach --min-peak-counts
+    counts[5:] = 1
+    atac = ad.AnnData(sp.csr_matrix(counts), obs=pd.DataFrame({"sample": "s2"}, index=[f"s2:B{i}" for i in range(40)]),
+                      var=pd.DataFrame({"chrom": "chr1", "start": np.arange(6) * 1000, "end": np.arange(6) * 1000 + 500},
+                                       index=[f"chr1:{i * 1000}-{i * 1000 + 500}" for i in range(6)]))
+    path = _write(atac, tmp_path / "s2_atac.h5ad")
+    code = run_command("atac_qc", ["--input", str(path), "--min-peak-counts", "100", "--outdir", str(tmp_path / "out"),
+                                   "--no-versions"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "s2_atac.h5ad: only 5 cells pass QC, at least 10 are needed" in err and "--min_peak_counts" in err
+    assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
