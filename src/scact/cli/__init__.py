@@ -22,12 +22,11 @@ EXIT_BAD_INPUT = 2
 EXIT_CUDA_OUT_OF_MEMORY = 75
 
 
-def boolean(text: str) -> bool:
-    """An option value ``true``/``false`` (any case): how Nextflow's ``ext.args`` pass boolean parameters."""
-    value = str(text).strip().lower()
-    if value not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
-    return value == "true"
+def true_or_false(text: str) -> bool:
+    """A boolean option's value as Nextflow (``true``) or the local runner (``True``) writes it."""
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+    return text.lower() == "true"
 
 
 def command_names() -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from scact.cli import boolean
+from scact.cli import true_or_false
 from scact.errors import ScactInputError, input_error
 from scact.io.anndata import read_h5ad
 from scact.io.atomic import atomic_path
@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--outdir", default=Path("."), type=Path, help="folder for model/ and the training files")
     parser.add_argument("--labels-key", default="cell_type",
                         help="obs column of cell types in both files; 'none' for label-free mode")
-    parser.add_argument("--label-free", type=boolean, default=False, metavar="{true,false}",
+    parser.add_argument("--label-free", type=true_or_false, default=False, metavar="{true,false}",
                         help="train without cell-type labels (one unconditional discriminator pair), as "
                              "--labels-key none; for data with one cell type or no trustworthy labels")
     parser.add_argument("--batch-key", default="batch", help="obs column of batches ('none': one batch)")

@@ -38,13 +38,14 @@ import scipy.sparse as sp
 from scact.errors import input_error
 from scact.io.atomic import atomic_path, write_text
 from scact.io.tenx import write_10x_h5
+from scact.simulate._layouts import TENX_LAYOUTS, write_tenx_layouts
 from scact.simulate._generate import (FragmentWindow, peak_cut_sites, rna_counts, tss_fragment_counts,
                                       window_fragments)
 from scact.simulate._model import SimulationConfig, Truth, build_truth
 from scact.simulate._variants import VARIANTS, write_samplesheet_variants
 
-__all__ = ["PRESETS", "VARIANTS", "SimulationConfig", "config_from_preset", "simulate_dataset",
-           "write_samplesheet_variants"]
+__all__ = ["PRESETS", "TENX_LAYOUTS", "VARIANTS", "SimulationConfig", "config_from_preset", "simulate_dataset",
+           "write_samplesheet_variants", "write_tenx_layouts"]
 
 log = logging.getLogger(__name__)
 
