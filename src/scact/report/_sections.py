@@ -630,7 +630,7 @@ def perturbation_section(results: Results, writer: Writer) -> Section:
     if agreement is not None and len(agreement):
         section.blocks.append(writer.table(agreement, "perturbation_link_agreement",
                                            "Observed vs translated links"))
-    elif agreement is not None:
+    elif agreement_path:  # written with no rows: no observed links to compare with
         section.blocks.append(Note("Observed vs translated links: not available (no paired cells give observed "
                                    "links); the links of each translation are in links.tsv."))
     return section
