@@ -66,11 +66,18 @@ def test_link_reads_every_stored_form(tmp_path, form):
     assert agreement.loc["rna_translated_atac", "r_correlation"] > 0.7
 
 
-def test_link_command_bad_input(tmp_path, capsys):
+def test_link_command_without_any_pair_writes_empty_tables(tmp_path, caplog):
+    """No peak within the window of any gene (real data do that): a warning and empty tables, not a failure."""
     write_inputs(tmp_path)
+    out = tmp_path / "out"
     code = run_command("link", [
         "--rna", str(tmp_path / "rna.h5ad"), "--atac", str(tmp_path / "atac.h5ad"),
         "--annotation", str(tmp_path / "tss.bed"), "--genes", "Gene0", "--window", "10",
-        "--outdir", str(tmp_path / "out"), "--no-versions"])
-    assert code == 2
-    assert "no gene-peak pair to test" in capsys.readouterr().err
+        "--outdir", str(out), "--no-versions"])
+    assert code == 0
+    assert "no gene-peak pair to test" in caplog.text
+    assert pd.read_csv(out / "links.tsv", sep="\t").empty
+    assert pd.read_csv(out / "link_genes.tsv", sep="\t").set_index("gene").loc["Gene0", "observed"] == \
+        "no peak within 10 bp of its TSS"
+    assert pd.read_csv(out / "links_observed.bedpe", sep="\t").empty
+    assert not list(out.glob("*_links.png"))

@@ -10,6 +10,7 @@ source: pairs tested or why none), link_agreement.tsv (observed vs translated li
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 
@@ -88,12 +89,14 @@ def run(args) -> None:
         problems = [f"{source}: {text}" for source, text in row.dropna().items() if "tested" not in str(text)]
         if problems:
             print(f"{gene}: " + "; ".join(problems), flush=True)
-    if links.empty:
-        raise ScactInputError(f"{args.atac}: no gene-peak pair to test (see link_genes.tsv: no TSS for the genes, "
-                              f"no peaks within {args.window} bp, or no paired/translated cells)")
+    if links.empty:  # real data may give none (no peak near the genes, no paired cells): say so, write empty tables
+        logging.getLogger(__name__).warning(
+            "no gene-peak pair to test (see link_genes.tsv: no TSS for the genes, no peaks within %d bp, or no "
+            "paired/translated cells); the link tables are empty", args.window)
     write_tsv(links, outdir / "links.tsv")
-    for source, table in links.groupby("source"):
-        significant = table[table["significant"]]
+    for source in dict.fromkeys([s["name"] for s in sources]):
+        table = links[links["source"] == source]
+        significant = table[table["significant"].astype(bool)]
         write_tsv(to_bedpe(significant).rename(columns={"chrom1": "#chrom1"}), outdir / f"links_{source}.bedpe")
         _write_interact(to_interact(significant), outdir / f"links_{source}.interact", source)
     agreement = link_agreement(links)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scact.cli import true_or_false
 from scact.errors import input_error
 from scact.io.anndata import read_h5ad, write_h5ad
 from scact.io.annotation import check_gene_overlap
@@ -33,6 +34,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--label-mapping", help="CSV/TSV label,cell_type renaming labels of either modality")
     parser.add_argument("--drop-unshared", action="store_true",
                         help="drop cells of types found in one modality only (default: keep, shared_type=False)")
+    parser.add_argument("--label-free", type=true_or_false, default=False, metavar="{true,false}",
+                        help="the model will train without labels: do not refuse labels it could not use "
+                             "(one cell type in a modality, no type shared)")
     parser.add_argument("--outdir", default=".", help="folder for the outputs")
 
 
@@ -50,12 +54,12 @@ def run(args) -> None:
                         min_score=args.min_marker_score, source=args.atac)
     mapping = read_label_mapping(args.label_mapping) if args.label_mapping else None
     rna_labels, atac_labels, report = reconcile_labels(rna.obs["cell_type"], atac.obs["cell_type"], mapping,
-                                                       sources=(args.rna, args.atac))
+                                                       sources=(args.rna, args.atac), label_free=args.label_free)
     rna_out = apply_reconciled(training_rna(rna, args.rna), rna_labels, report, args.drop_unshared)
     atac_out = apply_reconciled(training_atac(atac, args.atac), atac_labels, report, args.drop_unshared)
     params = {"markers": args.markers if scores is not None else None, "atac_labels": args.atac_labels,
               "label_mapping": args.label_mapping, "drop_unshared": args.drop_unshared,
-              "min_marker_score": args.min_marker_score,
+              "min_marker_score": args.min_marker_score, "label_free": args.label_free,
               "shared_types": report.loc[report["status"] == "shared", "cell_type"].tolist()}
     for adata in (rna_out, atac_out):
         record_provenance(adata, "reconcile", params)

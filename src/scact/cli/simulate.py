@@ -3,14 +3,17 @@
 Writes into --outdir: filtered_feature_bc_matrix.h5, atac_fragments.tsv.gz(.tbi), per_barcode_metrics.csv,
 atac_peaks.bed, annotation/{tss.bed,genes.gtf,chrom.sizes}, markers.tsv, cell_labels.csv,
 ground_truth_cells.tsv, ground_truth_links.tsv, simulation.json and samplesheet.csv (absolute input
-paths); with --tenx-layouts also the other 10x layouts of the same sample (tenx_layouts/). Deterministic
-given --seed.
+paths); with --tenx-layouts also the other 10x layouts of the same sample (tenx_layouts/); with
+--variants also samplesheet_unpaired.csv (an RNA-only and an ATAC-only sample of different cells) and
+samplesheet_partly_paired.csv (a multiome sample and an ATAC-only sample), their inputs under variants/.
+Deterministic given --seed.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from scact.simulate import PRESETS, config_from_preset, simulate_dataset, write_tenx_layouts
+from scact.simulate import (PRESETS, VARIANTS, config_from_preset, simulate_dataset, write_samplesheet_variants,
+                            write_tenx_layouts)
 
 
 def add_arguments(parser) -> None:
@@ -33,6 +36,9 @@ def add_arguments(parser) -> None:
                              "CellRanger-arc .h5 as a file, with its fragments beside it or named in a "
                              "fragments column; CellRanger-ATAC's filtered_peak_bc_matrix.h5; CellRanger-arc's "
                              "mtx folder) with their samplesheet tenx_layouts/tenx_layouts.csv")
+    parser.add_argument("--variants", default="",
+                        help=f"comma-separated samplesheet variants to write as well ({', '.join(VARIANTS)}, "
+                             "or 'all'): samplesheet_<variant>.csv")
 
 
 def run(args) -> None:
@@ -42,3 +48,9 @@ def run(args) -> None:
     simulate_dataset(config, args.outdir, split=args.split)
     if args.tenx_layouts:
         write_tenx_layouts(args.outdir, Path(args.outdir) / "tenx_layouts", sample=args.sample)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if variants:
+        written = write_samplesheet_variants(args.outdir, VARIANTS if variants == ["all"] else variants,
+                                             seed=args.seed, sample=args.sample)
+        for variant, path in written.items():
+            print(f"{variant}: {path}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from scact.cli import true_or_false
 from scact.errors import ScactInputError, input_error
 from scact.io.anndata import read_h5ad
 from scact.io.atomic import atomic_path
@@ -23,6 +24,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--outdir", default=Path("."), type=Path, help="folder for model/ and the training files")
     parser.add_argument("--labels-key", default="cell_type",
                         help="obs column of cell types in both files; 'none' for label-free mode")
+    parser.add_argument("--label-free", type=true_or_false, default=False, metavar="{true,false}",
+                        help="train without cell-type labels (one unconditional discriminator pair), as "
+                             "--labels-key none; for data with one cell type or no trustworthy labels")
     parser.add_argument("--batch-key", default="batch", help="obs column of batches ('none': one batch)")
     parser.add_argument("--depth-key", default="log_depth", help="obs column of log sequencing depth")
     parser.add_argument("--latent-dim", type=int, default=20)
@@ -132,7 +136,7 @@ def run(args) -> None:
     for name, path, adata in (("rna", args.rna, rna), ("atac", args.atac, atac)):
         if adata.n_obs == 0 or adata.n_vars == 0:
             raise input_error(path, f"the {name} matrix is empty ({adata.n_obs} cells x {adata.n_vars} features)")
-    labels_key = _key(args.labels_key)
+    labels_key = None if args.label_free else _key(args.labels_key)
     try:
         model = SCACT(rna, atac, labels_key=labels_key, batch_key=_key(args.batch_key),
                       depth_key=_key(args.depth_key), latent_dim=args.latent_dim, gamma=args.gamma,

@@ -2,7 +2,10 @@
 
 The true pairing (same cell name in both modalities) is used here only, for scoring. RNA->ATAC is
 scored on the paired cells: the translation of RNA cell i against the observed ATAC profile of cell i.
-Alignment metrics that need no pairing (silhouette, Leiden ARI/AMI, mixing, label transfer) use all cells.
+Alignment metrics that need no pairing (silhouette, Leiden ARI/AMI, mixing, label transfer, within-type
+distances) use all cells. Unpaired data (scACT's main use case: no cell named alike in both modalities)
+get the pairing-free metrics only; translation-vs-truth metrics are then not available, and
+``metrics.tsv`` says so through its ``pairing/*`` rows (:func:`pairing_rows`, read by the report).
 """
 from __future__ import annotations
 
@@ -31,6 +34,12 @@ class Method:
     embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
+#: Fewest paired cells that translation-vs-truth metrics are computed on (a correlation needs two).
+MIN_SCORING_PAIRS = 2
+#: Method name of the data-level rows of metrics.tsv (``pairing/*``: cells per modality, paired cells).
+INPUTS_ROW = "(inputs)"
+
+
 @dataclass
 class Pairing:
     """Row indices of the cells present in both modalities (same name), in RNA order."""
@@ -46,6 +55,25 @@ class Pairing:
 
     def __len__(self) -> int:
         return len(self.rna_rows)
+
+    @property
+    def scorable(self) -> bool:
+        """Whether there are enough pairs to score translations against the truth."""
+        return len(self) >= MIN_SCORING_PAIRS
+
+
+def pairing_case(n_paired: int, n_rna: int, n_atac: int) -> str:
+    """'unpaired', 'partly paired' or 'paired' (>= 80% of all cells in pairs; QC drops a few per modality)."""
+    if n_paired < MIN_SCORING_PAIRS:
+        return "unpaired"
+    union = n_rna + n_atac - n_paired
+    return "paired" if n_paired >= 0.8 * union else "partly paired"
+
+
+def pairing_rows(pairing: Pairing, n_rna: int, n_atac: int) -> list[dict]:
+    """The ``pairing/*`` rows of metrics.tsv: how many cells each modality has and how many are paired."""
+    return [{"method": INPUTS_ROW, "metric": f"pairing/{name}", "value": float(value)}
+            for name, value in (("rna_cells", n_rna), ("atac_cells", n_atac), ("paired_cells", len(pairing)))]
 
 
 @dataclass
@@ -65,7 +93,7 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
     n = len(pairing)
     rna_labels = rna.obs[labels_key].astype(str).to_numpy()
     atac_labels = atac.obs[labels_key].astype(str).to_numpy()
-    methods = [Method("global mean",
+    methods = [] if not pairing.scorable else [Method("global mean",
                       rna_to_atac=baselines.global_mean(atac_binary, n, block_size),
                       atac_to_rna=baselines.dense_prediction(baselines.global_mean(rna_expr, n, block_size))),
                Method("cell-type mean",
@@ -76,13 +104,14 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
     if activity is not None:
         z_rna, z_atac = baselines.harmony_embedding(rna_expr, list(rna.var_names), activity, activity_genes,
                                                     seed=seed)
-        to_atac = baselines.knn_weights(z_rna[pairing.rna_rows], z_atac, k)
-        to_rna = baselines.knn_weights(z_atac[pairing.atac_rows], z_rna, k)
-        methods.append(Method("Harmony kNN", rna_to_atac=baselines.knn_translation(to_atac, atac_binary,
-                                                                                   block_size),
-                              atac_to_rna=np.asarray((to_rna @ rna_expr).toarray() if sp.issparse(rna_expr)
-                                                     else to_rna @ rna_expr),
-                              embeddings={"harmony": (z_rna, z_atac)}))
+        harmony = Method("Harmony kNN", embeddings={"harmony": (z_rna, z_atac)})
+        if pairing.scorable:
+            to_atac = baselines.knn_weights(z_rna[pairing.rna_rows], z_atac, k)
+            to_rna = baselines.knn_weights(z_atac[pairing.atac_rows], z_rna, k)
+            harmony.rna_to_atac = baselines.knn_translation(to_atac, atac_binary, block_size)
+            harmony.atac_to_rna = np.asarray((to_rna @ rna_expr).toarray() if sp.issparse(rna_expr)
+                                             else to_rna @ rna_expr)
+        methods.append(harmony)
         if liger and "counts" in rna.layers:
             try:
                 z_rna, z_atac = baselines.liger_embedding(rna.layers["counts"], list(rna.var_names), activity,
@@ -102,10 +131,10 @@ def evaluate(rna, atac, methods: list[Method], labels_key: str = "cell_type", se
              progress: Callable[[str], None] = log.info) -> Evaluation:
     """Every metric of every method; see the module docstring for which cells each uses."""
     pairing = Pairing.by_name(rna.obs_names, atac.obs_names)
-    paired = len(pairing) > 1
+    paired = pairing.scorable
     rna_labels = rna.obs[labels_key].astype(str).to_numpy()
     atac_labels = atac.obs[labels_key].astype(str).to_numpy()
-    rows, per_type, rocs, distances = [], [], [], []
+    rows, per_type, rocs, distances = pairing_rows(pairing, rna.n_obs, atac.n_obs), [], [], []
 
     def add(method, prefix, values):
         rows.extend({"method": method, "metric": f"{prefix}/{k}", "value": float(v)} for k, v in values.items())
@@ -115,7 +144,8 @@ def evaluate(rna, atac, methods: list[Method], labels_key: str = "cell_type", se
         observed_rna = rna.X[pairing.rna_rows]
         labels = rna_labels[pairing.rna_rows]
     else:
-        progress("no cell is named alike in both modalities: translation metrics need pairs, skipped")
+        progress(f"{len(pairing)} cell(s) named alike in both modalities: translation-vs-truth metrics are not "
+                 "available (no paired cells); pairing-free alignment metrics only")
     for method in methods:
         if paired and method.rna_to_atac is not None:
             progress(f"{method.name}: RNA->ATAC metrics")
@@ -151,8 +181,14 @@ def evaluate(rna, atac, methods: list[Method], labels_key: str = "cell_type", se
     )
 
 
+#: Bar charts of metrics_headline.png, those present (translation ones need paired cells).
+HEADLINE_METRICS = ("rna_to_atac/auroc_per_peak_median", "rna_to_atac/auroc_per_cell_mean",
+                    "atac_to_rna/pearson_per_gene_median", "alignment/foscttm", "alignment/silhouette_cell_type",
+                    "alignment/modality_mixing", "alignment/label_transfer_atac_to_rna")
+
+
 def plot_evaluation(evaluation: Evaluation, outdir) -> list:
-    """ROC curves of RNA->ATAC and a bar chart per headline metric, as PNGs."""
+    """ROC curves of RNA->ATAC (paired cells only) and a bar chart per headline metric, as PNGs."""
     from pathlib import Path
 
     import matplotlib
@@ -172,8 +208,8 @@ def plot_evaluation(evaluation: Evaluation, outdir) -> list:
         ax.set(xlabel="false positive rate", ylabel="true positive rate", title="RNA->ATAC (flattened)")
         ax.legend(fontsize=7)
         written.append(_save(fig, outdir / "roc_rna_to_atac.png", atomic_path, plt))
-    headline = ["rna_to_atac/auroc_per_peak_median", "rna_to_atac/auroc_per_cell_mean",
-                "atac_to_rna/pearson_per_gene_median", "alignment/foscttm"]
+    present = set(evaluation.metrics["metric"])
+    headline = [m for m in HEADLINE_METRICS if m in present]
     table = evaluation.metrics[evaluation.metrics["metric"].isin(headline)]
     if not table.empty:
         fig, axes = plt.subplots(1, len(headline), figsize=(4 * len(headline), 3.5))
@@ -212,8 +248,11 @@ def method_from_files(name, rna, atac, pairing: Pairing, rna_to_atac=None, atac_
             raise input_error(rna_to_atac, "cells or peaks differ from the given rna.h5ad/atac.h5ad",
                               "evaluate the files translate wrote from the same inputs")
         log.info("%s: RNA->ATAC scored on %s", rna_to_atac, translated.form)
-        method.rna_to_atac = translated.blocks(rows, block_size=block_size)
-    if atac_to_rna is not None:
+        if pairing.scorable:
+            method.rna_to_atac = translated.blocks(rows, block_size=block_size)
+        else:
+            translated.close()
+    if atac_to_rna is not None and pairing.scorable:
         translated = read_h5ad(atac_to_rna)
         rows = translated.obs_names.get_indexer(atac.obs_names[pairing.atac_rows])
         if (rows < 0).any() or not translated.var_names.equals(rna.var_names):
@@ -265,7 +304,8 @@ def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=
             raise input_error(atac_to_rna, f"{len(missing)} translated genes are not in {rna_path}")
         rna = rna[:, genes].copy()
     pairing = Pairing.by_name(rna.obs_names, atac.obs_names)
-    log.info("%d cells are named alike in both modalities (scoring pairs)", len(pairing))
+    log.info("%d cells are named alike in both modalities (scoring pairs): %s data", len(pairing),
+             pairing_case(len(pairing), rna.n_obs, atac.n_obs))
     methods = [method_from_files(method_name, rna, atac, pairing, rna_to_atac, atac_to_rna, joint)]
     if baselines_on:
         activity, activity_genes = None, None

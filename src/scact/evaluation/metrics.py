@@ -103,7 +103,7 @@ def within_type_cosine_distances(z_rna: np.ndarray, z_atac: np.ndarray, labels_r
         q1, median, q3 = np.quantile(dist, [0.25, 0.5, 0.75])
         rows.append({"cell_type": label, "n_pairs": dist.size, "q1": q1, "median": median, "q3": q3,
                      "mean": float(dist.mean())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["cell_type", "n_pairs", "q1", "median", "q3", "mean"])
 
 
 def modality_mixing(z_rna: np.ndarray, z_atac: np.ndarray, k: int = 30, seed: int = 0) -> float:
@@ -153,7 +153,9 @@ def alignment_metrics(z_rna: np.ndarray, z_atac: np.ndarray, labels_rna, labels_
     out["label_transfer_rna_to_atac"] = label_transfer_accuracy(z_rna, labels_rna, z_atac, labels_atac)
     out["label_transfer_atac_to_rna"] = label_transfer_accuracy(z_atac, labels_atac, z_rna, labels_rna)
     distances = within_type_cosine_distances(z_rna, z_atac, labels_rna, labels_atac, seed=seed)
-    out["within_type_cosine_distance_median"] = float(distances["median"].median())
+    # no type in both modalities: no within-type distance (NaN, not an error)
+    out["within_type_cosine_distance_median"] = (float(distances["median"].median()) if len(distances)
+                                                 else float("nan"))
     return out
 
 

@@ -6,6 +6,7 @@ when the samplesheet names labels, ``label``.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import anndata as ad
@@ -17,6 +18,8 @@ from scact.errors import input_error
 from scact.io.anndata import as_count_matrix, peak_coordinates, read_h5ad, read_h5mu_modality
 from scact.io.fragments import count_fragments_per_barcode
 from scact.io.tenx import read_10x_h5, read_10x_mtx
+
+log = logging.getLogger(__name__)
 
 ARC_MATRIX = "filtered_feature_bc_matrix.h5"
 ARC_FRAGMENTS = "atac_fragments.tsv.gz"
@@ -122,6 +125,7 @@ def read_labels(spec: str, adata: ad.AnnData, sample: str) -> pd.Series:
         if column not in adata.obs.columns:
             raise input_error(spec, f"labels column '{column}' is not in the input's obs "
                                     f"(columns: {', '.join(map(str, adata.obs.columns)) or 'none'})")
+        _warn_unlabelled(adata.obs[column], spec, sample)
         return adata.obs[column].astype("string")
     path = Path(spec)
     sep = "\t" if ".tsv" in path.name or ".txt" in path.name else ","
@@ -137,7 +141,25 @@ def read_labels(spec: str, adata: ad.AnnData, sample: str) -> pd.Series:
     if matched.notna().sum() == 0:
         raise input_error(path, f"none of its {len(labels)} barcodes match the {adata.n_obs} cells of sample {sample} "
                                 f"(e.g. {labels.index[0]!r} vs {adata.obs_names[0]!r})")
+    unknown = labels.index.difference(adata.obs_names)
+    if len(unknown):
+        log.warning("%s: %d of its %d barcodes are not cells of sample %s (e.g. %r): their labels are ignored; "
+                    "check that the file belongs to this sample", path, len(unknown), len(labels), sample,
+                    unknown[0])
+    _warn_unlabelled(matched, path, sample)
     return matched.astype("string")
+
+
+#: Share of unlabelled cells above which the labels are reported (those cells become 'unassigned').
+MAX_UNLABELLED_SHARE = 0.5
+
+
+def _warn_unlabelled(labels: pd.Series, source, sample: str) -> None:
+    missing = int(labels.isna().sum())
+    if missing > MAX_UNLABELLED_SHARE * len(labels):
+        log.warning("%s: %d of the %d cells of sample %s have no label: they are trained as 'unassigned'; "
+                    "label them, or leave the labels column empty to label every cell by markers",
+                    source, missing, len(labels), sample)
 
 
 def standardize(adata: ad.AnnData, sample: str, batch: str, labels: str | None) -> ad.AnnData:

@@ -27,7 +27,9 @@ from scact.io.atomic import atomic_path, write_text
 from scact.io.provenance import package_versions
 from scact.model._modules import RNA_LIKELIHOODS, ScactNetwork
 from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device, sparse_tensor
+from scact.preprocessing import MIN_CELLS_AFTER_QC
 from scact.preprocessing.atac import binarize
+from scact.preprocessing.reconcile import LABEL_FREE_FIX
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def _labels(adata, key, what: str):
         return None
     if len(present) == 1:
         raise input_error(what, f"label column '{key}' holds one cell type only ({next(iter(present))!r})",
-                          "give a column with at least two types, or no labels (label-free mode)")
+                          LABEL_FREE_FIX)
     return labels
 
 
@@ -124,8 +126,8 @@ class SCACT:
             if x.shape[1] == 0 or x.nnz == 0:
                 raise input_error(name, "has no usable features (0 features or an all-zero matrix)",
                                   "check the preprocessing outputs")
-            if x.shape[0] < 10:
-                raise input_error(name, f"has only {x.shape[0]} cells; scACT needs at least 10")
+            if x.shape[0] < MIN_CELLS_AFTER_QC:
+                raise input_error(name, f"has only {x.shape[0]} cells; scACT needs at least {MIN_CELLS_AFTER_QC}")
         if not rna.var_names.is_unique:
             raise input_error("rna", "gene names are not unique", "make them unique (var_names_make_unique)")
         if hyper["rna_likelihood"] not in RNA_LIKELIHOODS:

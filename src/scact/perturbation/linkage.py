@@ -24,6 +24,13 @@ LINK_COLUMNS = ["source", "gene", "peak", "chrom", "start", "end", "tss", "dista
                 "significant"]
 
 
+def empty_links() -> pd.DataFrame:
+    """A links table without rows, typed as a filled one (its writers round r and compare fdr)."""
+    types = {"start": "int64", "end": "int64", "tss": "int64", "distance": "int64", "r": "float64",
+             "p_value": "float64", "fdr": "float64", "significant": "bool"}
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, "object")) for c in LINK_COLUMNS})
+
+
 def cell_embedding(adata, obsm_key: str | None = None, n_components: int = 20, seed: int = 0) -> np.ndarray:
     """An embedding to find neighbours in: ``obsm[obsm_key]``, else X_lsi/X_pca, else a truncated SVD of X."""
     for key in ([obsm_key] if obsm_key else []) + ["X_lsi", "X_pca"]:
@@ -115,7 +122,7 @@ def link_source(source: str, expression, gene_names, accessibility, peaks: pd.Da
     """Correlate the pairs on one source. ``expression`` (cells x genes) and ``accessibility`` (cells x
     peaks, aligned with ``peaks``) share rows; only the columns in ``pairs`` are aggregated."""
     if pairs.empty:
-        return pd.DataFrame(columns=LINK_COLUMNS)
+        return empty_links()
     gene_position = {name: i for i, name in enumerate(gene_names)}
     pairs = pairs[pairs["gene"].isin(gene_position)]
     gene_columns = np.unique([gene_position[g] for g in pairs["gene"]])
@@ -149,11 +156,17 @@ def _columns(matrix, columns: np.ndarray):
     return np.asarray(matrix[:, columns])
 
 
+AGREEMENT_COLUMNS = ["reference", "source", "pairs_tested", "r_correlation", "significant_reference",
+                     "significant_source", "significant_both", "jaccard", "precision_vs_reference",
+                     "recall_of_reference"]
+
+
 def link_agreement(links: pd.DataFrame, reference: str = "observed") -> pd.DataFrame:
-    """Overlap of significant links and correlation of r between ``reference`` and each other source."""
+    """Overlap of significant links and correlation of r between ``reference`` and each other source
+    (no rows without the reference, e.g. observed links of unpaired data)."""
     rows = []
     if reference not in set(links["source"]):
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
     base = links[links["source"] == reference].set_index(["gene", "peak"])
     for source in sorted(set(links["source"]) - {reference}):
         other = links[links["source"] == source].set_index(["gene", "peak"])
@@ -172,7 +185,7 @@ def link_agreement(links: pd.DataFrame, reference: str = "observed") -> pd.DataF
             "precision_vs_reference": both / len(sig_other) if sig_other else np.nan,
             "recall_of_reference": both / len(sig_ref) if sig_ref else np.nan,
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
 
 
 def to_bedpe(links: pd.DataFrame) -> pd.DataFrame:
@@ -223,6 +236,8 @@ def plot_gene_links(links: pd.DataFrame, gene: str, path, top_ig_peaks: pd.DataF
         for row in rows.itertuples():
             centre = (row.start + row.end) / 2
             height = abs(row.r) if np.isfinite(row.r) else 0
+            if height == 0:  # r = 0 or undefined (a constant profile): no arc (matplotlib divides by its height)
+                continue
             ax.add_patch(Arc(((centre + row.tss) / 2, 0), abs(centre - row.tss) or 1, 2 * height, theta1=0,
                              theta2=180, color="#B2182B" if row.r > 0 else "#2166AC",
                              linestyle="-" if row.significant else ":", lw=1.6 if row.significant else 0.8))
@@ -272,7 +287,8 @@ def link_genes(genes: list[str], tss: pd.DataFrame, sources: list[dict], *, wind
         name, rna, atac = source["name"], source["expression"], source["accessibility"]
         common = rna.obs_names.intersection(atac.obs_names, sort=False)
         if len(common) < max(10, k):
-            log.warning("%s: only %d cells in both matrices; skipped", name, len(common))
+            log.warning("%s: only %d cells in both matrices%s; skipped", name, len(common),
+                        " (unpaired data)" if name == "observed" else "")
             continue
         rna_rows = rna.obs_names.get_indexer(common)
         atac_rows = atac.obs_names.get_indexer(common)
@@ -305,5 +321,5 @@ def link_genes(genes: list[str], tss: pd.DataFrame, sources: list[dict], *, wind
             status[gene][name] = f"{int(tested)} peaks tested, {int(significant)} significant"
         print(f"{name}: {len(table)} gene-peak pairs over {aggregation.shape[0]} metacells of {k} cells, "
               f"{int(table['significant'].sum())} significant at FDR < {fdr}", flush=True)
-    links = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=LINK_COLUMNS)
+    links = pd.concat(tables, ignore_index=True) if tables else empty_links()
     return links, pd.DataFrame(list(status.values()))

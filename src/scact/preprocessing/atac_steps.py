@@ -18,7 +18,7 @@ from scact.io.annotation import check_chromosomes, gene_regions, read_annotation
 from scact.io.atomic import atomic_path
 from scact.io.fragments import fragment_contigs
 from scact.io.provenance import record_provenance
-from scact.preprocessing import atac
+from scact.preprocessing import MIN_CELLS_AFTER_QC, atac
 from scact.preprocessing import atac_plots, doublets
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,7 @@ def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None
         kept = (reasons == "kept").to_numpy()
         reasons[kept & (adata.obs["tss_enrichment"].to_numpy() < min_tss_enrichment)] = "low_tss_enrichment"
         adata.uns["fragment_length_histogram"] = lengths
+    _refuse_too_few(reasons, adata.n_obs, input_h5ad)  # before doublet detection, which needs cells
     kept = (reasons == "kept").to_numpy()
     if method == "amulet" and kept.any():
         calls = atac.call_amulet_doublets(cell_metrics_frame, adata.obs_names[kept].to_numpy(), doublet_q)
@@ -183,13 +184,9 @@ def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None
         doublet_score[kept] = score
         adata.obs["doublet_score"] = doublet_score
         reasons[adata.obs_names[kept][is_doublet]] = "doublet"
+    _refuse_too_few(reasons, adata.n_obs, input_h5ad)
     table = atac.qc_reason_table(reasons, adata.n_obs)
     adata.obs["qc_reason"] = reasons.to_numpy()
-    n_kept = int((reasons == "kept").sum())
-    if n_kept == 0:
-        raise input_error(input_h5ad, "the QC thresholds remove every cell "
-                                      f"({'; '.join(f'{r}: {n}' for r, n in table.itertuples(index=False))})",
-                          "lower --min-fragments / --min-tss-enrichment, or check the annotation and fragments")
     if plot_prefix and fragments is not None:
         atac_plots.qc_plots(adata.obs, adata.uns["fragment_length_histogram"], min_fragments, min_tss_enrichment,
                             Path(f"{plot_prefix}"))
@@ -203,6 +200,20 @@ def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None
     _write_tsv(table, Path(output_tsv))
     write_h5ad(out, output_h5ad)
     return out
+
+
+def _refuse_too_few(reasons: pd.Series, n_input: int, source) -> None:
+    """Refuse a sample that keeps fewer than MIN_CELLS_AFTER_QC cells, with the counts by reason."""
+    n_kept = int((reasons == "kept").sum())
+    if n_kept >= MIN_CELLS_AFTER_QC:
+        return
+    table = atac.qc_reason_table(reasons, n_input)
+    problem = ("the QC thresholds remove every cell" if n_kept == 0 else
+               f"only {n_kept} cells pass QC, at least {MIN_CELLS_AFTER_QC} are needed")
+    raise input_error(source, f"{problem} ({'; '.join(f'{r}: {n}' for r, n in table.itertuples(index=False))})",
+                      "lower --min_fragments / --min_tss_enrichment / --min_peak_counts (scact atac-qc: "
+                      "--min-fragments, --min-tss-enrichment, --min-peak-counts), or check the annotation "
+                      "and fragments")
 
 
 # ---------------------------------------------------------------------------------------- call_peaks

@@ -67,9 +67,18 @@ def label_atac(atac: ad.AnnData, gene_activity: ad.AnnData | None, labels=None, 
     return scores
 
 
+#: How to follow the advice "train without labels", in the pipeline and in the commands.
+LABEL_FREE_FIX = ("train without labels: --label_free true (scact run, nextflow run; scact reconcile/train: "
+                  "--label-free true), or give labels or markers that separate at least two types")
+
+
 def reconcile_labels(rna_labels: pd.Series, atac_labels: pd.Series, mapping: dict[str, str] | None = None,
-                     sources=("rna", "atac")) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
-    """Shared vocabulary: (RNA labels, ATAC labels, report table). Refuses if no type is shared."""
+                     sources=("rna", "atac"), label_free: bool = False) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """Shared vocabulary: (RNA labels, ATAC labels, report table).
+
+    Unless the model trains ``label_free``, labels it cannot use are refused here, before training: no type
+    shared by the modalities, or a modality whose cells hold one type only (the per-type discriminators and
+    classifiers need two)."""
     mapping = mapping or {}
 
     def canonical(labels: pd.Series) -> pd.Series:
@@ -96,10 +105,18 @@ def reconcile_labels(rna_labels: pd.Series, atac_labels: pd.Series, mapping: dic
                      "n_rna": n_rna, "n_atac": n_atac, "status": status})
     report = pd.DataFrame(rows, columns=["cell_type", "rna_labels", "atac_labels", "n_rna", "n_atac", "status"])
     shared = report.loc[report["status"] == "shared", "cell_type"].tolist()
+    if label_free:
+        return rna, atac, report
     if not shared:
         raise input_error(f"{sources[0]} and {sources[1]}", "no cell type is shared by the two modalities "
                           f"(RNA: {', '.join(rna_counts.index[:8])}; ATAC: {', '.join(atac_counts.index[:8])})",
-                          "give a label mapping file (--label-mapping label,cell_type) or labels that agree")
+                          "give a label mapping file (--label-mapping label,cell_type) or labels that agree, "
+                          "or " + LABEL_FREE_FIX.split(", or ")[0])
+    for source, counts in zip(sources, (rna_counts, atac_counts)):
+        if len(counts) == 1:
+            raise input_error(source, f"its cells hold one cell type only ({counts.index[0]!r}, "
+                                      f"{int(counts.iloc[0])} cells): labels cannot guide the alignment",
+                              LABEL_FREE_FIX)
     only = report[report["status"].isin(["rna_only", "atac_only"])]
     if len(only):
         log.warning("cell types in one modality only: %s",

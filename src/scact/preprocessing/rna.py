@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.errors import input_error
-from scact.preprocessing import doublets
+from scact.preprocessing import MIN_CELLS_AFTER_QC, doublets
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,19 @@ def detect_doublets(counts: sp.csr_matrix, params: RnaQcParams) -> tuple[np.ndar
                                     seed=params.seed)
 
 
+def _refuse_too_few(failed: pd.Series, source) -> None:
+    """Refuse a sample that keeps fewer than MIN_CELLS_AFTER_QC cells (``failed``: '' for a kept cell)."""
+    n_kept = int((failed == "").sum())
+    if n_kept >= MIN_CELLS_AFTER_QC:
+        return
+    removed = failed[failed != ""].value_counts()
+    raise input_error(source, f"only {n_kept} of its {len(failed)} cells pass QC ("
+                      + ", ".join(f"{reason}: {n}" for reason, n in removed.items())
+                      + f"); at least {MIN_CELLS_AFTER_QC} are needed",
+                      "lower --min_umis / --min_genes or raise --max_percent_mito (scact rna-qc: "
+                      "--min-umis, --min-genes, --max-percent-mito), or leave this sample out")
+
+
 def qc_sample(adata: ad.AnnData, params: RnaQcParams, source="input") -> tuple[ad.AnnData, pd.DataFrame, pd.DataFrame]:
     """QC one sample: (kept cells with raw counts and QC obs, table of removals by reason, all cells' metrics).
 
@@ -80,6 +93,7 @@ def qc_sample(adata: ad.AnnData, params: RnaQcParams, source="input") -> tuple[a
         raise input_error(source, f"every one of its {adata.n_obs} cells fails QC "
                           f"(min UMIs {params.min_umis}, min genes {params.min_genes}, "
                           f"max % mito {params.max_percent_mito})", "lower the thresholds")
+    _refuse_too_few(failed, source)  # before DoubletDetection, which needs cells
     metrics["doublet_score"] = 0.0
     if params.remove_doublets:
         score, is_doublet = detect_doublets(sp.csr_matrix(adata.X[unset]), params)
@@ -90,6 +104,7 @@ def qc_sample(adata: ad.AnnData, params: RnaQcParams, source="input") -> tuple[a
     keep = (failed == "").to_numpy()
     if not keep.any():
         raise input_error(source, "every cell was called a doublet", "raise --doublet-voter-thresh")
+    _refuse_too_few(failed, source)
     kept = adata[keep].copy()
     kept.X = sp.csr_matrix(kept.X, dtype=np.float32)
     for column in ("n_counts", "n_genes", "percent_mito", "doublet_score"):

@@ -93,6 +93,35 @@ def _metrics(results: Results) -> pd.DataFrame | None:
     return table
 
 
+def _pairing(metrics: pd.DataFrame | None) -> tuple[str, int, int, int] | None:
+    """(case, RNA cells, ATAC cells, paired cells) from evaluate's ``pairing/*`` rows of metrics.tsv."""
+    from scact.evaluation.evaluate import pairing_case
+
+    if metrics is None:
+        return None
+    rows = metrics[metrics["metric"].astype(str).str.startswith("pairing/")]
+    counts = {str(m).split("/", 1)[1]: int(v) for m, v in zip(rows["metric"], rows["value"]) if pd.notna(v)}
+    if not {"rna_cells", "atac_cells", "paired_cells"} <= set(counts):
+        return None
+    n_rna, n_atac, n_paired = counts["rna_cells"], counts["atac_cells"], counts["paired_cells"]
+    return pairing_case(n_paired, n_rna, n_atac), n_rna, n_atac, n_paired
+
+
+def _pairing_note(metrics: pd.DataFrame | None) -> Note | None:
+    """Which case the data are: unpaired, partly paired or paired, and what is scored on which cells."""
+    pairing = _pairing(metrics)
+    if pairing is None:
+        return None
+    case, n_rna, n_atac, n_paired = pairing
+    if case == "unpaired":
+        return Note(f"Unpaired data: {n_rna:,} RNA cells and {n_atac:,} ATAC cells, no cell named alike in both "
+                    "modalities. Alignment is scored by pairing-free metrics on all cells; translation scores "
+                    "against the truth are not available (no paired cells).")
+    return Note(f"{case.capitalize()} data: {n_paired:,} cells are named alike in both modalities (of {n_rna:,} "
+                f"RNA and {n_atac:,} ATAC cells). Translations are scored on these {n_paired:,} paired cells; "
+                "alignment metrics other than FOSCTTM use all cells. The pairing is never used in training.")
+
+
 def _metric_table(writer, metrics, prefixes, name, title) -> object | None:
     if metrics is None:
         return None
@@ -252,10 +281,13 @@ def alignment_section(results: Results, writer: Writer) -> Section:
             figure = _marker_umap_figure(writer, joint, keys[0], rna, atac_to_rna, genes)
             if figure:
                 section.blocks.append(figure)
-    table = _metric_table(writer, _metrics(results), ("alignment",), "alignment_metrics",
-                          "Alignment metrics with baselines")
-    section.blocks.append(table or Note("no ground truth: pairing unknown or evaluate not run (no metrics.tsv "
-                                        "with alignment metrics)", "missing"))
+    metrics = _metrics(results)
+    note = _pairing_note(metrics)
+    if note:
+        section.blocks.append(note)
+    table = _metric_table(writer, metrics, ("alignment",), "alignment_metrics", "Alignment metrics with baselines")
+    section.blocks.append(table or Note("no alignment metrics: evaluate not run (no metrics.tsv with alignment "
+                                        "metrics)", "missing"))
     return section
 
 
@@ -326,7 +358,9 @@ def _per_type_roc(rna_to_atac_path, atac) -> pd.DataFrame | None:
 
 
 def _group_means(matrix_rows, labels, types):
-    return np.vstack([matrix_rows[labels == t].mean(0) for t in types])
+    """Mean row per type; NaN for a type with no cell among the rows (an empty group of a subsample)."""
+    return np.vstack([matrix_rows[labels == t].mean(0) if (labels == t).any()
+                      else np.full(matrix_rows.shape[1], np.nan) for t in types])
 
 
 def _streamed_group_means(translated, rows, labels, types) -> np.ndarray:
@@ -408,13 +442,21 @@ def _marker_heatmap(writer, rna, atac_to_rna):
 
 def translation_section(results: Results, writer: Writer) -> Section:
     section = Section("translation", "Translation", "RNA->ATAC and ATAC->RNA translations (paper Figs. 3, 4).")
+    metrics = _metrics(results)
+    pairing = _pairing(metrics)
+    unpaired = pairing is not None and pairing[0] == "unpaired"
+    note = _pairing_note(metrics)
+    if note:
+        section.blocks.append(note)
     roc_path = results.first("roc_curves.tsv")
     roc = read_table(roc_path) if roc_path else None
-    if roc is not None and {"fpr", "tpr"} <= set(roc):
+    if roc is not None and ({"fpr", "tpr"} - set(roc) or roc.empty):
+        roc = None
+    if roc is not None:
         section.blocks.append(_roc_figure(writer, roc))
     r2a_path, atac_path = results.first("rna_to_atac.h5ad"), results.first("atac.h5ad")
     atac = open_backed(atac_path) if atac_path else None
-    if r2a_path and atac is not None and (roc is None or "cell_type" not in roc):
+    if r2a_path and atac is not None and not unpaired and (roc is None or "cell_type" not in roc):
         per_type = _per_type_roc(r2a_path, atac)
         if per_type is not None:
             section.blocks.append(_roc_figure(writer, per_type))
@@ -433,9 +475,12 @@ def translation_section(results: Results, writer: Writer) -> Section:
             section.blocks.append(figure)
     if not r2a_path and not a2r_path:
         section.missing("not run: no rna_to_atac.h5ad / atac_to_rna.h5ad found (translate step not run)")
-    metrics = _metrics(results)
     table = _metric_table(writer, metrics, ("rna_to_atac", "atac_to_rna"), "translation_metrics",
                           "Translation metrics with baselines")
+    if table is None and unpaired:
+        table = Note("Translation scores against the truth: not available (no paired cells). The translations "
+                     "above are still written (translation/); score them on data with some shared cells.",
+                     "missing")
     section.blocks.append(table or Note("no ground truth: pairing unknown or evaluate not run (no metrics.tsv "
                                         "with translation metrics)", "missing"))
     per_type_path = results.first("metrics_per_type.tsv")
@@ -514,6 +559,8 @@ def _link_figure(writer, links: pd.DataFrame, gene: str, top_ig: pd.DataFrame | 
             centre = (row.start + row.end) / 2
             r = float(row.r) if pd.notna(row.r) else 0.0
             significant = bool(getattr(row, "significant", False))
+            if r == 0:  # zero or undefined correlation: no arc (matplotlib divides by its height)
+                continue
             ax.add_patch(Arc(((centre + tss) / 2, 0), abs(centre - tss) or 1, 2 * abs(r), theta1=0, theta2=180,
                              color="#B2182B" if r > 0 else "#2166AC", lw=1.8 if significant else 0.7,
                              alpha=1.0 if significant else 0.45))
@@ -586,7 +633,10 @@ def perturbation_section(results: Results, writer: Writer) -> Section:
             section.blocks.append(figure)
     agreement_path = results.first("link_agreement.tsv")
     agreement = read_table(agreement_path) if agreement_path else None
-    if agreement is not None:
+    if agreement is not None and len(agreement):
         section.blocks.append(writer.table(agreement, "perturbation_link_agreement",
                                            "Observed vs translated links"))
+    elif agreement_path:  # written with no rows: no observed links to compare with
+        section.blocks.append(Note("Observed vs translated links: not available (no paired cells give observed "
+                                   "links); the links of each translation are in links.tsv."))
     return section

@@ -12,6 +12,9 @@
   ATAC-only row (``atac_fragments.tsv.gz``) of the same sample id, so the unpaired input path is used
   while evaluation still sees the pairing through the cell names.
 
+``write_samplesheet_variants(outdir)`` then adds the unpaired and partly paired samplesheets
+(``samplesheet_<variant>.csv``, inputs under ``variants/``; see ``scact.simulate._variants``).
+
 Planted: cell types with marker genes whose loci (promoter and distal peaks) open in that type only;
 peak -> gene links (a linked gene's expression is multiplied by ``exp(effect)`` for each open peak of its
 locus in that cell); fragments concentrated on open peaks (promoter peaks centred on the TSS) over a
@@ -39,9 +42,10 @@ from scact.simulate._layouts import TENX_LAYOUTS, write_tenx_layouts
 from scact.simulate._generate import (FragmentWindow, peak_cut_sites, rna_counts, tss_fragment_counts,
                                       window_fragments)
 from scact.simulate._model import SimulationConfig, Truth, build_truth
+from scact.simulate._variants import VARIANTS, write_samplesheet_variants
 
-__all__ = ["PRESETS", "TENX_LAYOUTS", "SimulationConfig", "config_from_preset", "simulate_dataset",
-           "write_tenx_layouts"]
+__all__ = ["PRESETS", "TENX_LAYOUTS", "VARIANTS", "SimulationConfig", "config_from_preset", "simulate_dataset",
+           "write_samplesheet_variants", "write_tenx_layouts"]
 
 log = logging.getLogger(__name__)
 
