@@ -49,7 +49,7 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_ATAC_MATRIX": (("--tn5", "tn5"),),
     "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
                            ("--seed", "seed")),
-    "SCACT_RECONCILE": (("--markers", "markers"),),
+    "SCACT_RECONCILE": (("--markers", "markers"), ("--heldout-fraction", "heldout_fraction"), ("--seed", "seed")),
     "SCACT_TRAIN": (("--gamma", "gamma"), ("--lambda", "lambda_cycle"), ("--mi-weight", "mi_weight"),
                     ("--classifier-weight", "classifier_weight"), ("--rna-likelihood", "rna_likelihood"),
                     ("--max-epochs-autoencoder", "max_epochs_autoencoder"),

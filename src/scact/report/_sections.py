@@ -292,18 +292,25 @@ def _roc_figure(writer, roc: pd.DataFrame):
     name = "translation_roc_per_type" if by_type else "translation_roc"
     title = "RNA->ATAC ROC per cell type" if by_type else "RNA->ATAC ROC, all peaks and cells"
     return writer.figure(fig, name, title, roc, "Translated peak probabilities scored against the observed "
-                                                 "accessibility of the paired cell (paper Fig. 4A).")
+                                                 "accessibility of the paired cell (paper Fig. 4A); held-out "
+                                                 "cells only when the run held cells out of training.")
 
 
 def _per_type_roc(rna_to_atac_path, atac) -> pd.DataFrame | None:
-    """ROC curves per cell type on the paired cells (same name in both modalities), subsampled."""
+    """ROC curves per cell type on the paired cells (same name in both modalities; the held-out ones when
+    the inputs carry a held-out split, as the evaluation scores them), subsampled."""
     from sklearn.metrics import roc_curve
+
+    from scact.preprocessing.split import HELDOUT, stored_roles
 
     translated = open_backed(rna_to_atac_path)
     labels = _labels(atac)
     if translated is None or labels is None:
         return None
     common = pd.Index(translated.obs_names).intersection(atac.obs_names)
+    roles = stored_roles(atac)
+    if roles is not None:
+        common = common.intersection(pd.Index(atac.obs_names)[roles == HELDOUT])
     if len(common) < 10 or translated.n_vars != atac.n_vars:
         return None
     common = common[_subsample(len(common), 1000)]
