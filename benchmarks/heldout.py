@@ -13,10 +13,15 @@ pairing-free choices docs/model.md records).
 Oracles, marked as such: the subtype mean (SNARE-seq ``obs['Ident']``, 23 subtypes from the joint
 annotation, training cells) and the type-only alignment (each cell at its type, at random inside it).
 Data, preprocessing and labels: benchmarks/evaluate_snareseq.py (``load_snareseq``, ``load_pbmc``).
-Writes ``benchmarks/results_heldout.tsv`` (dataset, method, seed, metric, value) and the held-out section
-of ``docs/benchmarks_evaluation.md``.
+Writes ``benchmarks/results_heldout.tsv`` (dataset, method, seed, metric, value), its timings beside it
+(``*_timings.tsv``) and the held-out section of ``docs/benchmarks_evaluation.md``. Parts may run as
+separate processes (e.g. the baselines while a model is still being changed, one process per seed on a
+shared machine) and be merged into one report: ``--merge`` takes the TSVs of the other parts (same
+protocol: the split depends only on the seed and the cell names).
 
     SCACT_DATA=../shared/data PYTHONPATH=src python benchmarks/heldout.py --seeds 0 1 2 --glue-seeds 0
+    ... --seeds 0 --no-baselines --glue-seeds --tsv /tmp/scact_seed0.tsv --out -      # one part
+    ... --seeds --merge /tmp/part1.tsv /tmp/part2.tsv                               # the report of all parts
 """
 from __future__ import annotations
 
@@ -133,7 +138,7 @@ def run_seed(name, rna, atac, tss, activity, genes, seed, args, log) -> tuple[pd
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="none: only merge and report")
     parser.add_argument("--datasets", nargs="+", default=["snareseq", "pbmc"])
     parser.add_argument("--heldout-fraction", type=float, default=HELDOUT_FRACTION)
     parser.add_argument("--epochs-ae", type=int, default=None, help="scACT's autoencoder epochs (default: its own)")
@@ -155,24 +160,36 @@ def main(argv=None):
         print(f"[{time.time() - started:7.0f}s] {message}", flush=True)
 
     loaders = {"snareseq": data.load_snareseq, "pbmc": data.load_pbmc}
-    tables, timings, sizes = [], [], {}
-    for name in args.datasets:
+    tables = [pd.read_csv(p, sep="\t") for p in args.merge]
+    timings = [pd.read_csv(timings_path(p), sep="\t") for p in args.merge if timings_path(p).is_file()]
+
+    def write():
+        metrics = pd.concat(tables)[["dataset", "method", "seed", "metric", "value"]]
+        metrics = metrics.sort_values(["dataset", "seed"], kind="stable")
+        Path(args.tsv).parent.mkdir(parents=True, exist_ok=True)
+        metrics.to_csv(args.tsv, sep="\t", index=False)
+        timing = pd.concat(timings, ignore_index=True)
+        timing.to_csv(timings_path(args.tsv), sep="\t", index=False)
+        if args.out != "-":
+            write_section(Path(args.out), report(metrics, timing, command, time.time() - started))
+
+    for name in args.datasets if args.seeds else []:
         (rna, atac), tss = loaders[name]()
         activity, genes = baselines.gene_activity(atac, baselines.read_tss_bed(tss))
-        sizes[name] = (rna.n_obs, rna.n_vars, atac.n_vars)
         log(f"{name}: {rna.n_obs} cells, {rna.n_vars} genes, {atac.n_vars} peaks")
         for seed in args.seeds:
             table, timing = run_seed(name, rna, atac, tss, activity, genes, seed, args, log)
             tables.append(table)
-            timings.append(timing)
-            metrics = pd.concat(tables)[["dataset", "method", "seed", "metric", "value"]]
-            Path(args.tsv).parent.mkdir(parents=True, exist_ok=True)
-            metrics.to_csv(args.tsv, sep="\t", index=False)
-            if args.out != "-":
-                merged = pd.concat([metrics, *(pd.read_csv(p, sep="\t") for p in args.merge)])
-                write_section(Path(args.out), report(merged, pd.DataFrame(timings), sizes, command,
-                                                     time.time() - started))
+            timing.update(cells=rna.n_obs, genes=rna.n_vars, peaks=atac.n_vars)
+            timings.append(pd.DataFrame([timing]))
+            write()
+    if not args.seeds:
+        write()
     log(f"wrote {args.tsv}" + ("" if args.out == "-" else f" and {args.out}"))
+
+
+def timings_path(tsv) -> Path:
+    return Path(str(tsv).removesuffix(".tsv") + "_timings.tsv")
 
 
 def summary_table(metrics: pd.DataFrame) -> str:
@@ -215,7 +232,7 @@ def targets_text(metrics: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def report(metrics, timings, sizes, command, elapsed) -> str:
+def report(metrics, timings, command, elapsed) -> str:
     doc = [SECTION[0], "## Held-out protocol (issue 14): the benchmark to read", "",
            f"Machine: {platform.node()} ({platform.machine()}, {os.cpu_count()} CPU cores shared with other "
            f"jobs, load average when written {os.getloadavg()[0]:.1f}), torch on CPU, Python "
@@ -226,15 +243,16 @@ def report(metrics, timings, sizes, command, elapsed) -> str:
            "scored; references hold training cells only). Mean ± sd over seeds. Oracles use information "
            "no unpaired method has (subtypes of the joint annotation; the true type of every scored cell "
            "with nothing else). Per-peak AUROC: median over peaks open in >= 10 held-out cells.", ""]
-    for name, (cells, genes, peaks) in sizes.items():
+    for name in dict.fromkeys(metrics["dataset"]):
         part = metrics[metrics["dataset"] == name]
-        n_pairs = timings.loc[timings["dataset"] == name, "heldout_pairs"]
+        size = timings[timings["dataset"] == name].iloc[0]
         doc += [f"### {name} (held-out)", "",
-                f"{cells} cells, {genes} genes, {peaks} peaks; {int(n_pairs.iloc[0])} held-out pairs per seed.", "",
+                f"{size['cells']} cells, {size['genes']} genes, {size['peaks']} peaks; {size['heldout_pairs']} "
+                "held-out pairs per seed.", "",
                 summary_table(part), "", "Targets (issue 14; the targets are set for SNARE-seq):", "",
                 targets_text(part), ""]
         t = timings[timings["dataset"] == name]
-        doc += ["Seconds per seed: " + "; ".join(
+        doc += ["Seconds per run (one line per process and seed): " + "; ".join(
             f"seed {r.seed}: " + ", ".join(f"{k.removesuffix('_s')} {getattr(r, k):.0f}" for k in
                                            ("train_s", "baselines_s", "glue_s", "evaluate_s")
                                            if k in t and getattr(r, k) == getattr(r, k))

@@ -116,9 +116,7 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
                       atac_to_rna=baselines.dense_prediction(baselines.global_mean(rna_expr[rna_reference], n,
                                                                                    block_size))),
                type_mean_method("cell-type mean", rna, atac, pairing, labels_key, rna_reference, atac_reference,
-                                block_size),
-               Method(ORACLE_TYPE_ONLY, embeddings={"type only": baselines.type_only_embedding(
-                   rna_labels, atac_labels, seed=seed)})]
+                                block_size)]
     if activity is not None:
         z_rna, z_atac = baselines.harmony_embedding(rna_expr, list(rna.var_names), activity, activity_genes,
                                                     seed=seed)
@@ -143,6 +141,8 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
                 methods.append(Method("LIGER", embeddings={"liger": (z_rna, z_atac)}))
         elif liger:
             log.warning("LIGER needs raw RNA counts in layers['counts']: skipped")
+    methods.append(Method(ORACLE_TYPE_ONLY, embeddings={"type only": baselines.type_only_embedding(
+        rna_labels, atac_labels, seed=seed)}))
     return methods
 
 
