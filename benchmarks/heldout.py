@@ -117,7 +117,8 @@ def run_seed(name, rna, atac, tss, activity, genes, seed, args, log) -> tuple[pd
     if not args.no_baselines:
         started = time.time()
         methods += evaluate.baseline_methods(rna, atac, pairing, "cell_type", activity, genes, seed=seed,
-                                             liger=True, rna_reference=split.rna_train,
+                                             liger=args.liger_seeds is None or seed in args.liger_seeds,
+                                             rna_reference=split.rna_train,
                                              atac_reference=split.atac_train)
         if "Ident" in rna.obs and "Ident" in atac.obs:
             methods.append(evaluate.type_mean_method("oracle: subtype mean", rna, atac, pairing, "Ident",
@@ -144,6 +145,8 @@ def main(argv=None):
     parser.add_argument("--epochs-ae", type=int, default=None, help="scACT's autoencoder epochs (default: its own)")
     parser.add_argument("--epochs-map", type=int, default=None, help="scACT's mapping epochs (default: its own)")
     parser.add_argument("--glue-seeds", type=int, nargs="*", default=[0], help="seeds that also run GLUE (slow)")
+    parser.add_argument("--liger-seeds", type=int, nargs="*", default=None,
+                        help="seeds whose baselines include LIGER (slow on SNARE-seq; default: every seed)")
     parser.add_argument("--no-scact", action="store_true", help="skip scACT (e.g. a GLUE-only run)")
     parser.add_argument("--no-baselines", action="store_true", help="skip the baselines and oracles")
     parser.add_argument("--merge", nargs="*", default=[],
