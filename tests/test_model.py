@@ -354,3 +354,70 @@ def test_train_command_writes_outputs_and_resumes(data, tmp_path, monkeypatch):
     bad.write_h5ad(tmp_path / "bad.h5ad")
     code = run_command("train", ["--rna", "rna.h5ad", "--atac", "bad.h5ad", "--outdir", "bad_out"])
     assert code == 2 and not (tmp_path / "bad_out").exists()
+
+
+def test_atac_input_dropout_masks_training_input_only(data, tmp_path):
+    """Input dropout closes open peaks of the encoder's training input only (kept ones scaled by 1/(1-p));
+    the reconstruction target, evaluation and applied models see every peak; seeded training repeats;
+    the setting is saved with the model."""
+    from scact.model._training import Trainer, TrainingConfig
+
+    rna, atac = planted_modalities(seed=2, n_rna=80, n_atac=80)
+    models = []
+    for _ in range(2):
+        model = SCACT(rna, atac, seed=3, atac_input_dropout=0.5)
+        model.train(max_epochs_autoencoder=2, max_epochs_mapping=1, batch_size=32, device="cpu", progress=False)
+        models.append(model)
+    for key, value in _state(models[0]).items():
+        assert torch.equal(value, _state(models[1])[key]), key
+    trainer = Trainer(models[0].module, models[0]._training_data, {"atac_input_dropout": 0.5},
+                      TrainingConfig(seed=0), torch.device("cpu"))
+    index = torch.arange(40)
+    target, _, whole = trainer._dense("atac", index)
+    masked_target, _, masked = trainer._dense("atac", index, masked=True)
+    assert torch.equal(target, masked_target) and torch.equal(whole.to_dense(), target)
+    values = masked.coalesce().values()
+    assert torch.allclose(values, torch.full_like(values, 2.0))
+    assert 0.35 < len(values) / whole._nnz() < 0.65
+    np.testing.assert_array_equal(models[0].get_latent(atac, "atac"), models[0].get_latent(atac, "atac"))
+    models[0].save(tmp_path / "m")
+    assert SCACT.load(tmp_path / "m").hyperparameters["atac_input_dropout"] == 0.5
+    with pytest.raises(ScactInputError, match="not a probability"):
+        SCACT(rna, atac, atac_input_dropout=1.0)
+
+
+def test_joint_phase_trains_encoders_with_the_mapping(data):
+    """Phase 3 (``max_epochs_joint``): the adversarial and cycle losses reach the encoders (they receive
+    gradients and move), reconstruction stays in the loss, and the history records the phase."""
+    rna, atac = planted_modalities(seed=2, n_rna=80, n_atac=80)
+    model = SCACT(rna, atac, seed=0)
+    snapshots = {}
+
+    def snapshot(row):
+        if row["phase"] == "mapping":
+            snapshots["mapping"] = _state(model)
+
+    model.train(max_epochs_autoencoder=2, max_epochs_mapping=2, max_epochs_joint=2, batch_size=32,
+                device="cpu", progress=False, on_epoch_end=snapshot)
+    h = model.history
+    joint = h[h.phase == "joint"]
+    assert len(joint) == 2 and joint["train_atac_reconstruction"].notna().all()
+    assert joint[["val_rna_reconstruction", "train_adversarial", "train_cycle"]].notna().all().all()
+    after = _state(model)
+    for key in ("rna.encoder.0.weight", "atac.encoder.merge.weight", "atac.decoder.expand.0.weight",
+                "rna_to_atac.net.0.weight"):
+        assert not torch.equal(snapshots["mapping"][key], after[key]), key
+
+    from scact.model._training import Trainer, TrainingConfig
+
+    trainer = Trainer(model.module, model._training_data, {"gamma": 1.0, "lam": 1.0, "mi_weight": 0.0},
+                      TrainingConfig(seed=0), torch.device("cpu"))
+    trainer._encode_all()
+    index = torch.arange(32)
+    _, _, zr = trainer._own_losses("rna", index, masked=False)
+    _, _, za = trainer._own_losses("atac", index, masked=False)
+    model.module.zero_grad(set_to_none=True)
+    adversarial, cycle, *_ = trainer._mapping_losses(index, index, zr, za)
+    (adversarial + cycle).backward()
+    assert model.module.rna.encoder[0].weight.grad.abs().sum() > 0
+    assert model.module.atac.encoder.merge.weight.grad.abs().sum() > 0

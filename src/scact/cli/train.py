@@ -36,8 +36,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--rna-likelihood", choices=["mse", "nb"], default="mse",
                         help="RNA reconstruction: MSE on log-normalised X (the paper) or negative binomial on "
                              "layers['counts'] (docs/model.md)")
+    parser.add_argument("--atac-input-dropout", type=float, default=0.5,
+                        help="share of open peaks closed at random in each training minibatch of the ATAC "
+                             "encoder, against memorising the training cells (0: off; docs/model.md)")
     parser.add_argument("--max-epochs-autoencoder", type=int, default=30)
     parser.add_argument("--max-epochs-mapping", type=int, default=100)
+    parser.add_argument("--max-epochs-joint", type=int, default=0,
+                        help="epochs of phase 3: encoders, decoders and mappings trained together (0: off)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr-autoencoder", type=float, default=1e-3)
     parser.add_argument("--lr-mapping", type=float, default=1e-3)
@@ -109,7 +114,7 @@ def run(args) -> None:
                       depth_key=_key(args.depth_key), latent_dim=args.latent_dim, gamma=args.gamma,
                       lam=args.lam, mi_weight=args.mi_weight,
                       classifier_weight=args.classifier_weight, rna_likelihood=args.rna_likelihood,
-                      seed=args.seed)
+                      atac_input_dropout=args.atac_input_dropout, seed=args.seed)
     except ScactInputError as err:
         # the model names the modality; name the file instead so the one-line message is actionable
         message = str(err)
@@ -121,7 +126,7 @@ def run(args) -> None:
     outdir = args.outdir
     history = model.train(
         max_epochs_autoencoder=args.max_epochs_autoencoder, max_epochs_mapping=args.max_epochs_mapping,
-        batch_size=args.batch_size, lr_autoencoder=args.lr_autoencoder, lr_mapping=args.lr_mapping,
+        max_epochs_joint=args.max_epochs_joint, batch_size=args.batch_size, lr_autoencoder=args.lr_autoencoder, lr_mapping=args.lr_mapping,
         lr_discriminator=args.lr_discriminator, validation_fraction=args.validation_fraction,
         patience=args.patience, device=args.device, amp=args.amp, checkpoint_dir=outdir / "checkpoints",
         checkpoint_every=args.checkpoint_every, resume=args.resume, progress=not args.no_progress)

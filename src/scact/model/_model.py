@@ -55,6 +55,10 @@ DEFAULT_HYPERPARAMETERS = {
     "classifier_weight": 1.0,
     # "mse" on log-normalised expression (the paper) or "nb": negative binomial on layers["counts"]
     "rna_likelihood": "mse",
+    # share of open peaks closed at random in each training minibatch of the ATAC encoder (input dropout,
+    # against memorising the training cells; chosen by pairing-free criteria on held-out cells,
+    # docs/model.md); 0 disables it
+    "atac_input_dropout": 0.5,
     "seed": 0,
 }
 
@@ -128,6 +132,9 @@ class SCACT:
             raise input_error("--rna-likelihood", f"unknown value {hyper['rna_likelihood']!r}",
                               f"use one of {', '.join(RNA_LIKELIHOODS)}")
         rna_counts = _raw_counts(rna) if hyper["rna_likelihood"] == "nb" else None
+        dropout = hyper["atac_input_dropout"]
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise input_error("--atac-input-dropout", f"{dropout!r} is not a probability in [0, 1)")
 
         coords = peak_coordinates(atac.var, "atac").reset_index(drop=True)
         chrom_codes, chromosomes = pd.factorize(coords["chrom"])  # first-appearance (genome) order
@@ -252,19 +259,23 @@ class SCACT:
         return pd.DataFrame(self._metadata["history"])
 
     # ------------------------------------------------------------------------------- training
-    def train(self, max_epochs_autoencoder: int = 30, max_epochs_mapping: int = 100, batch_size: int = 256,
+    def train(self, max_epochs_autoencoder: int = 30, max_epochs_mapping: int = 100, max_epochs_joint: int = 0,
+              batch_size: int = 256,
               lr_autoencoder: float = 1e-3, lr_mapping: float = 1e-3, lr_discriminator: float = 1e-3,
               validation_fraction: float = 0.1, patience: int = 5, device: str = "auto", amp: bool = False,
               checkpoint_dir=None, checkpoint_every: int = 5, resume: bool = False, progress: bool = True,
               on_epoch_end=None) -> pd.DataFrame:
-        """Train both phases (see :mod:`scact.model._training`); returns the per-epoch history."""
+        """Train the phases (see :mod:`scact.model._training`); returns the per-epoch history.
+        ``max_epochs_joint`` > 0 adds phase 3: encoders, decoders and f, g trained together."""
         if not self._training_data:
             raise RuntimeError("this model was loaded from disk and holds no training data")
         if batch_size < 2:
             raise input_error("--batch-size", f"must be at least 2, got {batch_size}")
-        config = TrainingConfig(max_epochs_autoencoder, max_epochs_mapping, batch_size, lr_autoencoder,
-                                lr_mapping, lr_discriminator, validation_fraction, patience, checkpoint_every,
-                                self._metadata["hyperparameters"]["seed"], amp)
+        if max_epochs_joint < 0:
+            raise input_error("--max-epochs-joint", f"must be 0 or more, got {max_epochs_joint}")
+        config = TrainingConfig(max_epochs_autoencoder, max_epochs_mapping, max_epochs_joint, batch_size,
+                                lr_autoencoder, lr_mapping, lr_discriminator, validation_fraction, patience,
+                                checkpoint_every, self._metadata["hyperparameters"]["seed"], amp)
         self.device = resolve_device(device)
         hyper = self._metadata["hyperparameters"]
         fingerprint = {"genes": len(self._metadata["genes"]), "peaks": len(self._metadata["peaks"]["name"]),
@@ -272,7 +283,8 @@ class SCACT:
                        "hyperparameters": hyper}
         trainer = Trainer(self.module, self._training_data,
                           {"gamma": hyper["gamma"], "lam": hyper["lam"], "mi_weight": hyper["mi_weight"],
-                           "classifier_weight": hyper["classifier_weight"]},
+                           "classifier_weight": hyper["classifier_weight"],
+                           "atac_input_dropout": hyper.get("atac_input_dropout", 0.0)},
                           config, self.device, checkpoint_dir, progress, fingerprint)
         history = trainer.run(resume=resume, on_epoch_end=on_epoch_end)
         self._metadata["history"] = history

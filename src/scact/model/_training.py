@@ -7,6 +7,10 @@ autoencoder are kept). Phase 2 ("mapping") freezes the autoencoders, encodes eve
 alternates a discriminator step and a mapping step on minibatches of latent codes:
 Eq. 10 with frozen autoencoders is gamma * Adv + lambda * Con (Rec is constant), plus
 classifier_weight * (CE(classifier_A(f(z_R)), label_R) + CE(classifier_R(g(z_A)), label_A)).
+Phase 3 ("joint", ``max_epochs_joint`` > 0) is Eq. 9-10 in full: the generator side holds the encoders
+and f, g; each step encodes its minibatches afresh and adds both autoencoders' reconstruction (with the
+mutual-information and own-type classification terms) to the mapping loss, so the encoders can move cells
+towards their counterparts while still describing their own modality.
 
 Everything a resumed run needs is in the checkpoint (weights, optimizer states, RNG states, phase, epoch,
 early-stopping state, history), so a run killed after a checkpoint and resumed ends with the same weights
@@ -51,6 +55,8 @@ class TrainingConfig:
 
     max_epochs_autoencoder: int = 30
     max_epochs_mapping: int = 100
+    #: epochs of phase 3 ("joint"): encoders, decoders and f, g trained together (Eq. 9-10); 0 skips it
+    max_epochs_joint: int = 0
     batch_size: int = 256
     lr_autoencoder: float = 1e-3
     lr_mapping: float = 1e-3
@@ -110,6 +116,7 @@ class Trainer:
         self.fingerprint = {**(fingerprint or {}), "config": _fingerprint_config(config),
                             "loss_weights": dict(loss_weights)}
         self.batch_size = config.batch_size
+        self.atac_input_dropout = float(loss_weights.get("atac_input_dropout", 0.0))
         self.use_amp = bool(config.amp and device.type == "cuda")
         self.generator = torch.Generator().manual_seed(config.seed)
         self.split = {}
@@ -134,15 +141,32 @@ class Trainer:
         self.latents: dict[str, torch.Tensor] = {}
 
     # ----------------------------------------------------------------------------------- batches
-    def _dense(self, name: str, index: torch.Tensor):
+    def _dense(self, name: str, index: torch.Tensor, masked: bool = False):
         """Rows ``index`` densified (the only dense copy is one minibatch), their confounders, and for ATAC
-        the same rows as a sparse tensor for the encoder."""
+        the same rows as a sparse tensor for the encoder (with ``masked``, its open peaks dropped at random:
+        see :meth:`_mask_open_peaks`; the dense copy, the reconstruction target, stays whole)."""
         modality = self.data[name]
-        rows = index.numpy()
+        rows = index.cpu().numpy()
         block = modality.x[rows]
         x = torch.from_numpy(block.toarray()).to(self.device)
         c = torch.from_numpy(modality.confounders[rows]).to(self.device)
-        return x, c, (sparse_tensor(block).to(self.device) if name == "atac" else x)
+        if name != "atac":
+            return x, c, x
+        if masked and self.atac_input_dropout > 0:
+            block = self._mask_open_peaks(block)
+        return x, c, sparse_tensor(block).to(self.device)
+
+    def _mask_open_peaks(self, block: sp.csr_matrix) -> sp.csr_matrix:
+        """Input dropout of the ATAC encoder (training steps only): each open peak is closed with
+        probability ``atac_input_dropout`` and the kept ones are scaled by 1 / (1 - p), so the encoder
+        must infer a cell's state from part of its peaks instead of memorising the exact peak set
+        (a denoising autoencoder; the decoder still reconstructs every peak). Drawn from the seeded
+        shuffling generator, so training stays deterministic and resumable."""
+        p = self.atac_input_dropout
+        keep = torch.rand(block.nnz, generator=self.generator).numpy() >= p
+        masked = sp.csr_matrix((block.data * keep / (1.0 - p), block.indices, block.indptr), shape=block.shape)
+        masked.eliminate_zeros()
+        return masked
 
     def _uses_classifier(self) -> bool:
         return self.net.n_classes > 0 and self.weights.get("classifier_weight", 0.0) > 0
@@ -151,9 +175,10 @@ class Trainer:
         """Classifier targets: shared cell-type index, -1 where the cell has no shared type."""
         return torch.from_numpy(self.data[name].heads[index.numpy()] - 1).to(self.device)
 
-    def _autoencoder_losses(self, name: str, index: torch.Tensor):
-        """Reconstruction, mutual information, classification loss and correct predictions of ``index``."""
-        x, c, x_in = self._dense(name, index)
+    def _autoencoder_losses(self, name: str, index: torch.Tensor, masked: bool = False, return_latent=False):
+        """Reconstruction, mutual information, classification loss and correct predictions of ``index``
+        (and its latent codes with ``return_latent``)."""
+        x, c, x_in = self._dense(name, index, masked)
         ae = getattr(self.net, name)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
             z = ae.encode(x_in)
@@ -171,7 +196,8 @@ class Trainer:
             logits, targets = ae.classifier(z), self._targets(name, index)
             classification = classification_loss(logits, targets)
             correct = int(((logits.argmax(1) == targets) & (targets >= 0)).sum())
-        return rec, gaussian_mutual_information(z, c), classification, correct
+        losses = (rec, gaussian_mutual_information(z, c), classification, correct)
+        return (*losses, z) if return_latent else losses
 
     # ----------------------------------------------------------------------------------- phase 1
     def _autoencoder_epoch(self) -> dict:
@@ -186,7 +212,7 @@ class Trainer:
             for chunk in order.split(self.batch_size):
                 if len(chunk) < 2:
                     continue
-                rec, mi, classification, _ = self._autoencoder_losses(name, chunk)
+                rec, mi, classification, _ = self._autoencoder_losses(name, chunk, masked=True)
                 loss = (rec + self.weights["mi_weight"] * mi
                         + self.weights.get("classifier_weight", 0.0) * classification)
                 self.optimizers[name].zero_grad(set_to_none=True)
@@ -253,9 +279,12 @@ class Trainer:
         self.net.discriminator_atac.set_latent_statistics(za)
         self.net.discriminator_rna.set_latent_statistics(zr)
 
-    def _mapping_losses(self, ir: torch.Tensor, ia: torch.Tensor):
+    def _mapping_losses(self, ir: torch.Tensor, ia: torch.Tensor, zr=None, za=None):
+        """Mapping losses of the cells ``ir``, ``ia``: latent codes ``zr``, ``za`` when given (phase 3,
+        differentiable), else the frozen codes of phase 2."""
         net = self.net
-        zr, za = self.latents["rna"][ir], self.latents["atac"][ia]
+        zr = self.latents["rna"][ir] if zr is None else zr
+        za = self.latents["atac"][ia] if za is None else za
         hr, ha = self.heads["rna"][ir], self.heads["atac"][ia]
         fake_atac, fake_rna = net.rna_to_atac(zr), net.atac_to_rna(za)
         adversarial = (gan_loss(net.discriminator_atac(fake_atac, hr), True)
@@ -267,8 +296,9 @@ class Trainer:
         classification = cycle * 0.0
         if self._uses_classifier():
             # the frozen heads of the target modality must recognise the source cell's own type
-            classification = (classification_loss(net.atac.classifier(fake_atac), hr - 1)
-                              + classification_loss(net.rna.classifier(fake_rna), ha - 1))
+            # (through detached heads: in phase 3 the heads train on their own modality only)
+            classification = (classification_loss(_frozen_linear(net.atac.classifier, fake_atac), hr - 1)
+                              + classification_loss(_frozen_linear(net.rna.classifier, fake_rna), ha - 1))
             total = total + self.weights["classifier_weight"] * classification
         return adversarial, cycle, classification, total, (zr, za, hr, ha, fake_atac, fake_rna)
 
@@ -323,11 +353,85 @@ class Trainer:
                     row["val_classification"] = classification.item()
         return row
 
+    # ----------------------------------------------------------------------------------- phase 3
+    def _own_losses(self, name: str, index: torch.Tensor, masked: bool):
+        """One autoencoder's own loss (as in phase 1), its reconstruction term, and its latent codes."""
+        rec, mi, classification, _, z = self._autoencoder_losses(name, index, masked=masked, return_latent=True)
+        own = (rec + self.weights["mi_weight"] * mi
+               + self.weights.get("classifier_weight", 0.0) * classification)
+        return own, rec, z
+
+    def _joint_epoch(self) -> dict:
+        """Eq. 9-10 in full: per minibatch pair a discriminator step, then one step of the encoders,
+        decoders, classifier heads and f, g on Rec (+ MI + own-type CE) + gamma Adv + lambda Con (+ CE of
+        the mapped embeddings), the latent codes computed afresh so the adversarial and cycle terms reach
+        the encoders."""
+        bs = self.batch_size
+        train_r, train_a = self.split["rna"]["train"], self.split["atac"]["train"]
+        perm_r = train_r[torch.randperm(len(train_r), generator=self.generator)]
+        perm_a = train_a[torch.randperm(len(train_a), generator=self.generator)]
+        steps = math.ceil(max(len(perm_r), len(perm_a)) / bs)
+        generator_side = [self.optimizers[name] for name in ("mapping", "rna", "atac")]
+        names = ["discriminator", "adversarial", "cycle", "classification", "rna_reconstruction",
+                 "atac_reconstruction", "total"]
+        totals = np.zeros(len(names))
+        self.net.train()
+        for step in range(steps):
+            positions = torch.arange(step * bs, (step + 1) * bs)
+            ir, ia = perm_r[positions % len(perm_r)], perm_a[positions % len(perm_a)]
+            own_r, rec_r, zr = self._own_losses("rna", ir, masked=False)
+            own_a, rec_a, za = self._own_losses("atac", ia, masked=True)
+            ir, ia = ir.to(self.device), ia.to(self.device)
+            with torch.no_grad():
+                fake_atac, fake_rna = self.net.rna_to_atac(zr), self.net.atac_to_rna(za)
+            d_loss = self._discriminator_loss(zr.detach(), za.detach(), self.heads["rna"][ir],
+                                              self.heads["atac"][ia], fake_atac, fake_rna)
+            self.optimizers["discriminator"].zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.optimizers["discriminator"].step()
+            adversarial, cycle, classification, mapping_total, _ = self._mapping_losses(ir, ia, zr, za)
+            total = mapping_total + own_r + own_a
+            for optimizer in generator_side:
+                optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            for optimizer in generator_side:
+                optimizer.step()
+            totals += np.array([d_loss.item(), adversarial.item(), cycle.item(), classification.item(),
+                                rec_r.item(), rec_a.item(), total.item()])
+        row = {f"train_{name}": value for name, value in zip(names, totals / steps)}
+        if not self._uses_classifier():
+            del row["train_classification"]
+        val_r, val_a = self.split["rna"]["val"], self.split["atac"]["val"]
+        if len(val_r) and len(val_a):
+            self.net.eval()
+            with torch.no_grad():
+                n = max(len(val_r), len(val_a))
+                positions = torch.arange(n)
+                ir, ia = val_r[positions % len(val_r)], val_a[positions % len(val_a)]
+                chunk = max(self.batch_size, 512)
+                parts = {"rna": [self._own_losses("rna", i, False) for i in ir.split(chunk)],
+                         "atac": [self._own_losses("atac", i, False) for i in ia.split(chunk)]}
+                zr = torch.cat([z for _, _, z in parts["rna"]])
+                za = torch.cat([z for _, _, z in parts["atac"]])
+                ir, ia = ir.to(self.device), ia.to(self.device)
+                adversarial, cycle, classification, total, latent_parts = self._mapping_losses(ir, ia, zr, za)
+                for name in ("rna", "atac"):
+                    sizes = [len(i) for i in (ir if name == "rna" else ia).split(chunk)]
+                    row[f"val_{name}_reconstruction"] = float(
+                        sum(rec.item() * size for (_, rec, _), size in zip(parts[name], sizes)) / n)
+                row.update(val_discriminator=self._discriminator_loss(*latent_parts).item(),
+                           val_adversarial=adversarial.item(), val_cycle=cycle.item(), val_total=total.item())
+                if self._uses_classifier():
+                    row["val_classification"] = classification.item()
+        return row
+
     # ----------------------------------------------------------------------------------- loop
     def _run_epoch(self) -> dict:
         while True:
             try:
-                return self._autoencoder_epoch() if self.phase == "autoencoder" else self._mapping_epoch()
+                epoch = {"autoencoder": self._autoencoder_epoch, "mapping": self._mapping_epoch,
+                         "joint": self._joint_epoch}[self.phase]
+                return epoch()
             except torch.cuda.OutOfMemoryError:
                 if self.device.type != "cuda" or self.batch_size // 2 < MIN_OOM_BATCH_SIZE:
                     raise
@@ -339,7 +443,9 @@ class Trainer:
         if self.phase == "autoencoder":
             stopped = all(state["stopped"] for state in self.early.values())
             return stopped or self.phase_epoch >= self.config.max_epochs_autoencoder
-        return self.phase_epoch >= self.config.max_epochs_mapping
+        if self.phase == "mapping":
+            return self.phase_epoch >= self.config.max_epochs_mapping
+        return self.phase_epoch >= self.config.max_epochs_joint
 
     def _advance_phase(self) -> None:
         if self.phase == "autoencoder":
@@ -349,6 +455,8 @@ class Trainer:
             self.phase, self.phase_epoch = "mapping", 0
             self._encode_all()
             self._start_mapping()
+        elif self.phase == "mapping" and self.config.max_epochs_joint > 0:
+            self.phase, self.phase_epoch = "joint", 0
         else:
             self.phase = "done"
 
@@ -356,7 +464,8 @@ class Trainer:
         """Train to the end (or from the last checkpoint when ``resume``); returns the history rows."""
         if resume:
             self._load_checkpoint()
-        total_epochs = self.config.max_epochs_autoencoder + self.config.max_epochs_mapping
+        total_epochs = (self.config.max_epochs_autoencoder + self.config.max_epochs_mapping
+                        + self.config.max_epochs_joint)
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total_epochs, initial=len(self.history), disable=not self.progress,
@@ -451,6 +560,11 @@ def sparse_tensor(block: sp.csr_matrix) -> torch.Tensor:
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype(np.float32))
     return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False).coalesce()
+
+
+def _frozen_linear(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)`` without gradients for the layer's own weights (gradients still reach ``x``)."""
+    return F.linear(x, layer.weight.detach(), layer.bias.detach())
 
 
 def _fingerprint_config(config: TrainingConfig) -> dict:
