@@ -146,3 +146,43 @@ def test_programs_leave_the_presets_unchanged_and_write_their_truth():
     peak_gene = with_programs.peaks["gene"].to_numpy()
     in_program = with_programs.program_peak >= 0
     assert set(peak_gene[in_program]) == set(with_programs.programs["gene"])
+
+
+@pytest.fixture(scope="module")
+def scact_on_programs():
+    """scACT (small: 15 + 30 epochs) trained on the training cells of the planted-program data; FOSCTTM of
+    the held-out pairs in its RNA latent space, and of the type-only oracle."""
+    from scact.model import SCACT
+
+    truth, rna, atac = _planted(1.5)
+    rna.X = sp.csr_matrix(rna.X)
+    rna.var_names = truth.genes["gene"].to_numpy()
+    peaks = truth.peaks
+    atac.var = pd.DataFrame({"chrom": peaks["chrom"].to_numpy(), "start": peaks["start"].to_numpy(),
+                             "end": peaks["end"].to_numpy()},
+                            index=(peaks["chrom"] + ":" + peaks["start"].astype(str)).to_numpy())
+    for adata in (rna, atac):
+        adata.obs["batch"] = "sim"
+    split = split_cells(rna.obs_names, atac.obs_names, fraction=0.2, seed=0)
+    rna_rows, atac_rows = split.heldout_pairs(rna.obs_names, atac.obs_names)
+    model = SCACT(rna[split.rna_train].copy(), atac[split.atac_train].copy(), labels_key="cell_type",
+                  batch_key="batch", seed=0)
+    model.train(max_epochs_autoencoder=15, max_epochs_mapping=30, progress=False)
+    z_rna = model.get_latent(rna[rna_rows], "rna")
+    z_atac = model.map_latent(model.get_latent(atac[atac_rows], "atac"), "atac_to_rna")
+    labels = rna.obs["cell_type"].to_numpy()
+    oracle = baselines.type_only_embedding(labels[rna_rows], labels[atac_rows])
+    return metrics.foscttm(z_rna, z_atac), metrics.foscttm(*oracle)
+
+
+def test_scact_aligns_the_types_of_heldout_cells(scact_on_programs):
+    foscttm, oracle = scact_on_programs
+    assert foscttm < 0.25  # random 0.5; measured 0.178 (type-only oracle 0.179)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14: scACT (ATAC input dropout 0.5, no joint phase) matches "
+                                       "the type-only oracle (0.178 vs 0.179) but finds no correspondence "
+                                       "inside types on the planted programs")
+def test_scact_beats_the_type_only_oracle_on_planted_programs(scact_on_programs):
+    foscttm, oracle = scact_on_programs
+    assert foscttm < oracle - 0.02
