@@ -100,3 +100,18 @@ def test_reconcile_without_shared_type_fails_cleanly(rna_processed, tmp_path, ca
     assert status == 2
     assert "no cell type is shared" in capsys.readouterr().err
     assert not (out / "rna.h5ad").exists() and not (out / "atac.h5ad").exists()
+
+
+def test_gene_activity_of_another_species_names_the_annotation(rna_processed, tmp_path, capsys):
+    write_atac(tmp_path, TYPES[:3])
+    activity = ad.read_h5ad(tmp_path / "gene_activity.h5ad")
+    activity.var_names = [name.capitalize() for name in activity.var_names]  # mouse-style symbols
+    activity.uns["scact"] = {"gene_activity": {"params": {"annotation": "mm10_tss.bed"}}}
+    activity.write_h5ad(tmp_path / "gene_activity.h5ad")
+    out = tmp_path / "out"
+    assert run_command("reconcile", ["--rna", str(rna_processed), "--atac", str(tmp_path / "atac_processed.h5ad"),
+                                     "--gene-activity", str(tmp_path / "gene_activity.h5ad"),
+                                     "--outdir", str(out), "--no-versions"]) == 2
+    err = capsys.readouterr().err
+    assert "error: mm10_tss.bed: names only" in err and "another species" in err
+    assert not out.exists() or not any(out.iterdir())

@@ -31,6 +31,12 @@ def test_reads_every_supported_row_kind(inputs):
     assert rows[0].modalities == ("rna", "atac")
 
 
+def test_a_utf8_bom_before_the_header_is_accepted(inputs):
+    sheet = inputs / "samplesheet.csv"
+    sheet.write_bytes("\ufeffsample,modality,input\ns1,rna,rna.h5ad\n".encode("utf-8"))  # Excel's "CSV UTF-8"
+    assert [row.sample for row in read_samplesheet(sheet, base_dir=inputs)] == ["s1"]
+
+
 @pytest.mark.parametrize("text, message", [
     ("", "empty"),
     ("sample,modality,input\n", "no rows"),
@@ -41,6 +47,10 @@ def test_reads_every_supported_row_kind(inputs):
     ("sample,modality,input\ns1,rna,rna.h5ad\ns1,rna,rna.h5ad\n", "line 3: duplicate sample id 's1'"),
     ("sample,modality,input\ns1,multiome,arc\ns1,atac,frags.tsv.gz\n", "line 3: duplicate sample id 's1'"),
     ("sample,modality,input\ns1,rna,frags.tsv.gz\n", "cannot give modality 'rna'"),
+    ("sample,modality,input\n-h,rna,rna.h5ad\n", "line 2, column sample: sample must start with a letter or digit"),
+    ("sample,modality,input\n..,rna,rna.h5ad\n", "line 2, column sample"),
+    ("sample,modality,input\n.hidden,rna,rna.h5ad\n", "line 2, column sample"),
+    ("sample,modality,input,batch\ns1,rna,rna.h5ad,-b\n", "line 2, column batch"),
 ])
 def test_refuses_bad_sheets_naming_the_row(inputs, text, message):
     sheet = write_sheet(inputs, text)

@@ -25,7 +25,8 @@ import yaml
 
 from scact.errors import ScactInputError, input_error
 from scact.io.atomic import write_text
-from scact.io.inputs import fragments_of
+from scact.io.inputs import ARC_FRAGMENTS
+from scact.io.preflight import check_annotation
 from scact.io.samplesheet import SampleRow, read_samplesheet
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,11 @@ STEP_ORDER = ("SCACT_PARSE", "SCACT_RNA_QC", "SCACT_RNA_PROCESS", "SCACT_ATAC_QC
 #: of ``conf/modules.config`` (tests/test_pipeline.py checks it).
 STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_RNA_QC": (("--min-umis", "min_umis"), ("--min-genes", "min_genes"),
-                     ("--max-percent-mito", "max_percent_mito"), ("--seed", "seed")),
+                     ("--max-percent-mito", "max_percent_mito"), ("--rna-normalised", "rna_normalised"),
+                     ("--seed", "seed")),
     "SCACT_RNA_PROCESS": (("--markers", "markers"), ("--n-top-genes", "n_top_genes"),
-                          ("--resolution", "leiden_resolution"), ("--seed", "seed")),
+                          ("--resolution", "leiden_resolution"), ("--rna-normalised", "rna_normalised"),
+                          ("--seed", "seed")),
     "SCACT_ATAC_QC": (("--min-fragments", "min_fragments"), ("--min-tss-enrichment", "min_tss_enrichment"),
                       ("--min-peak-counts", "min_peak_counts"), ("--doublet-method", "atac_doublet_method"),
                       ("--tn5", "tn5"), ("--seed", "seed")),
@@ -188,7 +191,15 @@ class LocalRunner:
             self.write_trace()
             raise ScactInputError(f"step {process}{' (' + tag + ')' if tag else ''} failed with exit status "
                                   f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
+        self.repeat_warnings(name, workdir / ".command.log")
         return workdir
+
+    @staticmethod
+    def repeat_warnings(name: str, task_log: Path) -> None:
+        """Show the task's WARNING lines on the runner's own log: the task logs are files nobody watches."""
+        for line in task_log.read_text(errors="replace").splitlines():
+            if " WARNING " in line:
+                log.warning("[%s] %s", name, line.split(" WARNING ", 1)[1])
 
     def publish(self, process: str, workdir: Path, patterns: list[str]) -> list[Path]:
         """Copy the outputs matching ``patterns`` to the step's folder of ``--outdir`` (Nextflow's publishDir)."""
@@ -230,7 +241,7 @@ def _parse_rows(runner: LocalRunner, rows: list[SampleRow]) -> dict[str, dict[st
     parsed: dict[str, dict[str, Path]] = {"rna": {}, "atac": {}, "fragments": {}}
     for row in rows:
         stage = [row.input]
-        fragments = fragments_of(row.input, row.input_format)
+        fragments = row.fragments
         if row.input_format == "fragments":
             stage.append(Path(f"{row.input}.tbi"))
         args = ["--sample", row.sample, "--modality", row.modality, "--input", row.input.name, "--outdir", "."]
@@ -283,7 +294,8 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path], fragments: di
             args += ["--fragments", frag.name, "--annotation", annotation.name]
             stage += [frag, Path(f"{frag}.tbi"), annotation]
             metrics = frag.parent / "per_barcode_metrics.csv"
-            if rows[sample].input_format == "cellranger_arc" and metrics.is_file():
+            # CellRanger-arc's cell calls, beside its fragments (arc folder, its .h5 or its mtx folder)
+            if rows[sample].input_format != "fragments" and frag.name == ARC_FRAGMENTS and metrics.is_file():
                 args += ["--cell-metrics", metrics.name]
                 stage.append(metrics)
         workdir = runner.task("SCACT_ATAC_QC", args, stage, tag=sample)
@@ -416,6 +428,11 @@ def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None)
         if params[name] and Path(params[name]).exists():
             params[name] = str(Path(params[name]).resolve())
     rows = read_samplesheet(samplesheet)
+    if params["annotation"]:
+        check_annotation(Path(params["annotation"]), rows)
+    if params["rna_normalised"] and params["rna_likelihood"] == "nb":
+        raise ScactInputError("parameters --rna_normalised true and --rna_likelihood nb: the negative binomial "
+                              "likelihood models raw counts, which log-normalised input lacks (use --rna_likelihood mse)")
     outdir.mkdir(parents=True, exist_ok=True)
     runner = LocalRunner(outdir.resolve(), params)
     write_text(outdir / "pipeline_info" / "params.json", json.dumps(params, indent=2, default=str) + "\n")

@@ -22,6 +22,13 @@ EXIT_BAD_INPUT = 2
 EXIT_CUDA_OUT_OF_MEMORY = 75
 
 
+def true_or_false(text: str) -> bool:
+    """A boolean option's value as Nextflow (``true``) or the local runner (``True``) writes it."""
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+    return text.lower() == "true"
+
+
 def command_names() -> list[str]:
     """Every command module in this package, in alphabetical order."""
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))

@@ -14,7 +14,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--modality", required=True, choices=sorted(FORMATS_BY_MODALITY),
                         help="what the input gives: multiome (both), rna or atac")
     parser.add_argument("--input", required=True, type=Path,
-                        help="CellRanger-arc folder, 10x .h5, 10x mtx folder, .h5ad, .h5mu or fragments .tsv.gz")
+                        help="CellRanger-arc or CellRanger-ATAC folder, 10x .h5, 10x mtx folder, .h5ad, .h5mu or "
+                             "fragments .tsv.gz")
     parser.add_argument("--batch", default=None, help="batch name (default: the sample id)")
     parser.add_argument("--labels", default=None, help="obs:<column> of the input, or a CSV/TSV file barcode,label")
     parser.add_argument("--outdir", type=Path, default=Path("."), help="folder to write into")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from scact.errors import input_error
 from scact.io.anndata import read_h5ad, write_h5ad
+from scact.io.annotation import check_gene_overlap
 from scact.io.atomic import atomic_path
 from scact.io.provenance import record_provenance
 from scact.preprocessing.labels import BUILTIN_MARKER_SETS
@@ -48,6 +49,10 @@ def run(args) -> None:
     if "cell_type" not in rna.obs:
         raise input_error(args.rna, "has no obs['cell_type']", "run scact rna-process, which labels the cells")
     gene_activity = read_h5ad(args.gene_activity) if args.gene_activity else None
+    if gene_activity is not None:  # its genes are the annotation's: a wrong annotation shows here first
+        annotation = gene_activity.uns.get("scact", {}).get("gene_activity", {}).get("params", {}).get(
+            "annotation", args.gene_activity)
+        check_gene_overlap(annotation, gene_activity.var_names, args.rna, rna.var_names)
     scores = label_atac(atac, gene_activity, labels=args.atac_labels, markers=args.markers,
                         min_score=args.min_marker_score, source=args.atac)
     mapping = read_label_mapping(args.label_mapping) if args.label_mapping else None

@@ -4,12 +4,15 @@ Reads every `<sample>_rna_qc.h5ad` and writes `rna_processed.h5ad` (all genes; X
 layers['counts'], var['highly_variable'], obsm X_pca/X_umap, obs sample, batch, n_counts, log_depth,
 leiden, cell_type), `rna_marker_scores.tsv` (cluster x cell type, when labelled by markers) and
 `rna_umap.png` (UMAP by cluster and label) into --outdir. Labels: --labels file, else obs['label'] from
-the samplesheet, else marker genes (--markers).
+the samplesheet, else marker genes (--markers). With --rna-normalised true X already holds log-normalised
+values (checked by rna_qc): normalisation is skipped and there is no layers['counts'].
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from scact.cli import true_or_false
+from scact.errors import input_error
 from scact.io.anndata import read_h5ad, write_h5ad
 from scact.io.atomic import atomic_path
 from scact.io.provenance import record_provenance
@@ -31,14 +34,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution")
     parser.add_argument("--no-plots", action="store_true", help="do not write rna_umap.png")
     parser.add_argument("--seed", type=int, default=0, help="random seed (PCA, kNN, Leiden, UMAP)")
+    parser.add_argument("--rna-normalised", type=true_or_false, default=False, metavar="true|false",
+                        help="the inputs hold log-normalised values (rna_qc --rna-normalised true): do not normalise")
 
 
 def run(args) -> None:
     samples = [(path, read_h5ad(path)) for path in args.input]
+    for path, sample in samples:
+        qc = sample.uns.get("scact", {}).get("rna_qc", {}).get("params", {})
+        if bool(qc.get("rna_normalised", False)) != args.rna_normalised:
+            state = "log-normalised values" if qc.get("rna_normalised") else "raw counts"
+            raise input_error(path, f"holds {state} (as rna_qc recorded) but --rna-normalised is "
+                                    f"{str(args.rna_normalised).lower()}",
+                              "run rna_qc and rna_process with the same --rna-normalised")
     adata = concatenate_samples(samples)
     params = RnaProcessParams(n_top_genes=args.n_top_genes, n_pcs=args.n_pcs, n_neighbors=args.n_neighbors,
                               resolution=args.resolution, seed=args.seed)
-    process_rna(adata, params)
+    process_rna(adata, params, normalised=args.rna_normalised)
     scores = assign_labels(adata, labels=args.labels, markers=args.markers, min_score=args.min_marker_score)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -54,5 +66,6 @@ def run(args) -> None:
                                              "markers": args.markers if scores is not None else None,
                                              "label_source": label_source,
                                              "min_marker_score": args.min_marker_score,
+                                             "rna_normalised": args.rna_normalised,
                                              "inputs": [Path(p).name for p in args.input]})
     write_h5ad(adata, outdir / "rna_processed.h5ad")

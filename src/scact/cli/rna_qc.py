@@ -2,17 +2,21 @@
 
 Reads `<sample>_rna.h5ad` (raw counts) and writes `<sample>_rna_qc.h5ad` (kept cells, raw counts, obs
 n_counts, n_genes, percent_mito, doublet_score), `<sample>_rna_qc.tsv` (cells removed by reason) and
-PNG plots (UMI histogram, genes vs UMIs, doublet scores) into --outdir.
+PNG plots (UMI histogram, genes vs UMIs, doublet scores) into --outdir. With --rna-normalised true the input
+holds log-normalised values: they are checked, every cell is kept, n_counts is the estimated depth.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from scact.cli import true_or_false
+from scact.errors import input_error
 from scact.io.anndata import read_h5ad, sample_id, write_h5ad
 from scact.io.atomic import atomic_path
+from scact.io.inputs import FIX_NORMALISED_RNA, is_count_matrix
 from scact.io.provenance import record_provenance
-from scact.preprocessing.rna import RnaQcParams, params_dict, qc_sample
+from scact.preprocessing.rna import RnaQcParams, params_dict, qc_normalised_sample, qc_sample
 
 
 def add_arguments(parser) -> None:
@@ -30,6 +34,9 @@ def add_arguments(parser) -> None:
                         help="share of iterations that must call a cell a doublet")
     parser.add_argument("--no-plots", action="store_true", help="do not write the QC PNGs")
     parser.add_argument("--seed", type=int, default=0, help="random seed of DoubletDetection")
+    parser.add_argument("--rna-normalised", type=true_or_false, default=False, metavar="true|false",
+                        help="the input holds log-normalised values, not counts: check them, skip the count "
+                             "thresholds and doublet removal")
 
 
 def run(args) -> None:
@@ -37,15 +44,27 @@ def run(args) -> None:
     sample = args.sample or sample_id(args.input, adata.obs, "_rna")
     if "sample" not in adata.obs:
         adata.obs["sample"] = sample
+    # errors name the samplesheet's input file (recorded by parse), which is the one to fix
+    source = adata.uns.get("scact", {}).get("parse", {}).get("params", {}).get("input", args.input)
+    source = f"{source} (sample {sample})"
     params = RnaQcParams(min_umis=args.min_umis, min_genes=args.min_genes,
                          max_percent_mito=args.max_percent_mito, remove_doublets=not args.no_doublets,
                          doublet_n_iters=args.doublet_n_iters, doublet_p_thresh=args.doublet_p_thresh,
                          doublet_voter_thresh=args.doublet_voter_thresh, seed=args.seed)
-    kept, table, metrics = qc_sample(adata, params, source=args.input)
+    if args.rna_normalised:
+        kept, table, metrics = qc_normalised_sample(adata, source=source)
+        recorded = {"rna_normalised": True, "skipped": "count thresholds and doublet removal (log-normalised input)"}
+    else:
+        if not is_count_matrix(adata.X):
+            raise input_error(source, "X holds non-integer values and there is no layers['counts']",
+                              FIX_NORMALISED_RNA)
+        kept, table, metrics = qc_sample(adata, params, source=args.input)
+        recorded = {**params_dict(params), "rna_normalised": False}
+    kept.uns.pop("non_integer_values", None)
     table["sample"] = sample
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    record_provenance(kept, "rna_qc", {**params_dict(params), "input": os.path.basename(args.input)})
+    record_provenance(kept, "rna_qc", {**recorded, "input": os.path.basename(args.input)})
     with atomic_path(outdir / f"{sample}_rna_qc.tsv") as tmp:
         table.to_csv(tmp, sep="\t", index=False)
     if not args.no_plots:

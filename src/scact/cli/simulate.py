@@ -3,11 +3,14 @@
 Writes into --outdir: filtered_feature_bc_matrix.h5, atac_fragments.tsv.gz(.tbi), per_barcode_metrics.csv,
 atac_peaks.bed, annotation/{tss.bed,genes.gtf,chrom.sizes}, markers.tsv, cell_labels.csv,
 ground_truth_cells.tsv, ground_truth_links.tsv, simulation.json and samplesheet.csv (absolute input
-paths). Deterministic given --seed.
+paths); with --tenx-layouts also the other 10x layouts of the same sample (tenx_layouts/). Deterministic
+given --seed.
 """
 from __future__ import annotations
 
-from scact.simulate import PRESETS, config_from_preset, simulate_dataset
+from pathlib import Path
+
+from scact.simulate import PRESETS, config_from_preset, simulate_dataset, write_tenx_layouts
 
 
 def add_arguments(parser) -> None:
@@ -29,6 +32,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--split", action="store_true",
                         help="samplesheet with an RNA-only row (10x h5) and an ATAC-only row (fragments) "
                              "instead of one multiome row")
+    parser.add_argument("--tenx-layouts", action="store_true",
+                        help="also write the sample in the other 10x layouts under <outdir>/tenx_layouts/ (the "
+                             "CellRanger-arc .h5 as a file, with its fragments beside it or named in a "
+                             "fragments column; CellRanger-ATAC's filtered_peak_bc_matrix.h5; CellRanger-arc's "
+                             "mtx folder) with their samplesheet tenx_layouts/tenx_layouts.csv")
 
 
 def run(args) -> None:
@@ -37,3 +45,5 @@ def run(args) -> None:
                                 n_programs=args.n_programs, program_strength=args.program_strength,
                                 seed=args.seed, sample=args.sample)
     simulate_dataset(config, args.outdir, split=args.split)
+    if args.tenx_layouts:
+        write_tenx_layouts(args.outdir, Path(args.outdir) / "tenx_layouts", sample=args.sample)

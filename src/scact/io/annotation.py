@@ -125,3 +125,31 @@ def check_chromosomes(annotation_path, genes: pd.DataFrame, data_path, data_chro
     raise input_error(annotation_path,
                       f"no chromosome in common with {data_path} (annotation: {example_ours}...; "
                       f"data: {example_theirs}...)", hint)
+
+
+#: Share of the smaller of two gene sets (the annotation's, the RNA matrix's) that the other must hold;
+#: below it the annotation is of another species or naming (a mouse table names no human symbol, while a
+#: right one names most genes of a whole-transcriptome matrix and all of a targeted panel).
+MIN_GENE_OVERLAP = 0.1
+
+
+def check_gene_overlap(annotation_path, annotation_genes, data_path, data_genes) -> None:
+    """Refuse an annotation that shares too few gene names with the data (``MIN_GENE_OVERLAP``): gene
+    activity, ATAC labels and peak-to-gene links would then find no gene of the RNA side."""
+    ours = set(map(str, annotation_genes))
+    theirs = sorted(set(map(str, data_genes)))
+    if not theirs or not ours:
+        return
+    needed = MIN_GENE_OVERLAP * min(len(ours), len(theirs))
+    shared = [g for g in theirs if g in ours]
+    if len(shared) >= needed:
+        return
+    folded = {g.upper() for g in ours}
+    by_case = sum(g.upper() in folded for g in theirs)
+    hint = "use the annotation of the species and genome build of the data, with gene names as in the RNA matrix"
+    if by_case >= needed:
+        hint += (f" ({by_case} names match when case is ignored: human symbols are upper case (CD3E), mouse ones "
+                 "capitalised (Cd3e), so the annotation is probably of another species)")
+    raise input_error(annotation_path,
+                      f"names only {len(shared)} of the {len(theirs)} genes of {data_path} (e.g. "
+                      f"{', '.join(theirs[:3])} vs the annotation's {', '.join(sorted(ours)[:3])})", hint)

@@ -17,6 +17,23 @@ import pysam
 from scact.errors import input_error
 
 FIX_INDEX = "sort and index it: sort -k1,1 -k2,2n frags.tsv | bgzip > frags.tsv.gz && tabix -p bed frags.tsv.gz"
+FIX_BGZIP = ("recompress it with bgzip (block gzip, from htslib) and index it: "
+             "zcat frags.tsv.gz | bgzip > frags.bgz.tsv.gz && tabix -p bed frags.bgz.tsv.gz")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def check_bgzipped(path: Path) -> None:
+    """Refuse a fragments file that is plain gzip (or not compressed): tabix needs BGZF blocks to seek.
+
+    A BGZF file is gzip whose header carries the extra subfield 'BC' (bytes 12-13 of the first block).
+    """
+    with path.open("rb") as handle:
+        header = handle.read(18)
+    if header[:2] != _GZIP_MAGIC:
+        raise input_error(path, "fragments file is not compressed (not bgzipped)", FIX_BGZIP)
+    if len(header) < 18 or not header[3] & 4 or header[12:14] != b"BC":
+        raise input_error(path, "fragments file is gzip-compressed but not bgzipped, so its index cannot be "
+                                "used", FIX_BGZIP)
 
 
 class Fragment(NamedTuple):
@@ -32,11 +49,12 @@ def open_fragments(path: str | os.PathLike) -> pysam.TabixFile:
     path = Path(path)
     if not path.is_file():
         raise input_error(path, "fragments file not found")
+    check_bgzipped(path)
     if not Path(f"{path}.tbi").is_file() and not Path(f"{path}.csi").is_file():
         raise input_error(path, "fragments file has no tabix index (.tbi)", FIX_INDEX)
     try:
         return pysam.TabixFile(str(path))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, NotImplementedError) as err:
         raise input_error(path, f"cannot be read as a bgzipped, tabix-indexed file ({err})", FIX_INDEX) from err
 
 

@@ -1,6 +1,6 @@
 """Turn one samplesheet row into per-modality AnnData objects with the project's conventions.
 
-Every supported input (CellRanger-arc folder, 10x h5/mtx, counts h5ad, h5mu, fragments) ends up as raw
+Every supported input (CellRanger-arc or CellRanger-ATAC folder, 10x h5/mtx, counts h5ad, h5mu, fragments) ends up as raw
 counts in CSR with cells named ``<sample>:<barcode>`` and ``obs`` ``sample``, ``batch``, ``barcode`` and,
 when the samplesheet names labels, ``label``.
 """
@@ -20,27 +20,59 @@ from scact.io.tenx import read_10x_h5, read_10x_mtx
 
 ARC_MATRIX = "filtered_feature_bc_matrix.h5"
 ARC_FRAGMENTS = "atac_fragments.tsv.gz"
+ATAC_MATRIX = "filtered_peak_bc_matrix.h5"
+ATAC_FRAGMENTS = "fragments.tsv.gz"
+#: The fragments file that CellRanger-arc and CellRanger-ATAC write beside their matrices.
+FRAGMENT_NAMES = (ARC_FRAGMENTS, ATAC_FRAGMENTS)
 
 
 def fragments_of(input_path: Path, input_format: str) -> Path | None:
-    """The fragments file that comes with an ATAC input, if any."""
+    """The fragments file that comes with an ATAC input, if any: the input itself, or the one CellRanger-arc
+    or CellRanger-ATAC writes beside the matrix (in the output folder, beside the ``.h5`` file, or beside
+    the mtx folder)."""
     if input_format == "fragments":
         return input_path
-    if input_format == "cellranger_arc" and (input_path / ARC_FRAGMENTS).is_file():
-        return input_path / ARC_FRAGMENTS
+    if input_format in ("cellranger_arc", "cellranger_atac"):
+        folders = [input_path]
+    elif input_format == "10x_h5":
+        folders = [input_path.parent]
+    elif input_format == "10x_mtx":
+        folders = [input_path, input_path.parent]
+    else:
+        return None
+    for folder in folders:
+        for name in FRAGMENT_NAMES:
+            if (folder / name).is_file():
+                return folder / name
     return None
 
 
-def _counts_from_h5ad(adata: ad.AnnData, path: Path) -> ad.AnnData:
-    """Raw counts: ``layers['counts']`` when present (X may be normalised), else ``X``."""
+#: What to do with non-integer RNA values (said by parse for ATAC, by RNA QC for RNA).
+FIX_NOT_COUNTS = "give raw counts (e.g. adata.X = adata.layers['counts'])"
+FIX_NORMALISED_RNA = (FIX_NOT_COUNTS + ", or, if these are log-normalised values, opt in with "
+                      "--rna_normalised true (count-based QC and normalisation are then skipped)")
+
+
+def is_count_matrix(matrix: sp.csr_matrix) -> bool:
+    return not matrix.nnz or bool(np.allclose(matrix.data, np.round(matrix.data)))
+
+
+def _counts_from_h5ad(adata: ad.AnnData, path: Path, modality: str) -> ad.AnnData:
+    """Raw counts: ``layers['counts']`` when present (X may be normalised), else ``X``.
+
+    Non-integer RNA values pass (flagged ``uns['non_integer_values']``): RNA QC refuses them unless the run
+    opts in to log-normalised input (``--rna_normalised``), and checks them when it does.
+    """
     matrix = adata.layers["counts"] if "counts" in adata.layers else adata.X
     if matrix is None:
         raise input_error(path, "has no count matrix (X is empty)")
     counts = as_count_matrix(matrix, path)
-    if counts.nnz and not np.allclose(counts.data, np.round(counts.data)):
-        raise input_error(path, "X holds non-integer values and there is no layers['counts']",
-                          "give raw counts (e.g. adata.X = adata.layers['counts'])")
-    return ad.AnnData(X=counts, obs=adata.obs.copy(), var=adata.var.copy())
+    out = ad.AnnData(X=counts, obs=adata.obs.copy(), var=adata.var.copy())
+    if not is_count_matrix(counts):
+        if modality != "rna":
+            raise input_error(path, "X holds non-integer values and there is no layers['counts']", FIX_NOT_COUNTS)
+        out.uns["non_integer_values"] = True
+    return out
 
 
 def _fragments_only(path: Path) -> ad.AnnData:
@@ -56,14 +88,16 @@ def read_modality(input_path: Path, input_format: str, modality: str) -> ad.AnnD
     """Raw counts of ``modality`` ('rna' or 'atac') from an input of the given format."""
     if input_format == "cellranger_arc":
         adata = read_10x_h5(input_path / ARC_MATRIX, modality)
+    elif input_format == "cellranger_atac":
+        adata = read_10x_h5(input_path / ATAC_MATRIX, modality)
     elif input_format == "10x_h5":
         adata = read_10x_h5(input_path, modality)
     elif input_format == "10x_mtx":
-        adata = read_10x_mtx(input_path)
+        adata = read_10x_mtx(input_path, modality)
     elif input_format == "h5ad":
-        adata = _counts_from_h5ad(read_h5ad(input_path), input_path)
+        adata = _counts_from_h5ad(read_h5ad(input_path), input_path, modality)
     elif input_format == "h5mu":
-        adata = _counts_from_h5ad(read_h5mu_modality(input_path, modality), input_path)
+        adata = _counts_from_h5ad(read_h5mu_modality(input_path, modality), input_path, modality)
     elif input_format == "fragments":
         return _fragments_only(input_path)
     else:

@@ -102,13 +102,15 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------- QC metrics
 def fragment_metrics(path, genes: pd.DataFrame, tn5: str = "cellranger", chunk_size: int = 2_000_000,
-                     max_fragment_length: int = 1000) -> tuple[pd.DataFrame, np.ndarray]:
+                     max_fragment_length: int = 1000,
+                     fragments_per_chrom: dict[str, int] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Per-barcode metrics in one streaming pass over a fragments file.
 
     Returns a frame indexed by barcode with ``n_fragments`` (unique fragments: rows of the file),
     ``tss_centre``, ``tss_flank``, ``tss_enrichment``, ``n_overlaps3`` (AMULET-style triple overlaps,
     annotated autosomes/sex chromosomes only), plus the pooled fragment-length histogram.
-    Memory grows with the number of barcodes, never with the number of fragments.
+    Memory grows with the number of barcodes, never with the number of fragments. ``fragments_per_chrom``,
+    when given, is filled with the number of fragments (all barcodes) of each chromosome.
     """
     tss = tss_by_chrom(genes)
     index = BarcodeIndex()
@@ -128,6 +130,8 @@ def fragment_metrics(path, genes: pd.DataFrame, tn5: str = "cellranger", chunk_s
         last_chrom = _grow(last_chrom, n, -1)
         codes = block.barcodes
         n_frag += np.bincount(codes, minlength=n)
+        if fragments_per_chrom is not None:
+            fragments_per_chrom[block.chrom] = fragments_per_chrom.get(block.chrom, 0) + len(codes)
         lengths += np.bincount(np.minimum(block.ends - block.starts, max_fragment_length),
                                minlength=max_fragment_length + 1)
         sites = tss.get(block.chrom)

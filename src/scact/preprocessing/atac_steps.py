@@ -41,6 +41,52 @@ def read_cellranger_cell_calls(path) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------ atac_qc
+#: Share of a fragments file (chrM aside) on chromosomes the annotation lacks above which ATAC QC warns.
+MAX_UNANNOTATED_SHARE = 0.05
+#: Median TSS enrichment of a sample's cells below which its annotation is refused as not matching the
+#: fragments (or the ``--min-tss-enrichment`` threshold when lower): real samples show 4-20 (real PBMC
+#: fragments: 4.0 with hg38, 0.0 with mm10), fragments that ignore the annotation's TSSs ~1.
+MIN_MEDIAN_TSS_ENRICHMENT = 2.0
+
+
+def unannotated_fragments(annotation, fragments, per_chrom: dict[str, int], annotated: set[str]) -> dict:
+    """Share of the fragments (chrM aside) on chromosomes the annotation lacks; warns loudly above
+    ``MAX_UNANNOTATED_SHARE``. Returns what atac_qc records (and the report shows)."""
+    nuclear = {c: n for c, n in per_chrom.items() if c not in atac.MITO_NAMES}
+    outside = {c: n for c, n in nuclear.items() if c not in annotated}
+    total = sum(nuclear.values())
+    share = sum(outside.values()) / total if total else 0.0
+    record = {"fragments_outside_annotation": round(share, 4)}
+    if share > MAX_UNANNOTATED_SHARE:
+        listed = sorted(outside.items(), key=lambda item: -item[1])
+        named = ", ".join(f"{c} ({n / total:.0%})" for c, n in listed[:10]) + (", ..." if len(listed) > 10 else "")
+        record["chromosomes_outside_annotation"] = named
+        log.warning("WARNING: %.0f%% of the fragments of %s lie on chromosomes that the annotation %s lacks: %s. "
+                    "They give no TSS enrichment, no gene activity and no peaks. Use an annotation of the whole "
+                    "genome the fragments were aligned to.", 100 * share, Path(fragments).name,
+                    Path(annotation).name, named)
+    return record
+
+
+def check_tss_signal(annotation, fragments, tss_enrichment: np.ndarray, min_tss_enrichment: float) -> None:
+    """Refuse an annotation whose TSSs show no enrichment in the sample's cells (median below
+    ``MIN_MEDIAN_TSS_ENRICHMENT`` and below the filter's threshold, so that most cells would be dropped):
+    the usual sign of an annotation of another genome build or species (chromosome names alike, positions
+    not)."""
+    values = tss_enrichment[np.isfinite(tss_enrichment)]
+    if min_tss_enrichment <= 0 or not len(values):
+        return
+    median = float(np.median(values))
+    if median < min(MIN_MEDIAN_TSS_ENRICHMENT, min_tss_enrichment):
+        share = float(np.mean(values < min_tss_enrichment))
+        raise input_error(annotation, f"its TSSs show no enrichment in the fragments of {Path(fragments).name} "
+                                      f"(median TSS enrichment of the cells {median:.2f}; {share:.0%} of them "
+                                      f"would fail --min_tss_enrichment {min_tss_enrichment:g}): the annotation "
+                                      "does not match the genome the fragments were aligned to",
+                          "give the annotation (TSS BED or GTF) of that genome build and species; if the data "
+                          "are simply of low quality, lower --min_tss_enrichment (0 skips this check and the filter)")
+
+
 def resolve_doublet_method(method: str, fragments, n_peaks: int, input_h5ad) -> str:
     """The doublet method to run (``auto`` resolved); refuses one the inputs cannot support."""
     if method not in atac.DOUBLET_METHODS:
@@ -102,14 +148,21 @@ def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None
             raise input_error(fragments, "TSS enrichment needs a gene annotation", "pass --annotation (TSS BED or GTF)")
         genes = read_annotation(annotation)
         check_chromosomes(annotation, genes, fragments, fragment_contigs(fragments))
-        metrics, lengths = atac.fragment_metrics(fragments, genes, tn5=tn5)
+        per_chrom: dict[str, int] = {}
+        metrics, lengths = atac.fragment_metrics(fragments, genes, tn5=tn5, fragments_per_chrom=per_chrom)
         matched = barcodes.isin(metrics.index)
         if not matched.any():
             raise input_error(fragments, f"none of its {len(metrics)} barcodes match the {adata.n_obs} cells of "
                                          f"{input_h5ad} (e.g. {metrics.index[0]!r} vs {barcodes.iloc[0]!r})",
                               "give the fragments file of this sample")
+        params.update(unannotated_fragments(annotation, fragments, per_chrom, set(genes["chrom"])))
         cell_metrics_frame = metrics.reindex(barcodes.to_numpy()).fillna(0)
         cell_metrics_frame.index = adata.obs_names
+        # the cells whose TSS enrichment the filter will judge
+        candidates = ((reasons == "kept").to_numpy() & matched.to_numpy()
+                      & (cell_metrics_frame["n_fragments"].to_numpy() >= min_fragments))
+        check_tss_signal(annotation, fragments, cell_metrics_frame["tss_enrichment"].to_numpy()[candidates],
+                         min_tss_enrichment)
         for column in ("n_fragments", "tss_enrichment", "n_overlaps3"):
             adata.obs[column] = cell_metrics_frame[column].to_numpy()
         kept = (reasons == "kept").to_numpy()

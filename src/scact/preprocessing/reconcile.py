@@ -108,13 +108,15 @@ def reconcile_labels(rna_labels: pd.Series, atac_labels: pd.Series, mapping: dic
 
 
 def training_rna(rna: ad.AnnData, source="rna_processed.h5ad") -> ad.AnnData:
-    """The contract's ``rna.h5ad``: log-normalised HVGs in X, raw counts in layers['counts'], obs columns."""
-    if "highly_variable" not in rna.var or "counts" not in rna.layers:
+    """The contract's ``rna.h5ad``: log-normalised HVGs in X, raw counts in layers['counts'] (none when the
+    input was already log-normalised, ``--rna_normalised``), obs columns."""
+    normalised = bool(rna.uns.get("scact", {}).get("rna_process", {}).get("params", {}).get("rna_normalised", False))
+    if "highly_variable" not in rna.var or ("counts" not in rna.layers and not normalised):
         raise input_error(source, "is not an rna_process output (no var['highly_variable'] or layers['counts'])",
                           "run scact rna-process first")
     out = rna[:, rna.var["highly_variable"].to_numpy(dtype=bool)].copy()
     out.X = sp.csr_matrix(out.X, dtype=np.float32)
-    out.layers = {"counts": sp.csr_matrix(out.layers["counts"], dtype=np.float32)}
+    out.layers = {"counts": sp.csr_matrix(out.layers["counts"], dtype=np.float32)} if "counts" in out.layers else {}
     keep_obsm = {k: v for k, v in out.obsm.items() if k in ("X_pca", "X_umap")}
     out.obsm = keep_obsm
     out.obsp = {}

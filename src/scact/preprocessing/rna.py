@@ -98,6 +98,85 @@ def qc_sample(adata: ad.AnnData, params: RnaQcParams, source="input") -> tuple[a
     return kept, table, metrics
 
 
+#: Largest value a log1p-normalised matrix plausibly holds: log1p(counts per million) stays below 14.
+MAX_LOG_VALUE = 20.0
+#: Largest plausible spread (99th / 1st percentile) of the per-cell totals of expm1(X): normalised cells
+#: share one total (10,000 for CP10k), or a fraction of it when the genes were subset after normalising.
+MAX_TOTAL_SPREAD = 20.0
+NORMALISED_HINT = "the values must be log1p of depth-normalised counts, as scanpy's normalize_total + log1p write"
+
+
+def check_log_normalised(matrix, source) -> None:
+    """Refuse values that are not plausibly log-normalised expression (``--rna-normalised``), saying what
+    they look like instead: raw counts, scaled data, unlogged values or log1p of raw counts."""
+    matrix = sp.csr_matrix(matrix, dtype=np.float64)
+    data = matrix.data
+    if matrix.nnz == 0:
+        raise input_error(source, "holds no non-zero value")
+    if not np.isfinite(data).all():
+        raise input_error(source, "holds NaN or infinite values")
+    if np.allclose(data, np.round(data)):
+        raise input_error(source, "holds integers only: these look like raw counts, not log-normalised values",
+                          "drop --rna_normalised: the pipeline normalises counts itself")
+    if data.min() < 0:
+        raise input_error(source, f"holds negative values (down to {data.min():.3g}): scaled or centred data, "
+                                  "not log-normalised values",
+                          "give the log-normalised matrix before scaling (e.g. adata.raw.X) or raw counts")
+    if data.max() > MAX_LOG_VALUE:
+        raise input_error(source, f"holds values up to {data.max():.4g}: not on a log scale", NORMALISED_HINT)
+    linear = np.expm1(data)
+    if np.allclose(linear, np.round(linear), atol=1e-3):
+        raise input_error(source, "expm1 of the values gives integers: log1p of raw counts, not depth-normalised",
+                          "give the counts (np.expm1(X)) and drop --rna_normalised")
+    totals = np.asarray(sp.csr_matrix((linear, matrix.indices, matrix.indptr), shape=matrix.shape).sum(axis=1)).ravel()
+    totals = totals[totals > 0]
+    low, high = np.percentile(totals, [1, 99])
+    if high > MAX_TOTAL_SPREAD * low:
+        raise input_error(source, f"the per-cell totals of expm1(values) range from {low:.4g} to {high:.4g} (1st-99th "
+                                  f"percentile, {high / low:.0f}-fold): not normalised to a common total",
+                          NORMALISED_HINT)
+
+
+def estimated_depth(matrix) -> np.ndarray:
+    """Counts per cell of log1p-normalised values: the total of expm1(X) divided by its smallest non-zero
+    value, which is one count's worth (exact for log1p(counts x target / total) when a cell has a gene
+    with one count; a lower bound otherwise). Cells without a non-zero value get 0."""
+    matrix = sp.csr_matrix(matrix, dtype=np.float64)
+    linear = np.expm1(matrix.data)
+    depth = np.zeros(matrix.shape[0])
+    rows = np.flatnonzero(np.diff(matrix.indptr))
+    if len(rows):
+        starts = matrix.indptr[rows]
+        depth[rows] = np.add.reduceat(linear, starts) / np.minimum.reduceat(linear, starts)
+    return depth
+
+
+def qc_normalised_sample(adata: ad.AnnData, source="input") -> tuple[ad.AnnData, pd.DataFrame, pd.DataFrame]:
+    """"QC" of a sample of log-normalised values (``--rna-normalised``): checked, then kept whole. Count
+    thresholds and DoubletDetection need raw counts, so they are skipped and the table says so; ``n_counts``
+    is the depth estimated from the values (``estimated_depth``)."""
+    if adata.n_obs == 0:
+        raise input_error(source, "has no cells")
+    check_log_normalised(adata.X, source)
+    matrix = sp.csr_matrix(adata.X, dtype=np.float32)
+    mito = np.asarray(adata.var_names.str.upper().str.startswith("MT-"))
+    linear = matrix.expm1()
+    totals = np.asarray(linear.sum(axis=1)).ravel()
+    mito_total = np.asarray(linear[:, mito].sum(axis=1)).ravel() if mito.any() else np.zeros(adata.n_obs)
+    metrics = pd.DataFrame({"n_counts": estimated_depth(matrix), "n_genes": np.diff(matrix.indptr).astype(np.int64),
+                            "percent_mito": np.divide(100.0 * mito_total, totals, out=np.zeros(adata.n_obs),
+                                                      where=totals > 0),
+                            "doublet_score": 0.0, "qc_fail": ""}, index=adata.obs_names)
+    kept = adata.copy()
+    kept.X = matrix
+    for column in ("n_counts", "n_genes", "percent_mito", "doublet_score"):
+        kept.obs[column] = metrics[column].to_numpy()
+    sample = kept.obs["sample"].iloc[0] if "sample" in kept.obs else "sample"
+    rows = [(sample, reason, 0, "skipped: log-normalised input (--rna_normalised)") for reason in QC_REASONS]
+    rows += [(sample, "kept", adata.n_obs, ""), (sample, "total", adata.n_obs, "")]
+    return kept, pd.DataFrame(rows, columns=["sample", "reason", "n_cells", "rule"]), metrics
+
+
 def qc_table(metrics: pd.DataFrame, sample: str, params: RnaQcParams) -> pd.DataFrame:
     """Cells removed per reason (each cell counted once, under its first failed test), then kept and total."""
     thresholds = {"low_umis": f"n_counts < {params.min_umis}", "low_genes": f"n_genes < {params.min_genes}",
@@ -152,24 +231,40 @@ def concatenate_samples(samples: list[tuple[str, ad.AnnData]]) -> ad.AnnData:
     return combined
 
 
-def process_rna(adata: ad.AnnData, params: RnaProcessParams) -> ad.AnnData:
-    """Normalise, select HVGs, PCA, kNN, Leiden and UMAP, in place on raw counts; all genes are kept.
+def log_normalise(adata: ad.AnnData, normalised: bool = False) -> ad.AnnData:
+    """Raw counts in ``X`` -> log1p(CP10k) in ``X``, the counts kept in ``layers['counts']``, in place; with
+    ``normalised`` (``--rna-normalised``) ``X`` already holds log-normalised values and is kept, with no
+    ``layers['counts']``. Sets ``obs['n_counts']`` (for normalised values: as RNA QC estimated it) and
+    ``obs['log_depth']``."""
+    import scanpy as sc
 
-    ``X`` becomes log1p(CP10k) and ``layers['counts']`` keeps the raw counts; ``var['highly_variable']``
-    marks the top ``n_top_genes`` (all genes when fewer), ranked within batches when there are several.
+    if normalised:
+        adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+        n_counts = adata.obs["n_counts"].to_numpy(np.float64) if "n_counts" in adata.obs else estimated_depth(adata.X)
+    else:
+        adata.layers["counts"] = sp.csr_matrix(adata.X, dtype=np.float32)
+        n_counts = np.asarray(adata.layers["counts"].sum(axis=1)).ravel()
+    adata.obs["n_counts"] = n_counts
+    adata.obs["log_depth"] = np.log1p(n_counts)  # natural log, as atac_process records it
+    if not normalised:
+        sc.pp.normalize_total(adata, target_sum=1e4)
+        sc.pp.log1p(adata)
+        adata.uns.pop("log1p", None)
+        adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+    return adata
+
+
+def process_rna(adata: ad.AnnData, params: RnaProcessParams, normalised: bool = False) -> ad.AnnData:
+    """Normalise (``log_normalise``), select HVGs, PCA, kNN, Leiden and UMAP, in place; all genes are kept.
+
+    ``var['highly_variable']`` marks the top ``n_top_genes`` (all genes when fewer), ranked within batches
+    when there are several.
     """
     import scanpy as sc
 
     if adata.n_obs < 3:
         raise input_error("rna_process", f"only {adata.n_obs} cells after QC; at least 3 are needed")
-    adata.layers["counts"] = sp.csr_matrix(adata.X, dtype=np.float32)
-    n_counts = np.asarray(adata.layers["counts"].sum(axis=1)).ravel()
-    adata.obs["n_counts"] = n_counts
-    adata.obs["log_depth"] = np.log1p(n_counts)  # natural log, as atac_process records it
-    sc.pp.normalize_total(adata, target_sum=1e4)
-    sc.pp.log1p(adata)
-    adata.uns.pop("log1p", None)
-    adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+    log_normalise(adata, normalised)
     select_hvgs(adata, params.n_top_genes)
     hvg = adata[:, adata.var["highly_variable"].to_numpy()].copy()
     n_pcs = max(1, min(params.n_pcs, hvg.n_vars - 1, hvg.n_obs - 1))
@@ -189,7 +284,8 @@ def select_hvgs(adata: ad.AnnData, n_top_genes: int) -> None:
     """Mark the top ``n_top_genes`` by normalised dispersion (scanpy 'seurat' flavour on log data)."""
     import scanpy as sc
 
-    expressed = np.asarray((adata.layers["counts"] > 0).sum(axis=0)).ravel() > 0
+    values = adata.layers["counts"] if "counts" in adata.layers else adata.X
+    expressed = np.asarray((values > 0).sum(axis=0)).ravel() > 0
     n_top = min(n_top_genes, int(expressed.sum()))
     if n_top >= int(expressed.sum()):
         adata.var["highly_variable"] = expressed

@@ -171,6 +171,26 @@ def _peaks(writer, results):
     return writer.figure(fig, "qc_peaks_per_chromosome", "Peaks called per chromosome", table)
 
 
+def _input_notes(rna, atac) -> list[Note]:
+    """What QC recorded about the inputs themselves: log-normalised RNA (``--rna_normalised``), fragments on
+    chromosomes the annotation lacks."""
+    notes = []
+    for sample, adata in rna:
+        recorded = dict(adata.uns.get("scact", {}))
+        if any(str(provenance_params(recorded, step).get("rna_normalised")) == "True" for step in ("rna_qc", "rna_process")):
+            notes.append(Note(f"RNA sample {sample}: the input held log-normalised values (--rna_normalised true): "
+                              "count thresholds, doublet removal and normalisation were skipped; UMIs per cell are "
+                              "estimated from the values.", "warning"))
+    for sample, adata in atac:
+        params = provenance_params(dict(adata.uns.get("scact", {})), "atac_qc")
+        if params.get("chromosomes_outside_annotation"):
+            share = float(params.get("fragments_outside_annotation", 0))
+            notes.append(Note(f"ATAC sample {sample}: {share:.0%} of the fragments lie on chromosomes the annotation "
+                              f"lacks ({params['chromosomes_outside_annotation']}); they give no TSS enrichment, gene "
+                              "activity or peaks. Use an annotation of the whole genome.", "warning"))
+    return notes
+
+
 def qc_section(results: Results, writer: Writer) -> Section:
     section = Section("qc", "Quality control",
                       "Cells removed per reason; the distributions below are those of the cells kept.")
@@ -181,6 +201,7 @@ def qc_section(results: Results, writer: Writer) -> Section:
     else:
         section.missing("no QC tables (*_rna_qc.tsv, *_atac_qc.tsv) found: QC not run")
     rna, atac = _qc_h5ads(results, "rna"), _qc_h5ads(results, "atac")
+    section.blocks += _input_notes(rna, atac)
     rna_params = next((provenance_params(dict(a.uns.get("scact", {})), "rna_qc") for _, a in rna), {})
     atac_params = next((provenance_params(dict(a.uns.get("scact", {})), "atac_qc") for _, a in atac), {})
     min_umis, min_fragments = rna_params.get("min_umis"), atac_params.get("min_fragments")

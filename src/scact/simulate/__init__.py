@@ -43,10 +43,11 @@ from scact.io.atomic import atomic_path, write_text
 from scact.io.tenx import write_10x_h5
 from scact.simulate._generate import (FragmentWindow, peak_cut_sites, planted_matrices, rna_counts,
                                       tss_fragment_counts, window_fragments)
+from scact.simulate._layouts import TENX_LAYOUTS, write_tenx_layouts
 from scact.simulate._model import SimulationConfig, Truth, build_truth
 
-__all__ = ["PRESETS", "SimulationConfig", "build_truth", "config_from_preset", "planted_matrices",
-           "simulate_dataset"]
+__all__ = ["PRESETS", "TENX_LAYOUTS", "SimulationConfig", "build_truth", "config_from_preset", "planted_matrices",
+           "simulate_dataset", "write_tenx_layouts"]
 
 log = logging.getLogger(__name__)
 
