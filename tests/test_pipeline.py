@@ -1,5 +1,6 @@
 """The local runner runs the workflow's processes in the workflow's order, with its parameters."""
 import re
+from pathlib import Path
 
 import anndata as ad
 import pandas as pd
@@ -7,20 +8,32 @@ import pytest
 import yaml
 
 from scact.errors import ScactInputError
-from scact.pipeline import PUBLISH_DIRS, STEP_OPTIONS, STEP_ORDER, resolve_params, run_pipeline
+from scact.pipeline import (INTERMEDIATE_DIRS, PUBLISH_DIRS, STEP_OPTIONS, STEP_ORDER, resolve_params,
+                            run_pipeline)
 
 
-def workflow_process_order(text: str) -> list[str]:
-    """Processes in the order the workflow calls them (first call of each)."""
+def workflow_process_order(path: Path) -> list[str]:
+    """Processes in the order the workflow in ``path`` calls them (first call of each), the processes of
+    the subworkflows it includes in their place."""
+    text = path.read_text()
+    includes = {name: (path.parent / source).resolve()
+                for names, source in re.findall(r"^include\s*\{([^}]*)\}\s*from\s*'([^']+)'", text, flags=re.M)
+                for name in re.findall(r"\w+", names)}
     order = []
-    for name in re.findall(r"^\s*(SCACT_[A-Z0-9_]+)\s*\(", text, flags=re.M):
-        if name not in order:
-            order.append(name)
+    for name in re.findall(r"^\s*([A-Z][A-Z0-9_]+)\s*\(", text, flags=re.M):
+        source = includes.get(name)
+        if name.startswith("SCACT_"):
+            called = [name]
+        elif source is not None and re.search(rf"^workflow\s+{name}\b", (source.with_suffix(".nf")).read_text(), re.M):
+            called = workflow_process_order(source.with_suffix(".nf"))
+        else:
+            continue
+        order += [process for process in called if process not in order]
     return order
 
 
 def test_step_order_matches_the_nextflow_workflow(repo_root):
-    assert workflow_process_order((repo_root / "workflows" / "scact.nf").read_text()) == list(STEP_ORDER)
+    assert workflow_process_order(repo_root / "workflows" / "scact.nf") == list(STEP_ORDER)
 
 
 def test_params_come_from_the_nextflow_schema():
@@ -75,12 +88,11 @@ def test_step_options_match_the_nextflow_ext_args(repo_root):
 def test_publish_folders_match_the_nextflow_publish_dirs(repo_root):
     blocks = config_blocks((repo_root / "conf" / "modules.config").read_text())
     for process, folder in PUBLISH_DIRS.items():
-        paths = re.findall(r'path:\s*\{\s*"\$\{params\.outdir\}/([\w/]+)"', blocks[process])
-        enabled = re.findall(r"enabled:\s*params\.save_intermediates", blocks[process])
-        assert paths, process
-        assert (folder is None) == bool(enabled), process
-        if folder is not None:
-            assert paths[0] == folder, process
+        (value,) = re.findall(r"ext\.publish_dir\s*=\s*(.+)", blocks[process])
+        if folder is None:
+            assert value == f"params.save_intermediates ? '{INTERMEDIATE_DIRS[process]}' : null", process
+        else:
+            assert value == f"'{folder}'", process
 
 
 def test_fixture_run_executes_every_step_in_order_and_publishes(pipeline_run):
@@ -105,3 +117,18 @@ def test_fixture_run_executes_every_step_in_order_and_publishes(pipeline_run):
     assert "oracle: type-only alignment" in set(metrics["method"])
     for process in STEP_ORDER:
         assert "scact" in yaml.safe_load((results / "pipeline_info" / "software_versions.yml").read_text())[process]
+
+
+def test_tasks_are_measured_over_their_whole_process_tree(tmp_path):
+    """CPU seconds and peak memory as the trace records them: a task whose child holds memory of its own
+    (200 MB in the parent and 200 MB in the child, at once) peaks at their sum, not at either alone."""
+    import sys
+
+    from scact.pipeline import run_measured
+
+    hold = "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(1.5)"
+    script = f"import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', {hold!r}]); {hold}; child.wait()"
+    with open(tmp_path / "log", "w") as log_file:
+        status, cpu, peak_gb = run_measured([sys.executable, "-c", script], tmp_path, log_file, {}, poll_seconds=0.1)
+    assert status == 0 and cpu > 0
+    assert 0.39 < peak_gb < 1.0

@@ -12,11 +12,14 @@ import re
 import anndata as ad
 import numpy as np
 import pandas as pd
+import pytest
 import scipy.sparse as sp
 import yaml
 from PIL import Image
 
 from scact.cli import run_command
+from scact.evaluation.metrics import dense_blocks
+from scact.io.translated import write_translated_accessibility
 
 SECTIONS = ("qc", "training", "alignment", "translation", "perturbation", "run")
 
@@ -154,6 +157,20 @@ def test_report_of_a_full_run(tmp_path):
     assert "generalstats" in general and "rna_cells_kept" in general
     assert yaml.safe_load((outdir / "scact_qc_removed_mqc.yaml").read_text())["data"]["s1_rna"]["low_umis"] == 12
     assert "alignment/foscttm" in (outdir / "scact_metrics_mqc.tsv").read_text()
+
+
+@pytest.mark.parametrize("form", ["topk", "none"])
+def test_report_reads_every_stored_form(tmp_path, form):
+    results = tmp_path / "results"
+    _write_results(results)
+    path = results / "translate/rna_to_atac.h5ad"
+    written = ad.read_h5ad(path)
+    path.unlink()
+    write_translated_accessibility(dense_blocks(written.layers["probabilities"], 32)(), written.obs, written.var,
+                                   path, probabilities=form, top_k=25)
+    outdir, page = _report(tmp_path, results)
+    for name in ("translation_roc_per_type", "translation_accessibility_per_type"):
+        assert len(pd.read_csv(outdir / "report_tables" / f"{name}.tsv", sep="\t")) > 0, name
 
 
 def test_report_without_results_says_what_did_not_run(tmp_path):

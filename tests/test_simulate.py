@@ -251,3 +251,19 @@ def test_cli_writes_the_folder_and_refuses_impossible_sizes(tmp_path, repo_root)
                          cwd=tmp_path, env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "--n-peaks" in bad.stderr and "Traceback" not in bad.stderr
     assert not Path(tmp_path / "bad" / "filtered_feature_bc_matrix.h5").exists()
+
+
+def test_10x_h5_is_read_by_barcode_slices_keeping_one_modality(tmp_path):
+    """Slices of a few entries give the same matrix as the whole file (atlas files are read in 16M-entry
+    slices, so the other modality's entries are never held)."""
+    from scact.io.tenx import _kept_rows_by_barcode
+
+    x = sp.random(300, 500, density=0.1, format="csc", random_state=1)
+    x.data = np.ceil(x.data * 5)
+    keep = np.random.default_rng(0).random(300) < 0.4
+    with h5py.File(tmp_path / "m.h5", "w") as handle:
+        group = handle.create_group("matrix")
+        group["data"], group["indices"], group["indptr"] = x.data.astype(np.int32), x.indices, x.indptr
+        for chunk in (7, 100, 1 << 24):
+            part = _kept_rows_by_barcode(group, keep, 500, chunk)
+            assert part.indices.dtype == np.int32 and (part != x.T.tocsr()[:, keep]).nnz == 0

@@ -9,25 +9,33 @@ Parameters and their defaults come from ``nextflow_schema.json``, the file Nextf
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import yaml
 
+from scact import __version__
 from scact.errors import ScactInputError, input_error
 from scact.io.atomic import write_text
 from scact.io.inputs import ARC_FRAGMENTS
 from scact.io.preflight import check_annotation
 from scact.io.samplesheet import SampleRow, read_samplesheet
+from scact.progress import ProgressFollower, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +56,8 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_ATAC_QC": (("--min-fragments", "min_fragments"), ("--min-tss-enrichment", "min_tss_enrichment"),
                       ("--min-peak-counts", "min_peak_counts"), ("--doublet-method", "atac_doublet_method"),
                       ("--tn5", "tn5"), ("--seed", "seed")),
-    "SCACT_CALL_PEAKS": (("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5")),
+    "SCACT_CALL_PEAKS": (("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5"),
+                         ("--macs-version", "macs_version")),
     "SCACT_ATAC_MATRIX": (("--tn5", "tn5"),),
     "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
                            ("--seed", "seed")),
@@ -57,12 +66,15 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
                     ("--classifier-weight", "classifier_weight"), ("--rna-likelihood", "rna_likelihood"),
                     ("--atac-input-dropout", "atac_input_dropout"),
                     ("--max-epochs-autoencoder", "max_epochs_autoencoder"),
-                    ("--max-epochs-mapping", "max_epochs_mapping"), ("--max-epochs-joint", "max_epochs_joint"), ("--device", "device"), ("--seed", "seed"),
+                    ("--max-epochs-mapping", "max_epochs_mapping"), ("--max-epochs-joint", "max_epochs_joint"),
+                    ("--seed", "seed"),
                     ("--batch-size", "batch_size")),
     "SCACT_TRANSLATE": (("--translation-depth", "translation_depth"),
-                        ("--translation-neighbours", "translation_neighbours"), ("--seed", "seed")),
+                        ("--translation-neighbours", "translation_neighbours"),
+                        ("--probabilities", "translation_probabilities"), ("--top-k", "translation_top_k"),
+                        ("--seed", "seed")),
     "SCACT_EVALUATE": (("--seed", "seed"),),
-    "SCACT_PERTURB": (("--steps", "ig_steps"), ("--device", "device"), ("--seed", "seed")),
+    "SCACT_PERTURB": (("--steps", "ig_steps"), ("--seed", "seed")),
     "SCACT_LINK": (("--window", "link_window"), ("--fdr", "link_fdr"), ("--seed", "seed")),
 }
 
@@ -79,6 +91,9 @@ PUBLISH_DIRS = {
 FILE_PARAMS = ("annotation", "markers", "genome_fasta")
 #: Where the intermediates go with ``--save_intermediates``.
 INTERMEDIATE_DIRS = {"SCACT_PARSE": "parsed", "SCACT_ATAC_MATRIX": "preprocessing/atac_matrix"}
+#: ``<outdir>/pipeline_info/run_status.json``: running (with the step), succeeded, failed (with the step and
+#: the message) or interrupted, with the times.
+RUN_STATUS_FILE = "run_status.json"
 
 def load_params_schema() -> dict:
     """``nextflow_schema.json`` as shipped with the package."""
@@ -142,6 +157,33 @@ def bin_dir() -> Path:
     return candidate
 
 
+#: The option that makes a task's command continue from its own checkpoints, used when ``--resume`` finds the
+#: task started with the same inputs but not finished.
+RESUME_OPTIONS = {"SCACT_TRAIN": "--resume"}
+#: Staged files that describe the run rather than results: they do not make a task run again.
+RUN_INFO_FILES = ("execution_trace.tsv", "run_status.json")
+#: Files up to this size are fingerprinted by content, larger ones by size and modification time (Nextflow's
+#: default for every file).
+CONTENT_HASH_MAX_BYTES = 4 << 20
+#: In each task folder: the task's cache key (written first), its completion record (written last,
+#: atomically; a folder without it did not finish) and the progress records a task may append.
+TASK_KEY_FILE, TASK_DONE_FILE, PROGRESS_FILE = ".task_key", ".task_done.json", ".command.progress"
+#: Seconds between looks at a running task (its progress file, its exit).
+POLL_SECONDS = 0.5
+
+
+class RunInterrupted(BaseException):
+    """The run got SIGINT or SIGTERM; its running task has been stopped."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+class TaskFailed(ScactInputError):
+    """A task exited with a non-zero status."""
+
+
 @dataclass
 class TaskRecord:
     process: str
@@ -149,15 +191,159 @@ class TaskRecord:
     workdir: Path
     exit_status: int
     seconds: float
+    status: str = "COMPLETED"  # COMPLETED, CACHED, FAILED, ABORTED (as Nextflow's trace)
+    cpu_seconds: float = float("nan")
+    peak_rss_gb: float = float("nan")
+
+
+def _tree_rss_bytes(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants now (Linux /proc; 0 where unreadable)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)  # fields[1]: ppid
+        rss[pid] = int(fields[21]) * page  # fields[21]: rss in pages
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total
+
+
+def run_measured(argv: list[str], cwd: Path, log_file, env: dict, poll_seconds: float = 0.5,
+                 on_poll=None) -> tuple[int, float, float]:
+    """Run a task as Nextflow's trace measures it: exit status, CPU seconds of its whole process tree
+    (user + system, from wait4) and peak resident memory in GiB (the larger of the tree's sum, sampled
+    every ``poll_seconds``, and the largest single process's peak from the kernel). ``on_poll()`` runs at
+    every sample (the progress display); an exception or signal meanwhile stops the task, then propagates."""
+    process = subprocess.Popen(argv, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    peak = 0
+    try:
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, _tree_rss_bytes(process.pid))
+            if on_poll is not None:
+                on_poll()
+            time.sleep(poll_seconds)
+    except BaseException:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+    process.returncode = os.waitstatus_to_exitcode(status)
+    peak = max(peak, usage.ru_maxrss * 1024)  # KiB on Linux
+    return process.returncode, usage.ru_utime + usage.ru_stime, peak / 2**30
+
+
+def fingerprint(path: Path):
+    """What identifies a staged input: content hash of a small file, size and modification time of a large
+    one; for a folder, the same of every file in it."""
+    path = path.resolve()
+    if not path.exists():
+        return "missing"
+    if path.is_dir():
+        return [[str(p.relative_to(path)), fingerprint(p)] for p in sorted(path.rglob("*")) if p.is_file()]
+    stat = path.stat()
+    if stat.st_size <= CONTENT_HASH_MAX_BYTES:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"size:{stat.st_size},mtime_ns:{stat.st_mtime_ns}"
+
+
+def _task_outputs(workdir: Path) -> dict[str, int]:
+    """Files a task wrote (not its staged links, not the runner's dot files), with their sizes."""
+    outputs = {}
+    for path in sorted(workdir.rglob("*")):
+        relative = path.relative_to(workdir)
+        if path.is_symlink() or relative.parts[0].startswith(".") or not path.is_file():
+            continue
+        outputs[str(relative)] = path.stat().st_size
+    return outputs
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h {seconds // 60 % 60:02d}m {seconds % 60:02d}s" if seconds >= 3600 else \
+        f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class _Display:
+    """What a person sees: at a terminal, a line per task with its time and the pipeline's, and a live bar
+    (with ETA when the task reports progress); otherwise (Nextflow, CI, a log file) plain log lines."""
+
+    def __init__(self):
+        self.live = show_progress()
+        self.start = time.monotonic()
+        self.bar = None
+
+    def task_started(self, label: str, argv: list[str]) -> None:
+        if not self.live:
+            log.info("%s: %s", label, " ".join(argv[1:]))
+            return
+        from tqdm.auto import tqdm
+
+        log.debug("%s: %s", label, " ".join(argv[1:]))
+        self.bar = tqdm(desc=label, total=None, file=sys.stderr, leave=False, dynamic_ncols=True,
+                        bar_format="{desc}: running {elapsed}")
+
+    def task_progress(self, label: str, record: dict | None) -> None:
+        if self.bar is None:
+            return
+        if record is not None:
+            if self.bar.total != record["total"]:
+                self.bar.total = record["total"]
+                self.bar.bar_format = ("{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                                       "[{elapsed}<{remaining}{postfix}]")
+            self.bar.set_description_str(f"{label} {record.get('desc', '')}".rstrip(), refresh=False)
+            self.bar.set_postfix(record.get("postfix") or {}, refresh=False)
+            self.bar.n = int(record["n"])  # the rate (and ETA) is then the average since the task started
+        self.bar.refresh()
+
+    def task_done(self, label: str, status: str, seconds: float) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        text = {"COMPLETED": f"done in {_duration(seconds)}", "CACHED": "cached (--resume)"}.get(
+            status, f"{status.lower()} after {_duration(seconds)}")
+        if self.live:
+            from tqdm.auto import tqdm
+
+            tqdm.write(f"{label}: {text}  [pipeline {_duration(time.monotonic() - self.start)}]", file=sys.stderr)
+        elif status == "CACHED":
+            log.info("%s: %s", label, text)
 
 
 @dataclass
 class LocalRunner:
-    """Runs tasks one at a time in their own folders and keeps a trace, like Nextflow's local executor."""
+    """Runs tasks one at a time in their own folders and keeps a trace, like Nextflow's local executor.
+    With ``resume``, a task whose command, inputs and outputs are unchanged since it completed is not run
+    again (Nextflow's ``-resume``); one that started with the same inputs but did not finish continues from
+    its checkpoints when its command can (``RESUME_OPTIONS``)."""
 
     outdir: Path
     params: dict
+    resume: bool = False
     trace: list[TaskRecord] = field(default_factory=list)
+    status: dict = field(default_factory=dict)
+    display: _Display = field(default_factory=_Display)
 
     def task(self, process: str, args: list[str], stage: list[Path], tag: str = "",
              nested: dict[Path, list[Path]] | None = None) -> Path:
@@ -165,34 +351,93 @@ class LocalRunner:
         (and ``nested``: files linked into subfolders, as Nextflow's ``stageAs: 'dir/??/*'``)."""
         command = process.removeprefix("SCACT_").lower()
         name = f"{len(self.trace) + 1:02d}_{process}" + (f"_{tag}" if tag else "")
+        label = f"[{STEP_ORDER.index(process) + 1:>2}/{len(STEP_ORDER)}] {process}" + (f" ({tag})" if tag else "")
         workdir = self.outdir / "work" / name
-        if workdir.exists():
-            shutil.rmtree(workdir)
-        workdir.mkdir(parents=True)
-        for folder, paths in [(Path("."), stage), *(nested or {}).items()]:
-            (workdir / folder).mkdir(parents=True, exist_ok=True)
-            for path in paths:
-                link = workdir / folder / path.name
-                if not link.exists():
-                    link.symlink_to(path.resolve())
+        staged = [(folder / path.name, path) for folder, paths in [(Path("."), stage), *(nested or {}).items()]
+                  for path in paths]
         options = [str(v) for option, param in STEP_OPTIONS.get(process, ())
                    for v in (option, self.params[param])]
-        argv = [sys.executable, str(bin_dir() / f"scact_{command}.py"), *map(str, args), *options,
-                "--task-name", process]
+        args = [*map(str, args), *options, "--task-name", process]
+        key = self._task_key(process, args, staged)
+        self.set_status(step=process, tag=tag, task=name)
+        if self.resume and self._completed(workdir, key):
+            self._record(TaskRecord(process, tag, workdir, 0, self._done_record(workdir)["seconds"], "CACHED"), label)
+            self.set_status(step=None, tag=None, task=None)
+            return workdir
+        continuing = (self.resume and process in RESUME_OPTIONS and (workdir / TASK_KEY_FILE).is_file()
+                      and (workdir / TASK_KEY_FILE).read_text() == key)
+        if workdir.exists() and not continuing:
+            shutil.rmtree(workdir)
+        for folder, path in staged:
+            (workdir / folder.parent).mkdir(parents=True, exist_ok=True)
+            link = workdir / folder
+            if not link.is_symlink():
+                link.symlink_to(path.resolve())
+        write_text(workdir / TASK_KEY_FILE, key)
+        argv = [sys.executable, str(bin_dir() / f"scact_{command}.py"), *args,
+                *([RESUME_OPTIONS[process]] if continuing else [])]
         write_text(workdir / ".command.sh", " ".join(argv) + "\n")
-        log.info("[%s] %s", name, " ".join(argv[1:]))
-        start = time.monotonic()
-        with open(workdir / ".command.log", "w") as out:
-            status = subprocess.run(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "MPLBACKEND": "Agg"}).returncode
-        self.trace.append(TaskRecord(process, tag, workdir, status, time.monotonic() - start))
+        status, seconds, cpu, peak_gb = self._execute(argv, workdir, label, process, tag)
         if status != 0:
+            self._record(TaskRecord(process, tag, workdir, status, seconds, "FAILED", cpu, peak_gb), label)
             tail = (workdir / ".command.log").read_text().strip().splitlines()[-15:]
-            self.write_trace()
-            raise ScactInputError(f"step {process}{' (' + tag + ')' if tag else ''} failed with exit status "
-                                  f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
+            raise TaskFailed(f"step {process}{' (' + tag + ')' if tag else ''} failed with exit status "
+                             f"{status}; log {workdir / '.command.log'}:\n" + "\n".join(tail))
+        write_text(workdir / TASK_DONE_FILE, json.dumps(
+            {"key": key, "process": process, "tag": tag, "exit_status": 0, "seconds": seconds,
+             "finished": _now(), "outputs": _task_outputs(workdir)}, indent=1) + "\n")
+        self._record(TaskRecord(process, tag, workdir, status, seconds, "COMPLETED", cpu, peak_gb), label)
+        self.set_status(step=None, tag=None, task=None)
         self.repeat_warnings(name, workdir / ".command.log")
         return workdir
+
+    def _task_key(self, process: str, args: list[str], staged: list[tuple[Path, Path]]) -> str:
+        """What decides whether a completed task can be reused: the package version, the command line and
+        the fingerprints of the staged inputs and of files named by absolute path (e.g. ``--markers``)."""
+        record = {"scact": __version__, "process": process, "args": args,
+                  "inputs": [[str(name), fingerprint(path)] for name, path in staged
+                             if path.name not in RUN_INFO_FILES],
+                  "files_in_args": [[a, fingerprint(Path(a))] for a in args
+                                    if os.path.isabs(a) and Path(a).exists()]}
+        return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+    @staticmethod
+    def _done_record(workdir: Path) -> dict:
+        try:
+            return json.loads((workdir / TASK_DONE_FILE).read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def _completed(self, workdir: Path, key: str) -> bool:
+        """Whether ``workdir`` holds a completed task with this key whose outputs are all still there."""
+        done = self._done_record(workdir)
+        if done.get("key") != key:
+            return False
+        outputs = done.get("outputs", {})
+        return all((workdir / name).is_file() and (workdir / name).stat().st_size == size
+                   for name, size in outputs.items())
+
+    def _execute(self, argv: list[str], workdir: Path, label: str, process: str,
+                 tag: str) -> tuple[int, float, float, float]:
+        """Run the task's command, following its progress file and measuring its process tree: exit status,
+        wall seconds, CPU seconds, peak memory (GiB). A signal to the run stops the task first."""
+        self.display.task_started(label, argv)
+        progress = ProgressFollower(workdir / PROGRESS_FILE)
+        start = time.monotonic()
+        with open(workdir / ".command.log", "w") as out:
+            try:
+                status, cpu, peak_gb = run_measured(
+                    argv, workdir, out, {**os.environ, "MPLBACKEND": "Agg"}, POLL_SECONDS,
+                    on_poll=lambda: self.display.task_progress(label, progress.latest()))
+            except BaseException:
+                self._record(TaskRecord(process, tag, workdir, -1, time.monotonic() - start, "ABORTED"), label)
+                raise
+        return status, time.monotonic() - start, cpu, peak_gb
+
+    def _record(self, record: TaskRecord, label: str) -> None:
+        self.trace.append(record)
+        self.display.task_done(label, record.status, record.seconds)
+        self.write_trace()
 
     @staticmethod
     def repeat_warnings(name: str, task_log: Path) -> None:
@@ -202,28 +447,35 @@ class LocalRunner:
                 log.warning("[%s] %s", name, line.split(" WARNING ", 1)[1])
 
     def publish(self, process: str, workdir: Path, patterns: list[str]) -> list[Path]:
-        """Copy the outputs matching ``patterns`` to the step's folder of ``--outdir`` (Nextflow's publishDir)."""
+        """Copy the outputs matching ``patterns`` to the step's folder of ``--outdir`` (Nextflow's publishDir):
+        all of them into a temporary folder first, then each renamed into place."""
         step = PUBLISH_DIRS[process]
         if step is None:
             if not self.params["save_intermediates"]:
                 return []
             step = INTERMEDIATE_DIRS[process]
+        outputs = {path.name: path for pattern in patterns for path in sorted(workdir.glob(pattern))}
+        if not outputs:
+            return []
         target = self.outdir / step
         target.mkdir(parents=True, exist_ok=True)
-        published = []
-        for pattern in patterns:
-            for path in sorted(workdir.glob(pattern)):
-                dest = target / path.name
-                if dest.exists():
-                    shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
-                (shutil.copytree if path.is_dir() else shutil.copy2)(path, dest)
-                published.append(path)
-        return published
+        staging = Path(tempfile.mkdtemp(prefix=".publishing-", dir=self.outdir))
+        try:
+            for name, path in outputs.items():
+                (shutil.copytree if path.is_dir() else shutil.copy2)(path, staging / name)
+            for name in outputs:
+                dest = target / name
+                if dest.is_dir() and not dest.is_symlink():
+                    os.rename(dest, staging / f".{name}.old")
+                os.replace(staging / name, dest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return list(outputs.values())
 
     def write_trace(self) -> None:
-        lines = ["task\tprocess\ttag\texit\tseconds\tworkdir"]
-        lines += [f"{i}\t{t.process}\t{t.tag}\t{t.exit_status}\t{t.seconds:.1f}\t{t.workdir}"
-                  for i, t in enumerate(self.trace, start=1)]
+        lines = ["task\tprocess\ttag\texit\tseconds\tcpu_seconds\tpeak_rss_gb\tstatus\tworkdir"]
+        lines += [f"{i}\t{t.process}\t{t.tag}\t{t.exit_status}\t{t.seconds:.1f}\t{t.cpu_seconds:.1f}\t"
+                  f"{t.peak_rss_gb:.3f}\t{t.status}\t{t.workdir}" for i, t in enumerate(self.trace, start=1)]
         write_text(self.outdir / "pipeline_info" / "execution_trace.tsv", "\n".join(lines) + "\n")
 
     def collect_versions(self) -> None:
@@ -235,37 +487,100 @@ class LocalRunner:
                 versions.update(yaml.safe_load(path.read_text()) or {})
         write_text(self.outdir / "pipeline_info" / "software_versions.yml", yaml.safe_dump(versions, sort_keys=True))
 
+    def set_status(self, **fields) -> None:
+        """Update ``pipeline_info/run_status.json``: where the run is, or how it ended."""
+        self.status.update(fields)
+        counts = {}
+        for record in self.trace:
+            counts[record.status.lower()] = counts.get(record.status.lower(), 0) + 1
+        self.status["tasks"] = counts
+        write_text(self.outdir / "pipeline_info" / RUN_STATUS_FILE, json.dumps(self.status, indent=2) + "\n")
+
+    def finish(self, error: BaseException | None) -> None:
+        """Write how the run ended; a successful run also removes task folders no longer part of it."""
+        seconds = round(time.monotonic() - self.display.start, 1)
+        if error is None:
+            current = {record.workdir for record in self.trace}
+            for folder in sorted((self.outdir / "work").glob("*")):
+                if folder not in current:
+                    shutil.rmtree(folder, ignore_errors=True)
+            self.set_status(status="succeeded", finished=_now(), seconds=seconds, step=None, tag=None, task=None)
+            return
+        status = "interrupted" if isinstance(error, (RunInterrupted, KeyboardInterrupt)) else "failed"
+        message = str(error) or type(error).__name__
+        log_file = str(self.trace[-1].workdir / ".command.log") if self.trace and self.trace[-1].status in (
+            "FAILED", "ABORTED") else None
+        self.set_status(status=status, finished=_now(), seconds=seconds, message=message, log=log_file)
+
+
+def row_files(row: SampleRow) -> dict[str, Path | None]:
+    """The files a samplesheet row brings, None when absent: its input (and the index of a fragments
+    input), a labels file, and for ATAC the fragments, their index and the CellRanger-arc per-barcode
+    metrics. The local runner stages them from here, Nextflow from ``scact validate``'s output."""
+    fragments = row.fragments
+    # CellRanger-arc's cell calls, beside its fragments (arc folder, its .h5 or its mtx folder)
+    metrics = (fragments.parent / "per_barcode_metrics.csv"
+               if fragments is not None and row.input_format != "fragments" and fragments.name == ARC_FRAGMENTS
+               else None)
+    return {
+        "input": row.input,
+        "input_index": Path(f"{row.input}.tbi") if row.input_format == "fragments" else None,
+        "labels_file": Path(row.labels) if row.labels and not row.labels.startswith("obs:") else None,
+        "fragments": fragments,
+        "fragments_index": Path(f"{fragments}.tbi") if fragments is not None else None,
+        "cell_metrics": metrics if metrics is not None and metrics.is_file() else None,
+    }
+
+
+def check_run(params: dict, rows: list[SampleRow]) -> None:
+    """What is checked before the first step, by the local runner and by Nextflow's SCACT_VALIDATE:
+    both modalities given (scACT translates between them), the annotation fits the samples, and the
+    parameters go together."""
+    given = {modality for row in rows for modality in row.modalities}
+    for modality in ("rna", "atac"):
+        if modality not in given:
+            raise ScactInputError(f"the samplesheet gives no {modality.upper()} sample: scACT needs both modalities")
+    if params["annotation"]:
+        check_annotation(Path(params["annotation"]), rows)
+    if params["rna_normalised"] and params["rna_likelihood"] == "nb":
+        raise ScactInputError("parameters --rna_normalised true and --rna_likelihood nb: the negative binomial "
+                              "likelihood models raw counts, which log-normalised input lacks (use --rna_likelihood mse)")
+
+
+def task_device(params: dict) -> str:
+    """The torch device of the GPU-capable steps (train, translate, perturb) in the local runner:
+    ``--device``, ``auto`` meaning CUDA when available. (Nextflow gives ``cuda`` to the tasks that hold
+    an accelerator, i.e. with the gpu profile, and ``cpu`` to the others.)"""
+    if params["device"] != "auto":
+        return params["device"]
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
 
 def _parse_rows(runner: LocalRunner, rows: list[SampleRow]) -> dict[str, dict[str, Path]]:
-    """SCACT_PARSE for every row; returns {modality: {sample: parsed h5ad}} plus fragments per sample."""
-    parsed: dict[str, dict[str, Path]] = {"rna": {}, "atac": {}, "fragments": {}}
+    """SCACT_PARSE for every row; returns {modality: {sample: parsed h5ad}} plus the ATAC files of each
+    sample ({"atac_files": {sample: row_files(row)}})."""
+    parsed: dict[str, dict] = {"rna": {}, "atac": {}, "atac_files": {}}
     for row in rows:
-        stage = [row.input]
-        fragments = row.fragments
-        if row.input_format == "fragments":
-            stage.append(Path(f"{row.input}.tbi"))
+        files = row_files(row)
+        stage = [path for path in (files["input"], files["input_index"], files["labels_file"]) if path]
         args = ["--sample", row.sample, "--modality", row.modality, "--input", row.input.name, "--outdir", "."]
         if row.batch != row.sample:
             args += ["--batch", row.batch]
         if row.labels:
-            if row.labels.startswith("obs:"):
-                args += ["--labels", row.labels]
-            else:
-                stage.append(Path(row.labels))
-                args += ["--labels", Path(row.labels).name]
+            args += ["--labels", files["labels_file"].name if files["labels_file"] else row.labels]
         workdir = runner.task("SCACT_PARSE", args, stage, tag=f"{row.sample}_{row.modality}")
         runner.publish("SCACT_PARSE", workdir, [f"{row.sample}_*.h5ad"])
         for modality in row.modalities:
             parsed[modality][row.sample] = workdir / f"{row.sample}_{modality}.h5ad"
-        if fragments is not None:
-            parsed["fragments"][row.sample] = fragments
+        if "atac" in row.modalities:
+            parsed["atac_files"][row.sample] = files
     return parsed
 
 
 def _preprocess_rna(runner: LocalRunner, parsed: dict[str, Path]) -> Path:
     """SCACT_RNA_QC per sample, then SCACT_RNA_PROCESS over all of them."""
-    if not parsed:
-        raise ScactInputError("the samplesheet gives no RNA sample: scACT needs both modalities")
     qc = []
     for sample, h5ad in sorted(parsed.items()):
         workdir = runner.task("SCACT_RNA_QC", ["--input", h5ad.name, "--sample", sample, "--outdir", "."],
@@ -277,13 +592,12 @@ def _preprocess_rna(runner: LocalRunner, parsed: dict[str, Path]) -> Path:
     return workdir / "rna_processed.h5ad"
 
 
-def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path], fragments: dict[str, Path],
-                     rows: dict[str, SampleRow]) -> tuple[Path, Path]:
+def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path],
+                     atac_files: dict[str, dict[str, Path | None]]) -> tuple[Path, Path]:
     """SCACT_ATAC_QC per sample, SCACT_CALL_PEAKS on the samples with fragments, SCACT_ATAC_MATRIX per
     sample, SCACT_ATAC_PROCESS over all of them."""
-    if not parsed:
-        raise ScactInputError("the samplesheet gives no ATAC sample: scACT needs both modalities")
     annotation = Path(runner.params["annotation"]) if runner.params["annotation"] else None
+    fragments = {sample: files["fragments"] for sample, files in atac_files.items() if files["fragments"]}
     if fragments and annotation is None:
         raise ScactInputError("ATAC fragments inputs need --annotation (a TSS BED or GTF of the genome)")
     qc: dict[str, Path] = {}
@@ -293,9 +607,8 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path], fragments: di
             frag = fragments[sample]
             args += ["--fragments", frag.name, "--annotation", annotation.name]
             stage += [frag, Path(f"{frag}.tbi"), annotation]
-            metrics = frag.parent / "per_barcode_metrics.csv"
-            # CellRanger-arc's cell calls, beside its fragments (arc folder, its .h5 or its mtx folder)
-            if rows[sample].input_format != "fragments" and frag.name == ARC_FRAGMENTS and metrics.is_file():
+            metrics = atac_files[sample]["cell_metrics"]
+            if metrics is not None:
                 args += ["--cell-metrics", metrics.name]
                 stage.append(metrics)
         workdir = runner.task("SCACT_ATAC_QC", args, stage, tag=sample)
@@ -312,7 +625,7 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path], fragments: di
         workdir = runner.task("SCACT_CALL_PEAKS", [*args, "--annotation", annotation.name, "--outdir", "."], stage,
                               nested={Path("fragments") / f"{n:02d}": [fragments[s], Path(f"{fragments[s]}.tbi")]
                                       for n, s in enumerate(with_fragments, start=1)})
-        runner.publish("SCACT_CALL_PEAKS", workdir, ["peaks.bed", "macs3_*", "dropped_chromosomes.tsv", "*.png"])
+        runner.publish("SCACT_CALL_PEAKS", workdir, ["peaks.bed", "macs[23]_*", "dropped_chromosomes.tsv", "*.png"])
         peaks = workdir / "peaks.bed"
     matrices = []
     for sample, h5ad in sorted(qc.items()):
@@ -347,7 +660,8 @@ def _reconcile(runner: LocalRunner, rna: Path, atac: Path, gene_activity: Path) 
 
 def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
     """SCACT_TRAIN: the scACT model on the unpaired training matrices."""
-    workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress"],
+    workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress",
+                                          "--progress-file", PROGRESS_FILE, "--device", task_device(runner.params)],
                           [rna, atac])
     runner.publish("SCACT_TRAIN", workdir, ["model", "training_history.csv", "loss_curves.png"])
     return workdir / "model"
@@ -356,9 +670,8 @@ def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
 def _translate_and_evaluate(runner: LocalRunner, model: Path, rna: Path, atac: Path,
                             gene_activity: Path) -> dict[str, Path]:
     """SCACT_TRANSLATE (both ways, joint embedding) and SCACT_EVALUATE (metrics with baselines)."""
-    device = "cuda" if runner.params["device"] == "cuda" else "cpu"
     workdir = runner.task("SCACT_TRANSLATE", ["--model", model.name, "--rna", rna.name, "--atac", atac.name,
-                                              "--device", device], [model, rna, atac])
+                                              "--device", task_device(runner.params)], [model, rna, atac])
     runner.publish("SCACT_TRANSLATE", workdir, ["rna_to_atac.h5ad", "atac_to_rna.h5ad", "joint_embedding.h5ad",
                                                 "umap_*.png"])
     translations = {name: workdir / f"{name}.h5ad" for name in ("rna_to_atac", "atac_to_rna", "joint_embedding")}
@@ -378,7 +691,8 @@ def _regulation(runner: LocalRunner, model: Path, rna: Path, atac: Path, transla
     genes = runner.params["genes"]
     ig_peaks: list[Path] = []
     if genes:
-        args, stage = ["--model", model.name, "--atac", atac.name, "--genes", genes, "--outdir", "."], [model, atac]
+        args, stage = ["--model", model.name, "--atac", atac.name, "--genes", genes, "--outdir", ".",
+                       "--device", task_device(runner.params)], [model, atac]
         if annotation is not None:
             args += ["--annotation", annotation.name]
             stage.append(annotation)
@@ -417,40 +731,77 @@ def _report(runner: LocalRunner, samplesheet: Path) -> None:
                                            "--params", "params.json", "--versions", "software_versions.yml",
                                            "--outdir", "."],
                           [info / "samplesheet.csv", info / "params.json", info / "software_versions.yml"],
-                          nested={Path("results"): published + [info / "execution_trace.tsv"]})
+                          nested={Path("results"): published + [info / name for name in RUN_INFO_FILES]})
     runner.publish("SCACT_REPORT", workdir, ["scact_report.html", "report_figures", "report_tables", "*_mqc.*"])
 
 
-def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None) -> LocalRunner:
-    """Run every step of the workflow on one machine."""
+def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None,
+                 resume: bool = False) -> LocalRunner:
+    """Run every step of the workflow on one machine; with ``resume``, reuse the tasks of an earlier run
+    into ``outdir`` whose inputs, command line and outputs are unchanged."""
     params = resolve_params({**(overrides or {}), "input": str(samplesheet), "outdir": str(outdir)})
     for name in FILE_PARAMS:  # tasks run in their own folders: make paths absolute, as Nextflow stages them
         if params[name] and Path(params[name]).exists():
             params[name] = str(Path(params[name]).resolve())
     rows = read_samplesheet(samplesheet)
-    if params["annotation"]:
-        check_annotation(Path(params["annotation"]), rows)
-    if params["rna_normalised"] and params["rna_likelihood"] == "nb":
-        raise ScactInputError("parameters --rna_normalised true and --rna_likelihood nb: the negative binomial "
-                              "likelihood models raw counts, which log-normalised input lacks (use --rna_likelihood mse)")
-    outdir.mkdir(parents=True, exist_ok=True)
-    runner = LocalRunner(outdir.resolve(), params)
+    check_run(params, rows)
+    outdir = outdir.resolve()
+    clear_previous_results(outdir, keep_work=resume)
+    runner = LocalRunner(outdir, params, resume=resume)
+    runner.set_status(status="running", started=_now(), resumed=resume)
     write_text(outdir / "pipeline_info" / "params.json", json.dumps(params, indent=2, default=str) + "\n")
     shutil.copy2(samplesheet, outdir / "pipeline_info" / "samplesheet.csv")
-    parsed = _parse_rows(runner, rows)
-    rna_processed = _preprocess_rna(runner, parsed["rna"])
-    atac_processed, gene_activity = _preprocess_atac(runner, parsed["atac"], parsed["fragments"],
-                                                     {row.sample: row for row in rows})
-    rna, atac = _reconcile(runner, rna_processed, atac_processed, gene_activity)
-    model = _train(runner, rna, atac)
-    translations = _translate_and_evaluate(runner, model, rna, atac, gene_activity)
-    _regulation(runner, model, rna, atac, translations)
-    runner.write_trace()
-    runner.collect_versions()
-    _report(runner, samplesheet)
-    runner.write_trace()
-    runner.collect_versions()
+    try:
+        with _signals_interrupt_the_run():
+            parsed = _parse_rows(runner, rows)
+            rna_processed = _preprocess_rna(runner, parsed["rna"])
+            atac_processed, gene_activity = _preprocess_atac(runner, parsed["atac"], parsed["atac_files"])
+            rna, atac = _reconcile(runner, rna_processed, atac_processed, gene_activity)
+            model = _train(runner, rna, atac)
+            translations = _translate_and_evaluate(runner, model, rna, atac, gene_activity)
+            _regulation(runner, model, rna, atac, translations)
+            runner.collect_versions()
+            _report(runner, samplesheet)
+            runner.collect_versions()
+    except BaseException as err:
+        runner.collect_versions()
+        runner.finish(err)
+        raise
+    runner.finish(None)
     return runner
+
+
+def clear_previous_results(outdir: Path, keep_work: bool) -> None:
+    """Remove what an earlier run published into ``outdir`` (and its task folders unless ``keep_work``), so
+    that the results are this run's only; refuse an outdir whose folders no earlier run wrote."""
+    owned = {folder.split("/")[0] for folder in [*PUBLISH_DIRS.values(), *INTERMEDIATE_DIRS.values()] if folder}
+    owned |= {"pipeline_info"} | (set() if keep_work else {"work"})
+    present = sorted(outdir / name for name in owned if (outdir / name).exists())
+    earlier_run = any((outdir / "pipeline_info" / name).is_file() for name in ("params.json", RUN_STATUS_FILE))
+    if present and not earlier_run:
+        raise input_error(outdir, f"holds {', '.join(p.name + '/' for p in present)} but no earlier scact run "
+                                  "(no pipeline_info/params.json)", "choose a new or empty --outdir")
+    for path in [*present, *outdir.glob(".publishing-*")]:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    outdir.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def _signals_interrupt_the_run():
+    """SIGINT and SIGTERM raise :class:`RunInterrupted` (the running task is stopped, the status written)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, _frame):
+        raise RunInterrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def read_params_file(path: Path) -> dict:

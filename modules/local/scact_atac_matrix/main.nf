@@ -5,21 +5,25 @@ process SCACT_ATAC_MATRIX {
 
     input:
     tuple val(meta), path(qc_h5ad), path(fragments), path(fragments_index)
-    path peaks
+    path peaks // the peaks of SCACT_CALL_PEAKS, or [] when no sample has fragments
 
     output:
-    tuple val(meta), path("${meta.id}_atac_peaks.h5ad"), emit: h5ad
-    path "versions.yml", emit: versions
+    tuple val(meta), path("${prefix}_atac_peaks.h5ad"), emit: h5ad
+    path "versions.yml", emit: versions, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
+    def args = task.ext.args ?: ''
+    prefix = task.ext.prefix ?: "${meta.id}"
     def fragments_arg = fragments ? "--fragments ${fragments}" : ''
     def peaks_arg = peaks ? "--peaks ${peaks}" : ''
-    def args = task.ext.args ?: ''
     """
     scact_atac_matrix.py \\
         --input ${qc_h5ad} \\
         ${peaks_arg} \\
-        --sample ${meta.id} \\
+        --sample ${prefix} \\
         ${fragments_arg} \\
         ${args} \\
         --outdir . \\
@@ -27,7 +31,8 @@ process SCACT_ATAC_MATRIX {
     """
 
     stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
     """
-    touch ${meta.id}_atac_peaks.h5ad versions.yml
+    touch ${prefix}_atac_peaks.h5ad versions.yml
     """
 }

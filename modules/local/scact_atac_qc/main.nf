@@ -8,19 +8,23 @@ process SCACT_ATAC_QC {
     path annotation
 
     output:
-    tuple val(meta), path("${meta.id}_atac_qc.h5ad"), emit: h5ad
-    tuple val(meta), path("${meta.id}_atac_qc.tsv"), emit: qc_table
-    path "${meta.id}_atac_qc_*.png", emit: plots, optional: true
-    path "versions.yml", emit: versions
+    tuple val(meta), path("${prefix}_atac_qc.h5ad"), emit: h5ad
+    tuple val(meta), path("${prefix}_atac_qc.tsv"), emit: qc_table
+    tuple val(meta), path("${prefix}_atac_qc_*.png"), emit: plots, optional: true
+    path "versions.yml", emit: versions, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
+    def args = task.ext.args ?: ''
+    prefix = task.ext.prefix ?: "${meta.id}"
     def fragments_arg = fragments ? "--fragments ${fragments} --annotation ${annotation}" : ''
     def metrics_arg = cell_metrics ? "--cell-metrics ${cell_metrics}" : ''
-    def args = task.ext.args ?: ''
     """
     scact_atac_qc.py \\
         --input ${atac_h5ad} \\
-        --sample ${meta.id} \\
+        --sample ${prefix} \\
         ${fragments_arg} \\
         ${metrics_arg} \\
         ${args} \\
@@ -29,7 +33,8 @@ process SCACT_ATAC_QC {
     """
 
     stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
     """
-    touch ${meta.id}_atac_qc.h5ad ${meta.id}_atac_qc.tsv versions.yml
+    touch ${prefix}_atac_qc.h5ad ${prefix}_atac_qc.tsv versions.yml
     """
 }

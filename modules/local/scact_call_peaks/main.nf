@@ -1,26 +1,29 @@
 // MACS3 peak calling on the pseudo-bulk of the kept cells of every sample -> peaks.bed (genome order).
 process SCACT_CALL_PEAKS {
-    tag "all samples"
+    tag "${meta.id}"
     label 'process_medium'
 
     input:
-    // every sample with fragments: its <sample>_atac_qc.h5ad, fragments and index, in one order
-    tuple path(qc_h5ads), path(fragments, stageAs: "fragments/??/*"), path(fragments_index, stageAs: "fragments/??/*")
+    // meta: [id: 'all']; every sample with fragments: its <sample>_atac_qc.h5ad, fragments and index, by sample id
+    tuple val(meta), path(qc_h5ads), path(fragments, stageAs: "fragments/??/*"), path(fragments_index, stageAs: "fragments/??/*")
     path annotation
 
     output:
-    path "peaks.bed", emit: peaks
-    path "macs3_*", emit: macs
-    path "dropped_chromosomes.tsv", emit: dropped
-    path "peaks_per_chromosome.png", emit: plot
-    path "peak_groups.tsv", emit: groups, optional: true
-    path "versions.yml", emit: versions
+    tuple val(meta), path("peaks.bed"), emit: peaks
+    tuple val(meta), path("macs?_*"), emit: macs
+    tuple val(meta), path("dropped_chromosomes.tsv"), emit: dropped
+    tuple val(meta), path("peaks_per_chromosome.png"), emit: plot
+    tuple val(meta), path("peak_groups.tsv"), emit: groups, optional: true
+    path "versions.yml", emit: versions, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
+    def args = task.ext.args ?: ''
     def qc = qc_h5ads instanceof List ? qc_h5ads : [qc_h5ads]
     def frags = fragments instanceof List ? fragments : [fragments]
     def pairs = [qc, frags].transpose().collect { q, f -> "--input ${q} ${f}" }.join(' ')
-    def args = task.ext.args ?: ''
     """
     scact_call_peaks.py \\
         ${pairs} \\

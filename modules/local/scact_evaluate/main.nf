@@ -1,30 +1,25 @@
 // Translations + observed inputs -> metrics.tsv (scACT and baselines), ROC tables, PNGs.
 process SCACT_EVALUATE {
-    tag "evaluate"
+    tag "${meta.id}"
     label 'process_medium'
 
     input:
-    path rna
-    path atac
-    path rna_to_atac
-    path atac_to_rna
-    path joint_embedding
-    path gene_activity
+    tuple val(meta), path(rna), path(atac), path(rna_to_atac), path(atac_to_rna), path(joint_embedding), path(gene_activity)
 
     output:
-    path "metrics.tsv"               , emit: metrics
-    path "metrics_per_type.tsv"      , emit: per_type
-    path "roc_curves.tsv"            , emit: roc_curves
-    path "within_type_distances.tsv" , emit: distances
-    path "*.png"                     , emit: plots, optional: true
-    path "versions.yml"              , emit: versions
+    tuple val(meta), path("metrics.tsv"), emit: metrics
+    tuple val(meta), path("metrics_per_type.tsv"), emit: per_type
+    tuple val(meta), path("roc_curves.tsv"), emit: roc_curves
+    tuple val(meta), path("within_type_distances.tsv"), emit: distances
+    tuple val(meta), path("*.png"), emit: plots, optional: true
+    path "versions.yml", emit: versions, topic: versions
 
     when:
     task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
-    def activity = gene_activity ? "--gene-activity ${gene_activity}" : ''
+    def activity_arg = gene_activity ? "--gene-activity ${gene_activity}" : ''
     """
     scact_evaluate.py \\
         --rna ${rna} \\
@@ -32,14 +27,13 @@ process SCACT_EVALUATE {
         --rna-to-atac ${rna_to_atac} \\
         --atac-to-rna ${atac_to_rna} \\
         --joint-embedding ${joint_embedding} \\
-        ${activity} \\
+        ${activity_arg} \\
         ${args} \\
         --task-name "${task.process}"
     """
 
     stub:
     """
-    touch metrics.tsv metrics_per_type.tsv roc_curves.tsv within_type_distances.tsv
-    touch versions.yml
+    touch metrics.tsv metrics_per_type.tsv roc_curves.tsv within_type_distances.tsv versions.yml
     """
 }

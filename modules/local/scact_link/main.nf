@@ -1,38 +1,36 @@
 // Peak-to-gene links across metacells on observed and translated data (the issue's PEAK2GENE_LINK step).
 process SCACT_LINK {
-    tag "link"
+    tag "${meta.id}"
     label 'process_medium'
 
     input:
-    path rna
-    path atac
-    path annotation
-    path rna_to_atac   // [] when absent
-    path atac_to_rna   // [] when absent
-    path ig_peaks      // <gene>_ig_peaks.tsv files of SCACT_PERTURB, [] when absent
-    val genes          // comma-separated, '' for every RNA gene with a TSS
+    // ig_peaks: the <gene>_ig_peaks.tsv files of SCACT_PERTURB, or []
+    tuple val(meta), path(rna), path(atac), path(rna_to_atac), path(atac_to_rna), path(ig_peaks)
+    path annotation // TSS BED or GTF
+    val genes       // comma-separated, '' for every RNA gene with a TSS
 
     output:
-    path "links.tsv", emit: links
-    path "links_*.bedpe", emit: bedpe
-    path "links_*.interact", emit: interact
-    path "link_genes.tsv", emit: genes
-    path "link_agreement.tsv", emit: agreement
-    path "*_links.png", emit: plots, optional: true
-    path "versions.yml", emit: versions
+    tuple val(meta), path("links.tsv"), emit: links
+    tuple val(meta), path("links_*.bedpe"), emit: bedpe
+    tuple val(meta), path("links_*.interact"), emit: interact
+    tuple val(meta), path("link_genes.tsv"), emit: genes
+    tuple val(meta), path("link_agreement.tsv"), emit: agreement
+    tuple val(meta), path("*_links.png"), emit: plots, optional: true
+    path "versions.yml", emit: versions, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
-    def rna_to_atac_arg = rna_to_atac ? "--rna-to-atac ${rna_to_atac}" : ''
-    def atac_to_rna_arg = atac_to_rna ? "--atac-to-rna ${atac_to_rna}" : ''
     def genes_arg = genes ? "--genes '${genes}'" : ''
     """
     scact_link.py \\
         --rna ${rna} \\
         --atac ${atac} \\
         --annotation ${annotation} \\
-        ${rna_to_atac_arg} \\
-        ${atac_to_rna_arg} \\
+        --rna-to-atac ${rna_to_atac} \\
+        --atac-to-rna ${atac_to_rna} \\
         ${genes_arg} \\
         --ig-dir . \\
         --outdir . \\

@@ -1,31 +1,32 @@
 // Motif activation score per cell type (JASPAR scan of the peaks) in observed and translated ATAC.
 process SCACT_MOTIFS {
-    tag "motifs"
+    tag "${meta.id}"
     label 'process_medium'
 
     input:
-    path atac
-    path fasta        // [] when no genome FASTA: the step is skipped with a message
-    path rna_to_atac  // [] when absent
-    path rna          // cell types of the translated cells
+    tuple val(meta), path(atac), path(rna_to_atac), path(rna) // rna: the cell types of the translated cells
+    path fasta // genome FASTA, or []: the scan is skipped with a message
 
     output:
-    path "motif_activation.tsv", emit: activation, optional: true
-    path "motif_peaks.tsv", emit: peaks, optional: true
-    path "motif_agreement.tsv", emit: agreement, optional: true
-    path "motif_activation_heatmap.png", emit: heatmap, optional: true
-    path "motifs_skipped.txt", emit: skipped, optional: true
-    path "versions.yml", emit: versions
+    tuple val(meta), path("motif_activation.tsv"), emit: activation, optional: true
+    tuple val(meta), path("motif_peaks.tsv"), emit: peaks, optional: true
+    tuple val(meta), path("motif_agreement.tsv"), emit: agreement, optional: true
+    tuple val(meta), path("motif_activation_heatmap.png"), emit: heatmap, optional: true
+    tuple val(meta), path("motifs_skipped.txt"), emit: skipped, optional: true
+    path "versions.yml", emit: versions, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
     def fasta_arg = fasta ? "--fasta ${fasta}" : ''
-    def translated_arg = rna_to_atac ? "--rna-to-atac ${rna_to_atac} --rna ${rna}" : ''
     """
     scact_motifs.py \\
         --atac ${atac} \\
         ${fasta_arg} \\
-        ${translated_arg} \\
+        --rna-to-atac ${rna_to_atac} \\
+        --rna ${rna} \\
         --outdir . \\
         ${args} \\
         --task-name "${task.process}"

@@ -1,21 +1,22 @@
 // Label the ATAC cells, reconcile cell-type names across modalities, write the training inputs.
 process SCACT_RECONCILE {
-    tag "reconcile"
+    tag "${meta.id}"
     label 'process_low'
 
     input:
-    path rna_processed
-    path atac_processed
-    path gene_activity
-    path label_mapping
+    tuple val(meta), path(rna_processed), path(atac_processed), path(gene_activity)
+    path label_mapping // a CSV of RNA label -> ATAC label, or []
 
     output:
-    path "rna.h5ad", emit: rna
-    path "atac.h5ad", emit: atac
-    path "label_reconciliation.tsv", emit: report
-    path "atac_marker_scores.tsv", emit: marker_scores, optional: true
-    path "atac_umap_labels.png", emit: plots, optional: true
-    path "versions.yml", emit: versions
+    tuple val(meta), path("rna.h5ad"), emit: rna
+    tuple val(meta), path("atac.h5ad"), emit: atac
+    tuple val(meta), path("label_reconciliation.tsv"), emit: report
+    tuple val(meta), path("atac_marker_scores.tsv"), emit: marker_scores, optional: true
+    tuple val(meta), path("atac_umap_labels.png"), emit: plots, optional: true
+    path "versions.yml", emit: versions, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''

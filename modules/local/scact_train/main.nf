@@ -1,26 +1,30 @@
 // Train scACT on the unpaired training matrices -> model/ (weights + metadata), training_history.csv, loss_curves.png.
 process SCACT_TRAIN {
-    tag "scact"
+    tag "${meta.id}"
     label 'process_gpu'
 
     input:
-    path rna
-    path atac
+    tuple val(meta), path(rna), path(atac)
 
     output:
-    path "model", emit: model
-    path "training_history.csv", emit: history
-    path "loss_curves.png", emit: loss_curves
-    path "versions.yml", emit: versions
+    tuple val(meta), path("model"), emit: model
+    tuple val(meta), path("training_history.csv"), emit: history
+    tuple val(meta), path("loss_curves.png"), emit: loss_curves
+    path "versions.yml", emit: versions, topic: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
+    def device = task.accelerator ? 'cuda' : 'cpu'
     """
     scact_train.py \\
         --rna ${rna} \\
         --atac ${atac} \\
         --outdir . \\
         --threads ${task.cpus} \\
+        --device ${device} \\
         --no-progress \\
         ${args} \\
         --task-name "${task.process}"

@@ -52,7 +52,8 @@ def get_parser(name: str, prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--no-versions", action="store_true",
                         help="do not write versions.yml into the working directory")
     parser.add_argument("--task-name", default=f"SCACT_{name.upper()}",
-                        help="key of this step in versions.yml (Nextflow passes ${task.process})")
+                        help="key of this step in versions.yml (Nextflow passes ${task.process}; the names "
+                             "of the workflows around the process are dropped, as in the local runner)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     return parser
 
@@ -80,7 +81,7 @@ def run_command(name: str, argv: list[str] | None = None, prog: str | None = Non
               "retry with a smaller --batch-size", file=sys.stderr)
         return EXIT_CUDA_OUT_OF_MEMORY
     if not args.no_versions:
-        write_versions_yml("versions.yml", args.task_name)
+        write_versions_yml("versions.yml", args.task_name.split(":")[-1])
     return 0
 
 

@@ -19,8 +19,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--annotation", required=True, help="TSS BED (chrom,start,end,gene[,score,strand]) or GTF")
     parser.add_argument("--rna-to-atac", help="translated ATAC of the RNA cells (rna_to_atac.h5ad)")
     parser.add_argument("--atac-to-rna", help="translated RNA of the ATAC cells (atac_to_rna.h5ad)")
-    parser.add_argument("--translated-layer", default="probabilities",
-                        help="layer of --rna-to-atac used when present (peak probabilities), else its X")
+    parser.add_argument("--translated-layer", default="probabilities", choices=["probabilities", "X"],
+                        help="what of --rna-to-atac to correlate: its peak probabilities in whichever form "
+                             "translate stored them (its X when none are stored), or X (the sampled profiles)")
     parser.add_argument("--genes", help="comma-separated genes (default: every RNA gene with a TSS)")
     parser.add_argument("--window", type=int, default=100_000, help="bp either side of the TSS")
     parser.add_argument("--n-metacells", type=int, default=300, help="metacells (seed cells) per source")
@@ -35,6 +36,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--outdir", default=".", help="output folder")
 
 
+def translated_use(layer: str) -> str:
+    """--translated-layer as the reader's ``use``."""
+    return "samples" if layer == "X" else "probabilities"
+
+
 def _split(text):
     return [item.strip() for item in (text or "").split(",") if item.strip()]
 
@@ -44,8 +50,9 @@ def run(args) -> None:
 
     from scact.errors import ScactInputError, input_error
     from scact.io.anndata import peak_coordinates, read_h5ad
+    from scact.io.translated import TranslatedAccessibility
     from scact.perturbation.linkage import (
-        TranslatedMatrix, cell_embedding, link_agreement, link_genes, plot_gene_links, to_bedpe, to_interact)
+        cell_embedding, link_agreement, link_genes, plot_gene_links, to_bedpe, to_interact)
     from scact.perturbation.perturb import safe_name, write_tsv
     from scact.perturbation.tss import read_tss
 
@@ -67,7 +74,7 @@ def run(args) -> None:
     if args.rna_to_atac:
         if not Path(args.rna_to_atac).is_file():
             raise input_error(args.rna_to_atac, "file not found")
-        translated = TranslatedMatrix(args.rna_to_atac, args.translated_layer)
+        translated = TranslatedAccessibility(args.rna_to_atac, translated_use(args.translated_layer))
         translated_peaks = peak_coordinates(translated.var, args.rna_to_atac)
         sources.append({"name": "rna_translated_atac", "expression": rna, "accessibility": translated,
                         "peaks": translated_peaks, "embedding": rna_embedding})

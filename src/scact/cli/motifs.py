@@ -16,8 +16,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fasta", help="genome FASTA of the peaks (plain or bgzip; .fai made if missing)")
     parser.add_argument("--rna-to-atac", help="translated ATAC of the RNA cells (rna_to_atac.h5ad)")
     parser.add_argument("--rna", help="rna.h5ad: cell types of the translated cells when --rna-to-atac lacks them")
-    parser.add_argument("--translated-layer", default="probabilities",
-                        help="layer of --rna-to-atac used when present (peak probabilities), else its X")
+    parser.add_argument("--translated-layer", default="probabilities", choices=["probabilities", "X"],
+                        help="what of --rna-to-atac to score: its peak probabilities in whichever form "
+                             "translate stored them (its X when none are stored), or X (the sampled profiles)")
     parser.add_argument("--labels-key", default="cell_type", help="obs column with the cell types")
     parser.add_argument("--collection", default="CORE", help="JASPAR collection")
     parser.add_argument("--tax-group", default="vertebrates", help="JASPAR taxonomic group")
@@ -102,13 +103,14 @@ def _translated(args, atac):
     """Blocks of the translated ATAC (columns in --atac's peak order) and the translated cells' types."""
     from pathlib import Path
 
+    from scact.cli.link import translated_use
     from scact.errors import input_error
     from scact.io.anndata import read_h5ad
-    from scact.perturbation.linkage import TranslatedMatrix
+    from scact.io.translated import TranslatedAccessibility
 
     if not Path(args.rna_to_atac).is_file():
         raise input_error(args.rna_to_atac, "file not found")
-    translated = TranslatedMatrix(args.rna_to_atac, args.translated_layer)
+    translated = TranslatedAccessibility(args.rna_to_atac, translated_use(args.translated_layer))
     columns = translated.var_names.get_indexer(atac.var_names)
     if (columns < 0).any():
         raise input_error(args.rna_to_atac, f"{int((columns < 0).sum())} peaks of {args.atac} are absent",
@@ -125,8 +127,4 @@ def _translated(args, atac):
     else:
         raise input_error(args.rna_to_atac, f"obs has no column {args.labels_key!r}", "give --rna for the cell types")
 
-    def blocks(batch_size=2048):
-        for start in range(0, translated.n_obs, batch_size):
-            stop = min(start + batch_size, translated.n_obs)
-            yield start, stop, translated.rows(start, stop)[:, columns]
-    return blocks, labels
+    return translated.blocks(columns=columns), labels

@@ -13,6 +13,7 @@ from pathlib import Path
 from scact.errors import ScactInputError, input_error
 from scact.io.anndata import read_h5ad
 from scact.io.atomic import atomic_path
+from scact.progress import append_progress, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,35 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=5, help="epochs between checkpoints (0: never)")
     parser.add_argument("--resume", action="store_true", help="continue from <outdir>/checkpoints")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (there is none anyway unless stderr is a terminal and CI is unset)")
+    parser.add_argument("--progress-file", type=Path, default=None,
+                        help="append one JSON line per epoch (epoch, total, losses) to this file; "
+                             "scact run draws its progress bar from it")
+
+
+#: The training losses the progress bar shows (the others are in training_history.csv).
+SHOWN_LOSSES = ("reconstruction", "adversarial", "cycle", "total")
+
+
+def _epoch_reporter(path: Path | None, max_epochs_autoencoder: int, max_epochs_mapping: int, max_epochs_joint: int):
+    """The per-epoch callback that writes ``path`` for ``scact run``'s progress bar (None: no file).
+
+    The total counts the autoencoder epochs actually run once early stopping has ended that phase.
+    """
+    if path is None:
+        return None
+
+    def report(row: dict) -> None:
+        done_before_phase = row["epoch"] - row["phase_epoch"]
+        autoencoder_epochs = {"autoencoder": max_epochs_autoencoder, "mapping": done_before_phase,
+                              "joint": done_before_phase - max_epochs_mapping}.get(row["phase"], done_before_phase)
+        losses = {k[len("train_"):]: f"{v:.3g}" for k, v in row.items()
+                  if k.startswith("train_") and k.endswith(SHOWN_LOSSES)}
+        append_progress(path, row["epoch"], autoencoder_epochs + max_epochs_mapping + max_epochs_joint,
+                        f"training ({row['phase']})", losses)
+
+    return report
 
 
 def _key(value: str | None):
@@ -129,7 +158,10 @@ def run(args) -> None:
         max_epochs_joint=args.max_epochs_joint, batch_size=args.batch_size, lr_autoencoder=args.lr_autoencoder, lr_mapping=args.lr_mapping,
         lr_discriminator=args.lr_discriminator, validation_fraction=args.validation_fraction,
         patience=args.patience, device=args.device, amp=args.amp, checkpoint_dir=outdir / "checkpoints",
-        checkpoint_every=args.checkpoint_every, resume=args.resume, progress=not args.no_progress)
+        checkpoint_every=args.checkpoint_every, resume=args.resume,
+        progress=not args.no_progress and show_progress(),
+        on_epoch_end=_epoch_reporter(args.progress_file, args.max_epochs_autoencoder, args.max_epochs_mapping,
+                                     args.max_epochs_joint))
     model.save(outdir / "model")
     with atomic_path(outdir / "training_history.csv") as tmp:
         history.to_csv(tmp, index=False)

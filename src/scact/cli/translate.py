@@ -1,7 +1,8 @@
 """Translate with a trained scACT model: RNA->ATAC, ATAC->RNA and the joint embedding of both modalities.
 
 Writes rna_to_atac.h5ad (X: seeded Bernoulli-sampled binary profiles, sparse; layers['probabilities']:
-peak probabilities streamed to disk block by block unless --probabilities none), atac_to_rna.h5ad
+peak probabilities streamed to disk block by block, dense up to 1e8 cells x peaks and as each cell's top-k
+peaks above, or as --probabilities says; docs/output.md), atac_to_rna.h5ad
 (log-normalised expression), joint_embedding.h5ad (both modalities' cells in the RNA and in the ATAC
 latent space, cosine UMAPs with 13 neighbours) and UMAP PNGs coloured by modality, cell type and markers.
 """
@@ -9,14 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scact.io.translated import DEFAULT_TOP_K, DENSE_LIMIT, PROBABILITY_FORMS
+
 
 def add_arguments(parser):
     parser.add_argument("--model", required=True, help="folder of the trained model (scact train)")
     parser.add_argument("--rna", required=True, help="preprocessed rna.h5ad")
     parser.add_argument("--atac", required=True, help="preprocessed atac.h5ad")
     parser.add_argument("--outdir", default=".", help="folder for the outputs")
-    parser.add_argument("--probabilities", choices=["float32", "float16", "none"], default="float32",
-                        help="store RNA->ATAC peak probabilities as a dense layer of this type, or not at all")
+    parser.add_argument("--probabilities", choices=PROBABILITY_FORMS, default="auto",
+                        help="how RNA->ATAC peak probabilities are stored: a dense float32/float16 layer, each "
+                             "cell's --top-k most probable peaks (the rest as their mean), not at all (none), or "
+                             f"auto: float32 up to {DENSE_LIMIT:.0e} cells x peaks, topk above")
+    parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
+                        help="peaks kept per cell by --probabilities topk")
     parser.add_argument("--labels-key", default="cell_type", help="obs column with cell types")
     parser.add_argument("--batch-size", type=int, default=512, help="cells per translation block")
     parser.add_argument("--n-neighbors", type=int, default=13, help="UMAP neighbours (cosine)")
@@ -36,7 +43,8 @@ def run(args):
     from scact.evaluation.translation import run_translate
 
     run_translate(model_dir=Path(args.model), rna_path=Path(args.rna), atac_path=Path(args.atac),
-                  outdir=Path(args.outdir), probabilities=args.probabilities, labels_key=args.labels_key,
+                  outdir=Path(args.outdir), probabilities=args.probabilities, top_k=args.top_k,
+                  labels_key=args.labels_key,
                   batch_size=args.batch_size, n_neighbors=args.n_neighbors, seed=args.seed,
                   device=args.device, plots=not args.no_plots,
                   translation_depth=args.translation_depth, translation_neighbours=args.translation_neighbours)

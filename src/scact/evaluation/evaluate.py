@@ -250,23 +250,25 @@ def _save(fig, target, atomic_path, plt):
 
 
 def method_from_files(name, rna, atac, pairing: Pairing, rna_to_atac=None, atac_to_rna=None, joint=None,
-                      block_size: int = 1024) -> Method:
-    """A :class:`Method` read from ``scact translate`` outputs (probabilities streamed from disk)."""
+                      block_size: int | None = None) -> Method:
+    """A :class:`Method` read from ``scact translate`` outputs (probabilities streamed from disk, in blocks
+    of ``block_size`` cells; default: as many as the reader's memory budget allows)."""
     import anndata as ad
 
     from scact.errors import input_error
-    from scact.evaluation.translation import probability_blocks
     from scact.io.anndata import read_h5ad
+    from scact.io.translated import TranslatedAccessibility
 
     method = Method(name)
     if rna_to_atac is not None:
-        backed = ad.read_h5ad(rna_to_atac, backed="r")
-        rows = backed.obs_names.get_indexer(rna.obs_names[pairing.rna_rows])
-        if (rows < 0).any() or not backed.var_names.equals(atac.var_names):
+        translated = TranslatedAccessibility(rna_to_atac)
+        rows = translated.obs_names.get_indexer(rna.obs_names[pairing.rna_rows])
+        if (rows < 0).any() or not translated.var_names.equals(atac.var_names):
+            translated.close()
             raise input_error(rna_to_atac, "cells or peaks differ from the given rna.h5ad/atac.h5ad",
                               "evaluate the files translate wrote from the same inputs")
-        backed.file.close()
-        method.rna_to_atac = probability_blocks(rna_to_atac, rows, block_size)
+        log.info("%s: RNA->ATAC scored on %s", rna_to_atac, translated.form)
+        method.rna_to_atac = translated.blocks(rows, block_size=block_size)
     if atac_to_rna is not None:
         translated = read_h5ad(atac_to_rna)
         rows = translated.obs_names.get_indexer(atac.obs_names[pairing.atac_rows])
@@ -300,13 +302,14 @@ def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=
     from scact.errors import input_error
     from scact.io.anndata import read_h5ad
     from scact.io.atomic import atomic_path
+    from scact.io.translated import translated_var_names
 
     rna, atac = read_h5ad(rna_path), read_h5ad(atac_path)
     for path, adata in ((rna_path, rna), (atac_path, atac)):
         if labels_key not in adata.obs:
             raise input_error(path, f"has no obs column '{labels_key}'", "pass --labels-key")
     if rna_to_atac is not None:  # score on the peaks that were translated
-        peaks = read_h5ad_var_names(rna_to_atac)
+        peaks = translated_var_names(rna_to_atac)
         missing = pd.Index(peaks).difference(atac.var_names)
         if len(missing):
             raise input_error(rna_to_atac, f"{len(missing)} translated peaks are not in {atac_path}")

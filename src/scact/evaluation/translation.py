@@ -1,9 +1,8 @@
 """Products of a trained model: translations both ways and the joint embedding, written to disk.
 
-RNA->ATAC peak probabilities are streamed block by block into an HDF5 dataset and copied into the
-``.h5ad`` as ``layers['probabilities']`` (an ordinary dense layer for scanpy, read back blockwise by
-:func:`probability_blocks`), so no step ever holds a dense cells x peaks matrix. ``X`` holds binary
-profiles drawn from Bernoulli(probabilities) with a seeded generator, as a sparse CSR matrix.
+RNA->ATAC translations are streamed block by block into ``rna_to_atac.h5ad`` by
+:func:`scact.io.translated.write_translated_accessibility` (sampled profiles in X, probabilities in the
+form that fits the size), so no step ever holds a dense cells x peaks matrix.
 """
 from __future__ import annotations
 
@@ -11,95 +10,15 @@ import logging
 from pathlib import Path
 
 import anndata as ad
-import h5py
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from scact.io.atomic import atomic_path
 from scact.io.provenance import record_provenance
+from scact.io.translated import DEFAULT_TOP_K, write_translated_accessibility
 
 log = logging.getLogger(__name__)
-
-PROBABILITY_DTYPES = {"float32": np.float32, "float16": np.float16, "none": None}
-PROBABILITY_LAYER = "probabilities"
-
-
-def write_rna_to_atac(blocks, obs: pd.DataFrame, var: pd.DataFrame, path, probabilities: str = "float32",
-                      seed: int = 0, params: dict | None = None) -> None:
-    """Write RNA->ATAC translations: X = seeded Bernoulli samples (CSR), optional dense probability layer.
-
-    ``blocks``: iterator of ``(start, stop, float32 block)`` covering every cell of ``obs`` in order.
-    """
-    if probabilities not in PROBABILITY_DTYPES:
-        raise ValueError(f"probabilities must be one of {', '.join(PROBABILITY_DTYPES)}")
-    dtype = PROBABILITY_DTYPES[probabilities]
-    rng = np.random.default_rng(seed)
-    n_cells, n_peaks = len(obs), len(var)
-    path = Path(path)
-    sampled = []
-    with atomic_path(path.with_name(path.name + ".probabilities.h5")) as scratch_path:
-        with h5py.File(scratch_path, "w") as scratch:
-            layer = None
-            if dtype is not None:
-                layer = scratch.create_dataset(
-                    PROBABILITY_LAYER, shape=(n_cells, n_peaks), dtype=dtype,
-                    chunks=(max(1, min(256, n_cells)), max(1, min(4096, n_peaks))), compression="gzip",
-                    compression_opts=4)
-            covered = 0
-            for start, stop, block in blocks:
-                block = np.clip(np.asarray(block, dtype=np.float32), 0.0, 1.0)
-                if layer is not None:
-                    layer[start:stop] = block.astype(dtype)
-                sampled.append(sp.csr_matrix((rng.random(block.shape, dtype=np.float32) < block)
-                                             .astype(np.float32)))
-                covered = stop
-            if covered != n_cells:
-                raise ValueError(f"translation covered {covered} of {n_cells} cells")
-        adata = ad.AnnData(X=sp.vstack(sampled).tocsr() if sampled else sp.csr_matrix((0, n_peaks)),
-                           obs=obs.copy(), var=var.copy())
-        record_provenance(adata, "translate_rna_to_atac",
-                          {"probabilities": probabilities, "seed": seed, **(params or {})})
-        with atomic_path(path) as tmp:
-            adata.write_h5ad(tmp, compression="gzip")
-            if dtype is not None:
-                with h5py.File(scratch_path, "r") as scratch, h5py.File(tmp, "a") as target:
-                    layers = target.require_group("layers")
-                    scratch.copy(scratch[PROBABILITY_LAYER], layers, name=PROBABILITY_LAYER)
-                    layers[PROBABILITY_LAYER].attrs["encoding-type"] = "array"
-                    layers[PROBABILITY_LAYER].attrs["encoding-version"] = "0.2.0"
-
-
-def probability_blocks(path, rows=None, block_size: int = 1024):
-    """A prediction source over a written RNA->ATAC file: probabilities if stored, else the samples.
-
-    ``rows``: indices of the cells to stream (in that order); all cells if None.
-    """
-    path = Path(path)
-
-    def blocks():
-        with h5py.File(path, "r") as handle:
-            has_layer = "layers" in handle and PROBABILITY_LAYER in handle["layers"]
-            n_cells = handle["obs"][handle["obs"].attrs["_index"]].shape[0]
-            wanted = np.arange(n_cells) if rows is None else np.asarray(rows)
-            sparse = None if has_layer else ad.read_h5ad(path).X
-            for start in range(0, len(wanted), block_size):
-                stop = min(start + block_size, len(wanted))
-                index = wanted[start:stop]
-                if has_layer:
-                    lo, hi = int(index.min()), int(index.max()) + 1
-                    chunk = handle["layers"][PROBABILITY_LAYER][lo:hi]
-                    block = chunk[index - lo]
-                else:
-                    block = sparse[index].toarray()
-                yield start, stop, np.asarray(block, dtype=np.float32)
-    return blocks
-
-
-def has_probabilities(path) -> bool:
-    with h5py.File(path, "r") as handle:
-        return "layers" in handle and PROBABILITY_LAYER in handle["layers"]
-
 
 def joint_embedding(z_rna_own, z_atac_in_rna, z_atac_own, z_rna_in_atac, rna_obs: pd.DataFrame,
                     atac_obs: pd.DataFrame, labels_key: str, expression: np.ndarray | None = None,
@@ -181,7 +100,8 @@ def expression_on(adata, genes) -> np.ndarray:
     return out
 
 
-def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32", labels_key="cell_type",
+def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", top_k=DEFAULT_TOP_K,
+                  labels_key="cell_type",
                   batch_size=512, n_neighbors=13, seed=0, device="cpu", plots=True,
                   translation_depth="matched", translation_neighbours=None) -> dict[str, Path]:
     """The whole ``scact translate`` step; returns the written paths by name.
@@ -215,10 +135,12 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="float32
 
     log.info("RNA->ATAC for %d cells x %d peaks", rna.n_obs, len(model.peaks))
     written["rna_to_atac"] = outdir / "rna_to_atac.h5ad"
-    write_rna_to_atac(model.translate_rna_to_atac(rna, batch_size=batch_size, depth=translation_depth,
-                                                  reference=atac_reference, neighbours=translation_neighbours),
-                      rna.obs, model.peaks, written["rna_to_atac"], probabilities=probabilities, seed=seed,
-                      params=params)
+    form = write_translated_accessibility(
+        model.translate_rna_to_atac(rna, batch_size=batch_size, depth=translation_depth, reference=atac_reference,
+                                    neighbours=translation_neighbours),
+        rna.obs, model.peaks, written["rna_to_atac"], probabilities=probabilities, top_k=top_k, seed=seed,
+        params=params)
+    log.info("RNA->ATAC probabilities stored as %s", form)
 
     log.info("ATAC->RNA for %d cells", atac.n_obs)
     translated = np.asarray(model.translate_atac_to_rna(atac, batch_size=batch_size, depth=translation_depth,

@@ -1,7 +1,7 @@
 """The samplesheet: read it, check it against ``assets/schema_input.json``, detect each input's format.
 
-Nextflow checks the same schema with nf-schema; this module is the check of the local runner and of
-every Python entry point, so that a bad sheet is refused the same way everywhere, with the row named.
+This module is the check of the Nextflow pipeline (its first step, ``scact validate``), of the local
+runner and of every Python entry point, so that a bad sheet is refused the same way everywhere, with the row named.
 """
 from __future__ import annotations
 

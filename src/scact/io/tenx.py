@@ -78,8 +78,6 @@ def read_10x_h5(path: str | os.PathLike, modality: str | None = None) -> ad.AnnD
         if missing:
             raise input_error(path, f"10x HDF5 matrix lacks {', '.join('matrix/' + m for m in missing)}")
         n_features, n_barcodes = (int(v) for v in group["shape"][:])
-        matrix = sp.csc_matrix((group["data"][:], group["indices"][:], group["indptr"][:]),
-                               shape=(n_features, n_barcodes))
         features = group["features"]
         var = pd.DataFrame({"gene_ids": _decode(features["id"][:]),
                             "feature_types": _decode(features["feature_type"][:])},
@@ -89,22 +87,57 @@ def read_10x_h5(path: str | os.PathLike, modality: str | None = None) -> ad.AnnD
             if len(values) == len(var):
                 var[key] = values
         barcodes = _decode(group["barcodes"][:])
-    peaks = (var["feature_types"] == FEATURE_TYPES["atac"]).to_numpy()
-    if peaks.any():
-        interval = var["interval"].to_numpy(dtype=object) if "interval" in var else np.full(len(var), "NA", object)
-        interval[peaks & (interval == "NA")] = var["gene_ids"].to_numpy(dtype=object)[peaks & (interval == "NA")]
-        var["interval"] = interval
-    adata = ad.AnnData(X=as_count_matrix(matrix.T.tocsr(), path), obs=pd.DataFrame(index=barcodes), var=var)
-    return _keep_modality(adata, modality, path)
+        peaks = (var["feature_types"] == FEATURE_TYPES["atac"]).to_numpy()
+        if peaks.any():
+            interval = var["interval"].to_numpy(dtype=object) if "interval" in var else np.full(len(var), "NA", object)
+            interval[peaks & (interval == "NA")] = var["gene_ids"].to_numpy(dtype=object)[peaks & (interval == "NA")]
+            var["interval"] = interval
+        keep = np.ones(n_features, dtype=bool)
+        if modality is not None:
+            keep = _modality_features(var, modality, path)
+        matrix = _kept_rows_by_barcode(group, keep, n_barcodes)
+    adata = ad.AnnData(X=as_count_matrix(matrix, path), obs=pd.DataFrame(index=barcodes), var=var[keep].copy())
+    adata.var_names = adata.var_names.astype(str)
+    adata.var_names_make_unique()
+    return adata
+
+
+def _kept_rows_by_barcode(group, keep: np.ndarray, n_barcodes: int, chunk: int = 1 << 24) -> sp.csr_matrix:
+    """barcodes x kept features (CSR, float32 counts, int32 indices) from a 10x CSC matrix, read in slices
+    of about ``chunk`` entries, so that the other modality's entries are never held (atlas-size files)."""
+    indptr = group["indptr"][:].astype(np.int64)
+    new_index = np.cumsum(keep, dtype=np.int64) - 1  # feature row -> column among the kept features
+    data_parts, index_parts, counts = [], [], np.zeros(n_barcodes, dtype=np.int64)
+    first = 0
+    while first < n_barcodes:
+        last = int(np.searchsorted(indptr, indptr[first] + chunk, side="right")) - 1
+        last = min(max(last, first + 1), n_barcodes)
+        lo, hi = indptr[first], indptr[last]
+        rows = group["indices"][lo:hi]
+        inside = keep[rows]
+        data_parts.append(group["data"][lo:hi][inside].astype(np.float32))
+        index_parts.append(new_index[rows[inside]].astype(np.int32))
+        barcode = np.repeat(np.arange(last - first), np.diff(indptr[first:last + 1]))
+        counts[first:last] = np.bincount(barcode[inside], minlength=last - first)
+        first = last
+    out_indptr = np.concatenate([[0], np.cumsum(counts)])
+    data = np.concatenate(data_parts) if data_parts else np.zeros(0, np.float32)
+    indices = np.concatenate(index_parts) if index_parts else np.zeros(0, np.int32)
+    return sp.csr_matrix((data, indices, out_indptr), shape=(n_barcodes, int(keep.sum())))
+
+
+def _modality_features(var: pd.DataFrame, modality: str, path: Path) -> np.ndarray:
+    """Which features are of ``modality``; a file with none is refused, naming the types it has."""
+    keep = (var["feature_types"] == FEATURE_TYPES[modality]).to_numpy()
+    if not keep.any():
+        raise input_error(path, f"has no '{FEATURE_TYPES[modality]}' features "
+                                f"(found: {', '.join(sorted(set(var['feature_types']))) or 'none'})")
+    return keep
 
 
 def _keep_modality(adata: ad.AnnData, modality: str | None, path: Path) -> ad.AnnData:
     if modality is not None:
-        keep = (adata.var["feature_types"] == FEATURE_TYPES[modality]).to_numpy()
-        if not keep.any():
-            raise input_error(path, f"has no '{FEATURE_TYPES[modality]}' features "
-                                    f"(found: {', '.join(sorted(set(adata.var['feature_types']))) or 'none'})")
-        adata = adata[:, keep].copy()
+        adata = adata[:, _modality_features(adata.var, modality, path)].copy()
     adata.var_names = adata.var_names.astype(str)
     adata.var_names_make_unique()
     return adata

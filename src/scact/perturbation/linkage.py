@@ -244,25 +244,15 @@ def plot_gene_links(links: pd.DataFrame, gene: str, path, top_ig_peaks: pd.DataF
     plt.close(fig)
 
 
-def selected_columns(adata, columns: np.ndarray, rows: np.ndarray | None = None, chunk: int = 4096):
-    """Columns (and rows) of ``adata.X`` for in-memory or backed AnnData; a backed dense matrix (a translated
-    cells x peaks probability matrix) is read in row chunks so the full matrix is never in memory."""
+def selected_columns(adata, columns: np.ndarray, rows: np.ndarray | None = None):
+    """Columns (and rows) of ``adata.X``, or of a translation file read in row blocks
+    (:class:`scact.io.translated.TranslatedAccessibility`), never densifying a whole matrix."""
+    from scact.io.translated import TranslatedAccessibility
+
+    if isinstance(adata, TranslatedAccessibility):
+        return adata.columns(columns, rows)
     matrix = adata.X
     rows = np.arange(adata.n_obs) if rows is None else np.asarray(rows)
-    if getattr(adata, "isbacked", False):
-        import h5py
-
-        if isinstance(matrix, h5py.Dataset):
-            order = np.argsort(columns)
-            inverse = np.empty_like(order)
-            inverse[order] = np.arange(len(order))
-            blocks = []
-            for first in range(0, len(rows), chunk):
-                part = rows[first:first + chunk]
-                blocks.append(matrix[part.min():part.max() + 1][part - part.min()][:, columns[order]])
-            return np.vstack(blocks)[:, inverse] if blocks else np.zeros((0, len(columns)), np.float32)
-        matrix = matrix[rows] if len(rows) != adata.n_obs else matrix.to_memory()
-        return sp.csr_matrix(matrix)[:, columns]
     if sp.issparse(matrix):
         return sp.csr_matrix(matrix)[rows][:, columns]
     block = matrix[rows][:, columns] if len(rows) != adata.n_obs else _columns(matrix, columns)
@@ -317,39 +307,3 @@ def link_genes(genes: list[str], tss: pd.DataFrame, sources: list[dict], *, wind
               f"{int(table['significant'].sum())} significant at FDR < {fdr}", flush=True)
     links = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=LINK_COLUMNS)
     return links, pd.DataFrame(list(status.values()))
-
-
-class TranslatedMatrix:
-    """A translated h5ad (``scact translate``) read lazily: obs and var in memory, the matrix left on disk.
-
-    Uses ``layers[layer]`` (RNA->ATAC peak probabilities are a dense layer) when present, else X, so a
-    cells x 100k-peaks matrix is read only by the columns a step needs.
-    """
-
-    isbacked = True
-
-    def __init__(self, path, layer: str | None = "probabilities"):
-        import h5py
-        from anndata.io import read_elem
-
-        from scact.errors import input_error
-
-        try:
-            self._file = h5py.File(path, "r")
-            self.obs = read_elem(self._file["obs"])
-            self.var = read_elem(self._file["var"])
-        except (OSError, KeyError) as err:
-            raise input_error(path, f"not a readable .h5ad file ({type(err).__name__}: {err})") from err
-        self.obs_names, self.var_names = self.obs.index, self.var.index
-        self.n_obs, self.n_vars = len(self.obs), len(self.var)
-        self.layer = layer if layer and layer in self._file.get("layers", {}) else None
-        element = self._file["layers"][self.layer] if self.layer else self._file["X"]
-        if isinstance(element, h5py.Dataset):
-            self.X = element
-        else:  # sparse on disk: small enough to hold (binary samples)
-            self.X = sp.csr_matrix(read_elem(element))
-            self.isbacked = False
-
-    def rows(self, start: int, stop: int) -> np.ndarray:
-        block = self.X[start:stop]
-        return block.toarray() if sp.issparse(block) else np.asarray(block)

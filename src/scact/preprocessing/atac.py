@@ -235,25 +235,35 @@ def write_pseudobulk_insertions(fragment_files: list[tuple[str, dict[str, str]]]
     return beds, dropped
 
 
-def macs3_executable() -> str:
-    """``macs3`` beside this Python (the project venv), else on PATH."""
-    beside = Path(sys.executable).parent / "macs3"
-    found = str(beside) if beside.exists() else shutil.which("macs3")
+#: MACS releases ``call_peaks`` can run: MACS3 (pinned in requirements/runtime.txt) or MACS2 (the paper's
+#: 2.2.9.1; installed on its own, docs/atac_preprocessing.md), with the same callpeak options.
+MACS_VERSIONS = ("macs3", "macs2")
+
+
+def macs_executable(version: str = "macs3") -> str:
+    """The ``macs3``/``macs2`` command beside this Python (the project venv), else on PATH."""
+    if version not in MACS_VERSIONS:
+        raise input_error("--macs-version", f"must be one of {', '.join(MACS_VERSIONS)} (got {version!r})")
+    beside = Path(sys.executable).parent / version
+    found = str(beside) if beside.exists() else shutil.which(version)
     if not found:
-        raise input_error("macs3", "the MACS3 command was not found", "pip install macs3 (requirements/runtime.txt)")
+        fix = ("pip install macs3 (requirements/runtime.txt)" if version == "macs3" else
+               "install MACS2 in its own environment (pip install macs2==2.2.9.1) and put its bin/ on PATH; "
+               "see docs/atac_preprocessing.md")
+        raise input_error(version, f"the {version.upper()} command was not found", fix)
     return found
 
 
-def run_macs3(insertions_bed: Path, outdir: Path, name: str, genome_size: str, qvalue: float,
-              extra_args: list[str] | None = None) -> Path:
-    """``macs3 callpeak`` on an insertions BED; returns the narrowPeak path."""
-    command = [macs3_executable(), "callpeak", "-t", str(insertions_bed), "-f", "BED", "-g", str(genome_size),
+def run_macs(insertions_bed: Path, outdir: Path, name: str, genome_size: str, qvalue: float,
+             extra_args: list[str] | None = None, version: str = "macs3") -> Path:
+    """``macs3 callpeak`` (or ``macs2 callpeak``) on an insertions BED; returns the narrowPeak path."""
+    command = [macs_executable(version), "callpeak", "-t", str(insertions_bed), "-f", "BED", "-g", str(genome_size),
                "-n", name, "--outdir", str(outdir), "--nomodel", "--shift", "-100", "--extsize", "200",
                "--keep-dup", "all", "-q", str(qvalue), "--call-summits"] + list(extra_args or [])
     log.info("running %s", " ".join(command))
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"macs3 callpeak failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        raise RuntimeError(f"{version} callpeak failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return outdir / f"{name}_peaks.narrowPeak"
 
 

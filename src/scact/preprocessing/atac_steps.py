@@ -209,8 +209,9 @@ def atac_qc(input_h5ad, output_h5ad, output_tsv, fragments=None, annotation=None
 def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir=".", genome_size: str = "hs",
                qvalue: float = 0.01, half_width: int = 250, tn5: str = "cellranger", plot_path=None,
                macs_args: list[str] | None = None, group_by: str | None = None,
-               min_group_cells: int = 50) -> pd.DataFrame:
-    """MACS3 on the pseudo-bulk of kept cells of every sample -> merged fixed-width peaks BED.
+               min_group_cells: int = 50, macs_version: str = "macs3") -> pd.DataFrame:
+    """MACS3 (or ``macs_version`` macs2) on the pseudo-bulk of kept cells of every sample -> merged
+    fixed-width peaks BED; the MACS outputs are named ``<macs_version>_*``.
 
     With ``group_by`` (an obs column of the QC files, e.g. user labels) MACS3 runs once per group, so that
     peaks of rare cell types are not drowned in the pooled background, and the summits are merged; groups
@@ -254,8 +255,8 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
         for number, (group, bed) in enumerate(beds.items()):
             if bed.stat().st_size == 0:
                 continue
-            name = "macs3" if len(beds) == 1 else f"macs3_group{number}"
-            narrow_path = atac.run_macs3(bed, Path(tmp), name, genome_size, qvalue, macs_args)
+            name = macs_version if len(beds) == 1 else f"{macs_version}_group{number}"
+            narrow_path = atac.run_macs(bed, Path(tmp), name, genome_size, qvalue, macs_args, macs_version)
             part = atac.read_narrowpeak(narrow_path)
             part["group"] = group
             narrow_parts.append(part)
@@ -265,13 +266,14 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
     narrow = pd.concat(narrow_parts, ignore_index=True)
     peaks = atac.fixed_width_merged_peaks(narrow, half_width)
     if peaks.empty:
-        raise input_error(inputs[0][1], "MACS3 called no peak on the kept cells",
+        raise input_error(inputs[0][1], f"{macs_version.upper()} called no peak on the kept cells",
                           "check --genome-size and that the kept cells have enough fragments")
-    log.info("%d MACS3 summits -> %d merged %d-bp peaks", len(narrow), len(peaks), 2 * half_width + 1)
+    log.info("%d %s summits -> %d merged %d-bp peaks", len(narrow), macs_version.upper(), len(peaks),
+             2 * half_width + 1)
     if given_peaks:
         peaks = atac.merge_intervals(pd.concat([peaks] + given_peaks, ignore_index=True))
     if len(beds) > 1:
-        _write_tsv(pd.DataFrame({"group_file": [f"macs3_group{i}" for i in range(len(beds))], "group": list(beds),
+        _write_tsv(pd.DataFrame({"group_file": [f"{macs_version}_group{i}" for i in range(len(beds))], "group": list(beds),
                                  "n_summits": [int((narrow["group"] == g).sum()) for g in beds]}),
                    outdir / "peak_groups.tsv")
     return _write_peaks(peaks, output_bed, outdir, dropped, plot_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from scact.report._document import Section, Writer
+from scact.report._document import Note, Section, Writer
 from scact.report._inputs import Results, read_table
 
 
@@ -72,9 +72,40 @@ def trace_table(path: Path) -> pd.DataFrame | None:
     return out
 
 
+def run_status_note(path: Path) -> Note | None:
+    """One line on how the run went, from ``scact run``'s ``pipeline_info/run_status.json`` (Nextflow runs
+    have none). The report is the run's last step, so 'running' at SCACT_REPORT means every other step
+    completed."""
+    try:
+        status = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if not isinstance(status, dict):
+        return None
+    tasks = status.get("tasks") or {}
+    counts = f"{tasks.get('completed', 0)} tasks run, {tasks.get('cached', 0)} reused from an earlier run by --resume"
+    where = status.get("step") or "between steps"
+    if status.get("tag"):
+        where += f" ({status['tag']})"
+    started = f"started {status['started']}" if status.get("started") else ""
+    state = status.get("status")
+    if state == "running" and status.get("step") == "SCACT_REPORT":
+        return Note(f"Run status: every step before this report completed ({counts}; {started}).")
+    if state == "succeeded":
+        return Note(f"Run status: succeeded ({counts}; {started}, {status.get('seconds', '?')} s).")
+    if state in ("failed", "interrupted"):
+        return Note(f"Run status: {state.upper()} at {where}: {status.get('message', '')} ({counts}). Results "
+                    "of later steps are missing.", "warning")
+    return Note(f"Run status: {state} at {where} ({counts}; {started}).")
+
+
 def run_section(results: Results, writer: Writer, samplesheet: Path | None, params: Path | None,
                 versions: list[Path]) -> Section:
     section = Section("run", "Run information", "Software versions, parameters, run time and input samplesheet.")
+    status_path = results.first("run_status.json")
+    note = run_status_note(status_path) if status_path else None
+    if note is not None:
+        section.blocks.append(note)
     table = collect_versions(results, versions)
     if len(table):
         section.blocks.append(writer.table(versions_wide(table), "software_versions", "Software versions",

@@ -120,19 +120,16 @@ def _subsample(n: int, limit: int = MAX_CELLS, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
-def _translated_probabilities(path, rows: np.ndarray) -> np.ndarray | None:
-    """Rows of rna_to_atac's peak probabilities (layers['probabilities'], read by rows with h5py), else X."""
-    import h5py
+def _open_translation(path):
+    """rna_to_atac.h5ad through the one reader of translations (whatever form it stored), or None."""
+    from scact.errors import ScactInputError
+    from scact.io.translated import TranslatedAccessibility
 
     try:
-        with h5py.File(path, "r") as handle:
-            layer = handle.get("layers/probabilities")
-            if isinstance(layer, h5py.Dataset):
-                return np.asarray(layer[np.sort(rows)], dtype=np.float32)
-    except OSError as err:
-        log.warning("%s: probabilities unreadable (%s); using the sampled profiles", path, err)
-    adata = open_backed(path)
-    return None if adata is None else _rows_dense(adata.X, rows)
+        return TranslatedAccessibility(path)
+    except ScactInputError as err:
+        log.warning("%s", err)
+        return None
 
 
 def _labels(adata, key="cell_type"):
@@ -303,7 +300,7 @@ def _per_type_roc(rna_to_atac_path, atac) -> pd.DataFrame | None:
 
     from scact.preprocessing.split import HELDOUT, stored_roles
 
-    translated = open_backed(rna_to_atac_path)
+    translated = _open_translation(rna_to_atac_path)
     labels = _labels(atac)
     if translated is None or labels is None:
         return None
@@ -316,8 +313,7 @@ def _per_type_roc(rna_to_atac_path, atac) -> pd.DataFrame | None:
     common = common[_subsample(len(common), 1000)]
     t_rows = pd.Index(translated.obs_names).get_indexer(common)
     a_rows = pd.Index(atac.obs_names).get_indexer(common)
-    probability = _translated_probabilities(rna_to_atac_path, t_rows)
-    probability = probability[np.argsort(np.argsort(t_rows))]  # back to the order of ``common``
+    probability = translated.read_rows(t_rows)  # 1,000 cells at most
     observed = _rows_dense(atac.X, a_rows)[np.argsort(np.argsort(a_rows))] > 0
     cell_labels = labels[a_rows]
     frames = []
@@ -340,9 +336,19 @@ def _group_means(matrix_rows, labels, types):
     return np.vstack([matrix_rows[labels == t].mean(0) for t in types])
 
 
+def _streamed_group_means(translated, rows, labels, types) -> np.ndarray:
+    """Mean translated probability per type over ``rows``, read block by block."""
+    sums = np.zeros((len(types), translated.n_vars))
+    codes = pd.Categorical(labels, categories=types).codes
+    for start, stop, block in translated.blocks(rows)():
+        inside = codes[start:stop] >= 0
+        np.add.at(sums, codes[start:stop][inside], block[inside])
+    return sums / np.maximum(np.bincount(codes[codes >= 0], minlength=len(types)), 1)[:, None]
+
+
 def _accessibility_figure(writer, rna_to_atac_path, atac):
     """Mean observed vs mean translated accessibility per peak, per cell type (Fig. 4B); no pairing needed."""
-    translated = open_backed(rna_to_atac_path)
+    translated = _open_translation(rna_to_atac_path)
     if translated is None or "cell_type" not in translated.obs or "cell_type" not in atac.obs:
         return None
     if translated.n_vars != atac.n_vars:
@@ -352,7 +358,7 @@ def _accessibility_figure(writer, rna_to_atac_path, atac):
     types = [t for t in pd.Series(a_labels).value_counts().index if (t_labels == t).sum() >= 3 and (a_labels == t).sum() >= 3]
     if not types:
         return None
-    predicted = _group_means(_translated_probabilities(rna_to_atac_path, t_rows), t_labels, types)
+    predicted = _streamed_group_means(translated, t_rows, t_labels, types)
     observed = _group_means(_rows_dense(atac.X, a_rows) > 0, a_labels, types)
     types = types[:12]
     cols = min(4, len(types))

@@ -1,0 +1,199 @@
+"""Atlas scale: time and memory of every pipeline step against the number of cells (issue 15).
+
+    nice -n 10 env PYTHONPATH=src python benchmarks/scale.py --cells 10000 30000 100000 \\
+        [--peaks 100000 --genes 20000] [--workdir /tmp/scale/bench] [-- --max_epochs_autoencoder 5 ...]
+
+For each size: simulates a CellRanger-arc sample with the simulator (``scact.simulate``: 10x Multiome
+sparsity, median 5,000 fragments per cell, 20 chromosomes), then runs the whole local pipeline (``scact run``,
+the same bin/ scripts as the Nextflow processes) on it. Each step's wall time, CPU time (user + system of
+the task's process tree) and peak resident memory (of the task's process tree) come from the runner's
+trace (``pipeline_info/execution_trace.tsv``); the simulation is measured the same way. Rows are appended
+to ``benchmarks/results_scale.tsv`` (cells, peaks, step, wall_s, cpu_s, peak_rss_gb, settings). Parameters
+after ``--`` go to ``scact run`` (e.g. fewer epochs; they are recorded in ``settings``).
+
+    PYTHONPATH=src python benchmarks/scale.py --summarise
+
+prints the table, the log-log slopes of time and memory against cells per step (least squares over the
+sizes measured), and draws ``docs/benchmarks_scale.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results_scale.tsv"
+PLOT = ROOT / "docs" / "benchmarks_scale.png"
+COLUMNS = ["cells", "peaks", "step", "wall_s", "cpu_s", "peak_rss_gb", "settings"]
+TARGET_GB = 8.0
+
+
+def simulate(outdir: Path, cells: int, peaks: int, genes: int, seed: int) -> None:
+    """The simulated sample (run in a measured subprocess by :func:`measure_size`)."""
+    import logging
+
+    from scact.simulate import config_from_preset, simulate_dataset
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    config = config_from_preset("large", n_cells=cells, n_peaks=peaks, n_genes=genes, n_chromosomes=20,
+                                n_cell_types=10, median_fragments=5000, median_umis=3000, seed=seed)
+    simulate_dataset(config, outdir)
+
+
+def measure_size(cells: int, peaks: int, genes: int, workdir: Path, run_params: list[str], seed: int) -> pd.DataFrame:
+    from scact.pipeline import run_measured
+
+    data, results = workdir / f"data_{cells}", workdir / f"results_{cells}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    rows = []
+    settings = " ".join(run_params) or "defaults"
+    if not (data / "samplesheet.csv").is_file():
+        shutil.rmtree(data, ignore_errors=True)
+        start = time.monotonic()
+        with open(workdir / f"simulate_{cells}.log", "w") as log_file:
+            status, cpu, peak = run_measured([sys.executable, __file__, "--simulate-into", str(data), "--cells",
+                                              str(cells), "--peaks", str(peaks), "--genes", str(genes),
+                                              "--seed", str(seed)], workdir, log_file, env)
+        if status != 0:
+            raise SystemExit(f"simulation failed ({status}); see {workdir / f'simulate_{cells}.log'}")
+        rows.append((cells, peaks, "SIMULATE", time.monotonic() - start, cpu, peak, f"seed {seed}"))
+        print(f"{cells} cells: simulated in {rows[-1][3]:.0f} s, peak {peak:.2f} GiB", flush=True)
+    genome_size = sum(int(line.split()[1]) for line in (data / "annotation" / "chrom.sizes").read_text().splitlines()
+                      if line.strip() and not line.startswith("chrM"))
+    markers = pd.read_csv(data / "markers.tsv", sep="\t")
+    genes_asked = ",".join(markers.groupby("cell_type")["gene"].first().iloc[:2])
+    shutil.rmtree(results, ignore_errors=True)
+    argv = [sys.executable, "-c", "from scact.cli import main; main()", "run", "--input", str(data / "samplesheet.csv"),
+            "--outdir", str(results), "--annotation", str(data / "annotation" / "tss.bed"),
+            "--markers", str(data / "markers.tsv"), "--macs_genome_size", str(genome_size),
+            "--genes", genes_asked, "--seed", str(seed), *run_params]
+    start = time.monotonic()
+    with open(workdir / f"run_{cells}.log", "w") as log_file:
+        status, cpu, peak = run_measured(argv, workdir, log_file, env)
+    wall = time.monotonic() - start
+    trace_path = results / "pipeline_info" / "execution_trace.tsv"
+    if trace_path.is_file():
+        trace = pd.read_csv(trace_path, sep="\t")
+        for row in trace.itertuples():
+            step = row.process.removeprefix("SCACT_") + ("" if status == 0 or row.exit == 0 else " (failed)")
+            rows.append((cells, peaks, step, row.seconds, row.cpu_seconds, row.peak_rss_gb, settings))
+    rows.append((cells, peaks, "WHOLE_RUN" + ("" if status == 0 else " (failed)"), wall, cpu, peak, settings))
+    print(f"{cells} cells: scact run exit {status} in {wall:.0f} s; log {workdir / f'run_{cells}.log'}", flush=True)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def append_results(frame: pd.DataFrame, results: Path) -> None:
+    old = pd.read_csv(results, sep="\t") if results.is_file() else pd.DataFrame(columns=COLUMNS)
+    keys = set(zip(frame["cells"], frame["peaks"], frame["step"]))
+    old = old[[k not in keys for k in zip(old["cells"], old["peaks"], old["step"])]]
+    merged = pd.concat([old, frame], ignore_index=True).sort_values(["cells", "peaks"], kind="stable")
+    merged.round({"wall_s": 1, "cpu_s": 1, "peak_rss_gb": 3}).to_csv(results, sep="\t", index=False)
+
+
+def slopes(table: pd.DataFrame) -> pd.DataFrame:
+    """Per step, least-squares slope of log(wall), log(cpu) and log(peak RSS) on log(cells)."""
+    out = []
+    for step, group in table.groupby("step", sort=False):
+        group = group.sort_values("cells")
+        if group["cells"].nunique() < 2:
+            continue
+        x = np.log(group["cells"].to_numpy(float))
+        row = {"step": step, "sizes": group["cells"].nunique()}
+        for column in ("wall_s", "cpu_s", "peak_rss_gb"):
+            y = group[column].to_numpy(float)
+            ok = y > 0
+            row[f"slope_{column}"] = float(np.polyfit(x[ok], np.log(y[ok]), 1)[0]) if ok.sum() >= 2 else np.nan
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def summarise(results: Path, plot_path: Path) -> None:
+    table = pd.read_csv(results, sep="\t")
+    wide = table.pivot_table(index="step", columns="cells", values=["wall_s", "cpu_s", "peak_rss_gb"],
+                             aggfunc="first", sort=False)
+    print("| step | " + " | ".join(f"{c:,} cells: wall s / CPU s / peak GiB" for c in sorted(table["cells"].unique()))
+          + " |")
+    print("|---|" + "---|" * table["cells"].nunique())
+    for step in dict.fromkeys(table["step"]):
+        cells = []
+        for c in sorted(table["cells"].unique()):
+            try:
+                cells.append(f"{wide.loc[step, ('wall_s', c)]:.0f} / {wide.loc[step, ('cpu_s', c)]:.0f} / "
+                             f"{wide.loc[step, ('peak_rss_gb', c)]:.2f}")
+            except KeyError:
+                cells.append("not run")
+            cells[-1] = cells[-1].replace("nan / nan / nan", "not run")
+        print(f"| {step} | " + " | ".join(cells) + " |")
+    fitted = slopes(table)
+    if len(fitted):
+        print("\nlog-log slopes against cells (1 = linear):")
+        print(fitted.round(2).to_string(index=False))
+    over = table[table["peak_rss_gb"] > TARGET_GB]
+    print(f"\nsteps above {TARGET_GB:g} GiB: " + (", ".join(f"{r.step} at {r.cells:,} cells ({r.peak_rss_gb:.1f} GiB)"
+                                                   for r in over.itertuples()) or "none"))
+    plot(table, plot_path)
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [s for s in dict.fromkeys(table["step"]) if s != "WHOLE_RUN"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    for step in steps:
+        rows = table[table["step"] == step].sort_values("cells")
+        for ax, column in zip(axes, ("wall_s", "peak_rss_gb")):
+            ax.plot(rows["cells"], rows[column], marker="o", label=step)
+    for ax, label in zip(axes, ("wall time (s)", "peak RSS of the task's process tree (GiB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("cells")
+        ax.set_ylabel(label)
+    axes[1].axhline(TARGET_GB, color="0.5", ls=":", lw=1)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.suptitle(f"scACT pipeline steps vs cells ({int(table['peaks'].iloc[0]):,} simulated peaks)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, nargs="+", default=[10_000, 30_000, 100_000])
+    parser.add_argument("--peaks", type=int, default=100_000)
+    parser.add_argument("--genes", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/scale/bench"))
+    parser.add_argument("--results", type=Path, default=RESULTS, help="TSV the rows are added to")
+    parser.add_argument("--plot", type=Path, default=PLOT, help="PNG of time and memory against cells")
+    parser.add_argument("--summarise", action="store_true", help="only print the table and slopes, draw the plot")
+    parser.add_argument("--simulate-into", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("run_params", nargs="*", help="parameters for scact run, after --")
+    args = parser.parse_args()
+    if args.simulate_into:
+        simulate(args.simulate_into, args.cells[0], args.peaks, args.genes, args.seed)
+        return
+    if args.summarise:
+        summarise(args.results, args.plot)
+        return
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}", flush=True)
+    for cells in args.cells:
+        append_results(measure_size(cells, args.peaks, args.genes, args.workdir, args.run_params, args.seed),
+                       args.results)
+    summarise(args.results, args.plot)
+
+
+if __name__ == "__main__":
+    main()
