@@ -64,3 +64,27 @@ def test_translate_then_evaluate(trained, monkeypatch):
                    "atac_to_rna/pearson_per_gene_median"):
         assert np.isfinite(scact[metric])
     assert {"scACT (rna latent)", "scACT (atac latent)", "global mean", "cell-type mean"} <= set(table["method"])
+
+
+def test_translate_decodes_among_training_cells_of_a_heldout_split(trained, monkeypatch):
+    """With obs['split'] (reconcile's held-out protocol) neighbour decoding searches training cells only,
+    so a held-out cell's translation never averages its own partner; evaluate scores the held-out pairs."""
+    from scact.preprocessing.split import annotate_split, training_mask
+
+    monkeypatch.chdir(trained)
+    rna, atac = ad.read_h5ad("rna.h5ad"), ad.read_h5ad("atac.h5ad")
+    split = annotate_split(rna, atac, fraction=0.25, seed=0)
+    rna.write_h5ad("rna_split.h5ad")
+    atac.write_h5ad("atac_split.h5ad")
+    assert run_command("translate", ["--model", "model", "--rna", "rna_split.h5ad", "--atac", "atac_split.h5ad",
+                                     "--outdir", "split", "--no-plots", "--no-versions"]) == 0
+    model = SCACT.load("model")
+    expected = model.translate_atac_to_rna(atac, reference=rna[training_mask(rna)])
+    np.testing.assert_allclose(ad.read_h5ad("split/atac_to_rna.h5ad").X, expected, rtol=1e-5, atol=1e-5)
+    assert run_command("evaluate", ["--rna", "rna_split.h5ad", "--atac", "atac_split.h5ad", "--rna-to-atac",
+                                    "split/rna_to_atac.h5ad", "--atac-to-rna", "split/atac_to_rna.h5ad",
+                                    "--joint-embedding", "split/joint_embedding.h5ad", "--outdir", "split_eval",
+                                    "--no-versions"]) == 0
+    table = pd.read_csv("split_eval/metrics.tsv", sep="\t")
+    assert "oracle: type-only alignment" in set(table["method"])
+    assert int((split.rna == "heldout").sum()) == 40

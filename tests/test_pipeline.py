@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 import anndata as ad
+import pandas as pd
 import pytest
 import yaml
 
@@ -101,6 +102,19 @@ def test_fixture_run_executes_every_step_in_order_and_publishes(pipeline_run):
     rna, atac = ad.read_h5ad(results / "preprocessing" / "rna.h5ad"), ad.read_h5ad(results / "preprocessing" / "atac.h5ad")
     assert rna.n_obs > 200 and atac.n_obs > 150 and set(rna.obs["cell_type"]) & set(atac.obs["cell_type"])
     assert (results / "model" / "training_history.csv").is_file()
+    # held-out protocol (heldout_fraction 0.2): no paired cell trains with both modalities, and the
+    # evaluation scores the held-out pairs only
+    paired = rna.obs_names.intersection(atac.obs_names)
+    roles = pd.DataFrame({"rna": rna.obs.loc[paired, "split"].astype(str),
+                          "atac": atac.obs.loc[paired, "split"].astype(str)})
+    assert not ((roles["rna"] == "train") & (roles["atac"] == "train")).any()
+    heldout = (roles["rna"] == "heldout") & (roles["atac"] == "heldout")
+    assert abs(heldout.sum() - 0.2 * len(paired)) <= 1
+    trace = (results / "pipeline_info" / "execution_trace.tsv").read_text()
+    evaluate_log = next(t.workdir for t in runner.trace if t.process == "SCACT_EVALUATE") / ".command.log"
+    assert f"{heldout.sum()} held-out pairs are scored" in evaluate_log.read_text(), trace
+    metrics = pd.read_csv(results / "evaluation" / "metrics.tsv", sep="\t")
+    assert "oracle: type-only alignment" in set(metrics["method"])
     for process in STEP_ORDER:
         assert "scact" in yaml.safe_load((results / "pipeline_info" / "software_versions.yml").read_text())[process]
 

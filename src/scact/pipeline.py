@@ -61,7 +61,8 @@ STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "SCACT_ATAC_MATRIX": (("--tn5", "tn5"),),
     "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
                            ("--seed", "seed")),
-    "SCACT_RECONCILE": (("--markers", "markers"), ("--label-free", "label_free")),
+    "SCACT_RECONCILE": (("--markers", "markers"), ("--label-free", "label_free"),
+                        ("--heldout-fraction", "heldout_fraction"), ("--seed", "seed")),
     "SCACT_TRAIN": (("--gamma", "gamma"), ("--lambda", "lambda_cycle"), ("--mi-weight", "mi_weight"),
                     ("--classifier-weight", "classifier_weight"), ("--label-free", "label_free"),
                     ("--rna-likelihood", "rna_likelihood"), ("--atac-input-dropout", "atac_input_dropout"),
@@ -196,8 +197,10 @@ class TaskRecord:
     peak_rss_gb: float = float("nan")
 
 
-def _tree_rss_bytes(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants now (Linux /proc; 0 where unreadable)."""
+def _tree_memory_bytes(root: int) -> tuple[int, int]:
+    """Memory of ``root`` and all its descendants now (Linux /proc; 0 where unreadable): the sum of their
+    resident sizes, and the largest high-water mark (VmHWM) of any one of them. VmHWM is per address space,
+    so unlike wait4's ``ru_maxrss`` it does not carry the forking parent's size across exec."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
@@ -212,19 +215,32 @@ def _tree_rss_bytes(root: int) -> int:
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)  # fields[1]: ppid
         rss[pid] = int(fields[21]) * page  # fields[21]: rss in pages
-    total, stack = 0, [root]
+    total, high_water, stack = 0, 0, [root]
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
+        high_water = max(high_water, _high_water_bytes(pid))
         stack += children.get(pid, [])
-    return total
+    return total, high_water
+
+
+def _high_water_bytes(pid: int) -> int:
+    """Peak resident size of one process's address space (VmHWM), 0 where unreadable."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def run_measured(argv: list[str], cwd: Path, log_file, env: dict, poll_seconds: float = 0.5,
                  on_poll=None) -> tuple[int, float, float]:
     """Run a task as Nextflow's trace measures it: exit status, CPU seconds of its whole process tree
-    (user + system, from wait4) and peak resident memory in GiB (the larger of the tree's sum, sampled
-    every ``poll_seconds``, and the largest single process's peak from the kernel). ``on_poll()`` runs at
+    (user + system, from wait4) and peak resident memory in GiB (the larger of the tree's sum and the
+    largest single process's high-water mark, both sampled every ``poll_seconds``). ``on_poll()`` runs at
     every sample (the progress display); an exception or signal meanwhile stops the task, then propagates."""
     process = subprocess.Popen(argv, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
     peak = 0
@@ -233,7 +249,7 @@ def run_measured(argv: list[str], cwd: Path, log_file, env: dict, poll_seconds: 
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            peak = max(peak, _tree_rss_bytes(process.pid))
+            peak = max(peak, *_tree_memory_bytes(process.pid))
             if on_poll is not None:
                 on_poll()
             time.sleep(poll_seconds)
@@ -246,7 +262,6 @@ def run_measured(argv: list[str], cwd: Path, log_file, env: dict, poll_seconds: 
             process.wait()
         raise
     process.returncode = os.waitstatus_to_exitcode(status)
-    peak = max(peak, usage.ru_maxrss * 1024)  # KiB on Linux
     return process.returncode, usage.ru_utime + usage.ru_stime, peak / 2**30
 
 

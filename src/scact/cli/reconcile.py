@@ -4,7 +4,9 @@ Reads `rna_processed.h5ad` (rna_process) and `atac_processed.h5ad` (+ `gene_acti
 and writes `rna.h5ad`, `atac.h5ad` (the model's inputs: obs cell_type, shared_type, batch, log_depth,
 ...), `label_reconciliation.tsv` (each type with its cell counts per modality and status shared /
 rna_only / atac_only / unassigned), `atac_marker_scores.tsv` when ATAC is labelled by markers, and
-`atac_umap_labels.png` when atac_processed.h5ad has obsm['X_umap'].
+`atac_umap_labels.png` when atac_processed.h5ad has obsm['X_umap']. When cells are named alike in both
+modalities, --heldout-fraction of them are held out from training (obs['split'] in both files; the other
+paired cells give training their RNA or their ATAC, never both): the evaluation scores those.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from scact.io.provenance import record_provenance
 from scact.preprocessing.labels import BUILTIN_MARKER_SETS
 from scact.preprocessing.reconcile import (apply_reconciled, label_atac, read_label_mapping,
                                            reconcile_labels, training_atac, training_rna)
+from scact.preprocessing.split import HELDOUT_FRACTION, annotate_split
 
 
 def add_arguments(parser) -> None:
@@ -37,6 +40,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--label-free", type=true_or_false, default=False, metavar="{true,false}",
                         help="the model will train without labels: do not refuse labels it could not use "
                              "(one cell type in a modality, no type shared)")
+    parser.add_argument("--heldout-fraction", type=float, default=HELDOUT_FRACTION,
+                        help="share of the paired cells held out from training and scored (0: none; every cell "
+                             "trains and the evaluation is in-sample)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the held-out split")
     parser.add_argument("--outdir", default=".", help="folder for the outputs")
 
 
@@ -57,9 +64,14 @@ def run(args) -> None:
                                                        sources=(args.rna, args.atac), label_free=args.label_free)
     rna_out = apply_reconciled(training_rna(rna, args.rna), rna_labels, report, args.drop_unshared)
     atac_out = apply_reconciled(training_atac(atac, args.atac), atac_labels, report, args.drop_unshared)
+    if not 0 <= args.heldout_fraction < 1:
+        raise input_error("--heldout-fraction", f"must be in [0, 1), got {args.heldout_fraction}")
+    if args.heldout_fraction > 0:
+        annotate_split(rna_out, atac_out, args.heldout_fraction, args.seed)
     params = {"markers": args.markers if scores is not None else None, "atac_labels": args.atac_labels,
               "label_mapping": args.label_mapping, "drop_unshared": args.drop_unshared,
               "min_marker_score": args.min_marker_score, "label_free": args.label_free,
+              "heldout_fraction": args.heldout_fraction, "seed": args.seed,
               "shared_types": report.loc[report["status"] == "shared", "cell_type"].tolist()}
     for adata in (rna_out, atac_out):
         record_provenance(adata, "reconcile", params)

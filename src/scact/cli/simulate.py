@@ -20,12 +20,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--outdir", required=True, help="folder to write (created if missing)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo",
                         help="sizes: fixture (300 cells, 2 chromosomes, seconds), demo (2,000 cells), "
-                             "large (100,000 cells)")
+                             "large (100,000 cells), programs (the demo with 3 programs inside types)")
     parser.add_argument("--n-cells", type=int, help="barcodes of the filtered matrix (overrides the preset)")
     parser.add_argument("--n-genes", type=int, help="genes, a few mt- genes included")
     parser.add_argument("--n-peaks", type=int, help="peaks")
     parser.add_argument("--n-chromosomes", type=int, help="nuclear chromosomes (chrM is added)")
     parser.add_argument("--n-cell-types", type=int, help="cell types")
+    parser.add_argument("--n-programs", type=int,
+                        help="continuous programs inside types shared by both modalities (docs/simulated_data.md)")
+    parser.add_argument("--program-strength", type=float,
+                        help="log-odds (peaks) and log-expression (genes) change per unit of program score")
     parser.add_argument("--sample", default="sim", help="sample id written in samplesheet.csv")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--split", action="store_true",
@@ -44,6 +48,7 @@ def add_arguments(parser) -> None:
 def run(args) -> None:
     config = config_from_preset(args.preset, n_cells=args.n_cells, n_genes=args.n_genes, n_peaks=args.n_peaks,
                                 n_chromosomes=args.n_chromosomes, n_cell_types=args.n_cell_types,
+                                n_programs=args.n_programs, program_strength=args.program_strength,
                                 seed=args.seed, sample=args.sample)
     simulate_dataset(config, args.outdir, split=args.split)
     if args.tenx_layouts:

@@ -1,7 +1,8 @@
 """Train scACT on unpaired rna.h5ad and atac.h5ad: writes model/, training_history.csv, loss_curves.png.
 
 Autoencoders first (early stopping on a validation split), then the mapping networks and per-cell-type
-discriminators alternated. Checkpoints go to <outdir>/checkpoints every --checkpoint-every epochs;
+discriminators alternated. When the inputs carry a held-out split (obs['split'], written by reconcile),
+only the 'train' cells of each modality are used. Checkpoints go to <outdir>/checkpoints every --checkpoint-every epochs;
 --resume continues from the last one (same inputs and options required).
 """
 from __future__ import annotations
@@ -132,7 +133,11 @@ def run(args) -> None:
         raise input_error("--threads", "must be 0 or more")
     if args.threads:
         torch.set_num_threads(args.threads)
+    from scact.preprocessing.split import training_mask
+
     rna, atac = read_h5ad(args.rna), read_h5ad(args.atac)
+    rna, atac = (adata[training_mask(adata)].copy() for adata in (rna, atac))
+    log.info("training on %d RNA and %d ATAC cells", rna.n_obs, atac.n_obs)
     for name, path, adata in (("rna", args.rna, rna), ("atac", args.atac, atac)):
         if adata.n_obs == 0 or adata.n_vars == 0:
             raise input_error(path, f"the {name} matrix is empty ({adata.n_obs} cells x {adata.n_vars} features)")

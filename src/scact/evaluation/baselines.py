@@ -7,6 +7,8 @@
   profile of its k nearest cells of the other modality in that embedding.
 - LIGER (pyliger, optional: requirements/benchmarks_liger.txt): integrative NMF of RNA counts and ATAC
   gene activity on their shared genes, quantile-normalised factors as the joint embedding (alignment only).
+- oracle, type-only alignment: every cell placed at its own type, at random inside it; the FOSCTTM that
+  perfect labels alone reach, which a model must beat to show correspondence inside types.
 RNA->ATAC predictions are :data:`scact.evaluation.metrics.PredictionSource` streams, never a dense
 cells x peaks matrix.
 """
@@ -175,6 +177,22 @@ def liger_embedding(rna_counts, rna_genes, activity, activity_genes, k: int = 20
         pyliger.quantile_norm(liger)
         z_rna, z_atac = (np.asarray(d.obsm["H_norm"], dtype=np.float64) for d in liger.adata_list)
     return z_rna, z_atac
+
+
+def type_only_embedding(rna_labels, atac_labels, seed: int = 0, spread: float = 1e3,
+                        dims: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """A joint space that knows only the type: type vertices far apart plus independent random offsets.
+
+    Any cell is closer to every cell of its own type than to any other; inside a type the order is random,
+    so its FOSCTTM is about sum over types of (share of the type)^2 / 2."""
+    rng = np.random.default_rng(seed)
+    names = np.unique(np.r_[np.asarray(rna_labels, str), np.asarray(atac_labels, str)])
+    vertices = spread * np.eye(len(names))
+
+    def place(labels):
+        codes = np.searchsorted(names, np.asarray(labels, str))
+        return np.hstack([vertices[codes], rng.normal(size=(len(codes), dims))])
+    return place(rna_labels), place(atac_labels)
 
 
 def knn_weights(query: np.ndarray, reference: np.ndarray, k: int = 15) -> sp.csr_matrix:

@@ -2,10 +2,14 @@
 
 The true pairing (same cell name in both modalities) is used here only, for scoring. RNA->ATAC is
 scored on the paired cells: the translation of RNA cell i against the observed ATAC profile of cell i.
-Alignment metrics that need no pairing (silhouette, Leiden ARI/AMI, mixing, label transfer, within-type
-distances) use all cells. Unpaired data (scACT's main use case: no cell named alike in both modalities)
-get the pairing-free metrics only; translation-vs-truth metrics are then not available, and
-``metrics.tsv`` says so through its ``pairing/*`` rows (:func:`pairing_rows`, read by the report).
+With a held-out split (``obs['split']``, scact.preprocessing.split) only the held-out pairs are scored,
+every alignment metric uses the held-out cells only, and every reference a baseline averages or searches
+holds training cells only. Without one (old inputs, ``heldout_fraction`` 0, data with no pairs) every pair
+is scored in-sample and the alignment metrics that need no pairing (silhouette, Leiden ARI/AMI, mixing,
+label transfer, within-type distances) use all cells. Unpaired data (scACT's main use case: no cell named
+alike in both modalities) get the pairing-free metrics only; translation-vs-truth metrics are then not
+available, and ``metrics.tsv`` says so through its ``pairing/*`` rows (:func:`pairing_rows`, read by the
+report).
 """
 from __future__ import annotations
 
@@ -19,8 +23,13 @@ import scipy.sparse as sp
 
 from scact.evaluation import baselines, metrics
 from scact.preprocessing.atac import binarize
+from scact.preprocessing.split import heldout_pairs, stored_roles, training_mask
 
 log = logging.getLogger(__name__)
+
+
+#: name of the alignment oracle that knows only the cell types (an oracle: it reads the scored cells' labels)
+ORACLE_TYPE_ONLY = "oracle: type-only alignment"
 
 
 @dataclass
@@ -46,12 +55,25 @@ class Pairing:
 
     rna_rows: np.ndarray
     atac_rows: np.ndarray
+    #: True when these are held-out pairs (no cell of them trained); alignment is then scored on them only
+    heldout: bool = False
 
     @classmethod
     def by_name(cls, rna_names, atac_names) -> "Pairing":
         atac_pos = pd.Index(atac_names).get_indexer(pd.Index(rna_names))
         rna_rows = np.flatnonzero(atac_pos >= 0)
         return cls(rna_rows, atac_pos[rna_rows])
+
+    @classmethod
+    def for_scoring(cls, rna, atac) -> "Pairing":
+        """The held-out pairs when both inputs carry a split (``obs['split']``), else every pair by name
+        (never the training pairs of a split)."""
+        rna_roles, atac_roles = stored_roles(rna), stored_roles(atac)
+        if rna_roles is None or atac_roles is None:
+            return cls.by_name(rna.obs_names, atac.obs_names)
+        rna_rows, atac_rows = heldout_pairs(rna.obs_names, atac.obs_names, rna_roles, atac_roles)
+        # no held-out pair (unpaired data): nothing to score, alignment on all cells
+        return cls(rna_rows, atac_rows, heldout=len(rna_rows) > 0)
 
     def __len__(self) -> int:
         return len(self.rna_rows)
@@ -70,10 +92,12 @@ def pairing_case(n_paired: int, n_rna: int, n_atac: int) -> str:
     return "paired" if n_paired >= 0.8 * union else "partly paired"
 
 
-def pairing_rows(pairing: Pairing, n_rna: int, n_atac: int) -> list[dict]:
-    """The ``pairing/*`` rows of metrics.tsv: how many cells each modality has and how many are paired."""
-    return [{"method": INPUTS_ROW, "metric": f"pairing/{name}", "value": float(value)}
-            for name, value in (("rna_cells", n_rna), ("atac_cells", n_atac), ("paired_cells", len(pairing)))]
+def pairing_rows(pairing: Pairing, rna_names, atac_names) -> list[dict]:
+    """The ``pairing/*`` rows of metrics.tsv: how many cells each modality has, how many are named alike in
+    both (which case the data are) and how many pairs are scored (the held-out ones, with a split)."""
+    counts = (("rna_cells", len(rna_names)), ("atac_cells", len(atac_names)),
+              ("paired_cells", len(Pairing.by_name(rna_names, atac_names))), ("scored_pairs", len(pairing)))
+    return [{"method": INPUTS_ROW, "metric": f"pairing/{name}", "value": float(value)} for name, value in counts]
 
 
 @dataclass
@@ -84,33 +108,61 @@ class Evaluation:
     distances: pd.DataFrame     # method, cell_type, n_pairs, q1, median, q3, mean
 
 
+def type_mean_method(name, rna, atac, pairing: Pairing, labels_key: str, rna_reference=None,
+                     atac_reference=None, block_size: int = 1024) -> Method:
+    """Each scored cell translated as the mean profile of its type among the reference cells of the other
+    modality (training cells by default, see :func:`baseline_methods`); ``labels_key`` may name finer
+    labels (an oracle when they come from a joint annotation)."""
+    rna_reference = training_mask(rna) if rna_reference is None else np.asarray(rna_reference, bool)
+    atac_reference = training_mask(atac) if atac_reference is None else np.asarray(atac_reference, bool)
+    rna_labels = rna.obs[labels_key].astype(str).to_numpy()
+    atac_labels = atac.obs[labels_key].astype(str).to_numpy()
+    rna_expr = sp.csr_matrix(rna.X) if sp.issparse(rna.X) else np.asarray(rna.X)
+    return Method(name,
+                  rna_to_atac=baselines.type_mean(binarize(atac.X)[atac_reference], atac_labels[atac_reference],
+                                                  rna_labels[pairing.rna_rows], block_size),
+                  atac_to_rna=baselines.dense_prediction(baselines.type_mean(
+                      rna_expr[rna_reference], rna_labels[rna_reference], atac_labels[pairing.atac_rows],
+                      block_size)))
+
+
 def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None, activity_genes=None,
-                     seed: int = 0, k: int = 15, block_size: int = 1024, liger: bool = False) -> list[Method]:
+                     seed: int = 0, k: int = 15, block_size: int = 1024, liger: bool = False,
+                     rna_reference=None, atac_reference=None) -> list[Method]:
     """Global mean, cell-type mean and (given gene activity) Harmony kNN, on the same inputs; with
-    ``liger`` also the LIGER joint embedding (alignment metrics only; needs pyliger and RNA counts)."""
+    ``liger`` also the LIGER joint embedding (alignment metrics only; needs pyliger and RNA counts); and
+    the oracle type-only alignment (each cell at its type, at random inside it).
+
+    ``rna_reference`` / ``atac_reference`` (boolean masks): the cells the baselines average or search,
+    by default the training cells of the stored split (all cells without one). Harmony and LIGER embed all
+    cells of both modalities as two unpaired sets (they are transductive); their kNN references are the
+    reference cells."""
+    rna_reference = training_mask(rna) if rna_reference is None else np.asarray(rna_reference, bool)
+    atac_reference = training_mask(atac) if atac_reference is None else np.asarray(atac_reference, bool)
     atac_binary = binarize(atac.X)
     rna_expr = sp.csr_matrix(rna.X) if sp.issparse(rna.X) else np.asarray(rna.X)
     n = len(pairing)
     rna_labels = rna.obs[labels_key].astype(str).to_numpy()
     atac_labels = atac.obs[labels_key].astype(str).to_numpy()
-    methods = [] if not pairing.scorable else [Method("global mean",
-                      rna_to_atac=baselines.global_mean(atac_binary, n, block_size),
-                      atac_to_rna=baselines.dense_prediction(baselines.global_mean(rna_expr, n, block_size))),
-               Method("cell-type mean",
-                      rna_to_atac=baselines.type_mean(atac_binary, atac_labels, rna_labels[pairing.rna_rows],
-                                                      block_size),
-                      atac_to_rna=baselines.dense_prediction(baselines.type_mean(
-                          rna_expr, rna_labels, atac_labels[pairing.atac_rows], block_size)))]
+    methods = [] if not pairing.scorable else [
+        Method("global mean",
+               rna_to_atac=baselines.global_mean(atac_binary[atac_reference], n, block_size),
+               atac_to_rna=baselines.dense_prediction(baselines.global_mean(rna_expr[rna_reference], n,
+                                                                            block_size))),
+        type_mean_method("cell-type mean", rna, atac, pairing, labels_key, rna_reference, atac_reference,
+                         block_size)]
     if activity is not None:
         z_rna, z_atac = baselines.harmony_embedding(rna_expr, list(rna.var_names), activity, activity_genes,
                                                     seed=seed)
         harmony = Method("Harmony kNN", embeddings={"harmony": (z_rna, z_atac)})
         if pairing.scorable:
-            to_atac = baselines.knn_weights(z_rna[pairing.rna_rows], z_atac, k)
-            to_rna = baselines.knn_weights(z_atac[pairing.atac_rows], z_rna, k)
-            harmony.rna_to_atac = baselines.knn_translation(to_atac, atac_binary, block_size)
-            harmony.atac_to_rna = np.asarray((to_rna @ rna_expr).toarray() if sp.issparse(rna_expr)
-                                             else to_rna @ rna_expr)
+            rna_ref_rows, atac_ref_rows = np.flatnonzero(rna_reference), np.flatnonzero(atac_reference)
+            to_atac = baselines.knn_weights(z_rna[pairing.rna_rows], z_atac[atac_ref_rows], k)
+            to_rna = baselines.knn_weights(z_atac[pairing.atac_rows], z_rna[rna_ref_rows], k)
+            rna_ref_expr = rna_expr[rna_ref_rows]
+            harmony.rna_to_atac = baselines.knn_translation(to_atac, atac_binary[atac_ref_rows], block_size)
+            harmony.atac_to_rna = np.asarray((to_rna @ rna_ref_expr).toarray() if sp.issparse(rna_ref_expr)
+                                             else to_rna @ rna_ref_expr)
         methods.append(harmony)
         if liger and "counts" in rna.layers:
             try:
@@ -124,17 +176,22 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
                 methods.append(Method("LIGER", embeddings={"liger": (z_rna, z_atac)}))
         elif liger:
             log.warning("LIGER needs raw RNA counts in layers['counts']: skipped")
+    methods.append(Method(ORACLE_TYPE_ONLY, embeddings={"type only": baselines.type_only_embedding(
+        rna_labels, atac_labels, seed=seed)}))
     return methods
 
 
 def evaluate(rna, atac, methods: list[Method], labels_key: str = "cell_type", seed: int = 0,
-             progress: Callable[[str], None] = log.info) -> Evaluation:
-    """Every metric of every method; see the module docstring for which cells each uses."""
-    pairing = Pairing.by_name(rna.obs_names, atac.obs_names)
+             progress: Callable[[str], None] = log.info, pairing: Pairing | None = None) -> Evaluation:
+    """Every metric of every method; see the module docstring for which cells each uses.
+
+    ``pairing``: the scored pairs (default :meth:`Pairing.for_scoring`: the held-out pairs of a stored
+    split, else every pair by name); with ``pairing.heldout`` alignment is scored on those cells only."""
+    pairing = Pairing.for_scoring(rna, atac) if pairing is None else pairing
     paired = pairing.scorable
     rna_labels = rna.obs[labels_key].astype(str).to_numpy()
     atac_labels = atac.obs[labels_key].astype(str).to_numpy()
-    rows, per_type, rocs, distances = pairing_rows(pairing, rna.n_obs, atac.n_obs), [], [], []
+    rows, per_type, rocs, distances = pairing_rows(pairing, rna.obs_names, atac.obs_names), [], [], []
 
     def add(method, prefix, values):
         rows.extend({"method": method, "metric": f"{prefix}/{k}", "value": float(v)} for k, v in values.items())
@@ -165,12 +222,17 @@ def evaluate(rna, atac, methods: list[Method], labels_key: str = "cell_type", se
         for space, (z_rna, z_atac) in method.embeddings.items():
             progress(f"{method.name}: alignment in {space}")
             name = method.name if len(method.embeddings) == 1 else f"{method.name} ({space})"
-            values = metrics.alignment_metrics(z_rna, z_atac, rna_labels, atac_labels, paired=False, seed=seed)
+            cells_rna, cells_atac = ((pairing.rna_rows, pairing.atac_rows) if pairing.heldout
+                                     else (slice(None), slice(None)))
+            z_rna, z_atac = z_rna[cells_rna], z_atac[cells_atac]
+            labels_r, labels_a = rna_labels[cells_rna], atac_labels[cells_atac]
+            values = metrics.alignment_metrics(z_rna, z_atac, labels_r, labels_a, paired=False, seed=seed)
             if paired:
-                values = {"foscttm": metrics.foscttm(z_rna[pairing.rna_rows], z_atac[pairing.atac_rows]),
+                values = {"foscttm": (metrics.foscttm(z_rna, z_atac) if pairing.heldout else
+                                      metrics.foscttm(z_rna[pairing.rna_rows], z_atac[pairing.atac_rows])),
                           **values}
             add(name, "alignment", values)
-            table = metrics.within_type_cosine_distances(z_rna, z_atac, rna_labels, atac_labels, seed=seed)
+            table = metrics.within_type_cosine_distances(z_rna, z_atac, labels_r, labels_a, seed=seed)
             distances.append(table.assign(method=name))
     return Evaluation(
         metrics=pd.DataFrame(rows, columns=["method", "metric", "value"]),
@@ -303,9 +365,13 @@ def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=
         if len(missing):
             raise input_error(atac_to_rna, f"{len(missing)} translated genes are not in {rna_path}")
         rna = rna[:, genes].copy()
-    pairing = Pairing.by_name(rna.obs_names, atac.obs_names)
-    log.info("%d cells are named alike in both modalities (scoring pairs): %s data", len(pairing),
-             pairing_case(len(pairing), rna.n_obs, atac.n_obs))
+    pairing = Pairing.for_scoring(rna, atac)
+    if pairing.heldout:
+        log.info("%d held-out pairs are scored (obs['split']); references hold training cells only",
+                 len(pairing))
+    else:
+        log.info("%d cells are named alike in both modalities (scoring pairs, in-sample: no held-out split): "
+                 "%s data", len(pairing), pairing_case(len(pairing), rna.n_obs, atac.n_obs))
     methods = [method_from_files(method_name, rna, atac, pairing, rna_to_atac, atac_to_rna, joint)]
     if baselines_on:
         activity, activity_genes = None, None

@@ -106,13 +106,16 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
                   translation_depth="matched", translation_neighbours=None) -> dict[str, Path]:
     """The whole ``scact translate`` step; returns the written paths by name.
 
-    Each modality's cells are the reference the other's mapped embeddings are decoded among
-    (``translation_neighbours``, None: the model's default; 0 decodes the mapped embedding itself).
+    Each modality's training cells (all cells without a held-out split, ``obs['split']``) are the
+    reference the other's mapped embeddings are decoded among (``translation_neighbours``, None: the
+    model's default; 0 decodes the mapped embedding itself), so a held-out cell's translation never
+    averages its own partner.
     """
     from scact.errors import input_error
     from scact.io.anndata import read_h5ad, write_h5ad
     from scact.model import SCACT
     from scact.model._model import TRANSLATION_NEIGHBOURS
+    from scact.preprocessing.split import training_mask
 
     if translation_neighbours is None:
         translation_neighbours = TRANSLATION_NEIGHBOURS
@@ -122,6 +125,7 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
     model = SCACT.load(str(model_dir), device=device)
     # the model aligns inputs to its features itself (genes by name, peaks by overlap; absent = 0)
     rna, atac = read_h5ad(rna_path), read_h5ad(atac_path)
+    rna_reference, atac_reference = rna[training_mask(rna)], atac[training_mask(atac)]
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     params = {"model": str(model_dir), "rna": str(rna_path), "atac": str(atac_path), "seed": seed,
@@ -132,7 +136,7 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
     log.info("RNA->ATAC for %d cells x %d peaks", rna.n_obs, len(model.peaks))
     written["rna_to_atac"] = outdir / "rna_to_atac.h5ad"
     form = write_translated_accessibility(
-        model.translate_rna_to_atac(rna, batch_size=batch_size, depth=translation_depth, reference=atac,
+        model.translate_rna_to_atac(rna, batch_size=batch_size, depth=translation_depth, reference=atac_reference,
                                     neighbours=translation_neighbours),
         rna.obs, model.peaks, written["rna_to_atac"], probabilities=probabilities, top_k=top_k, seed=seed,
         params=params)
@@ -140,7 +144,7 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
 
     log.info("ATAC->RNA for %d cells", atac.n_obs)
     translated = np.asarray(model.translate_atac_to_rna(atac, batch_size=batch_size, depth=translation_depth,
-                                                       reference=rna, neighbours=translation_neighbours),
+                                                       reference=rna_reference, neighbours=translation_neighbours),
                             dtype=np.float32)
     atac_to_rna = ad.AnnData(X=translated, obs=atac.obs.copy(), var=model.genes)
     record_provenance(atac_to_rna, "translate_atac_to_rna", params)

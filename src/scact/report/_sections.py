@@ -93,8 +93,9 @@ def _metrics(results: Results) -> pd.DataFrame | None:
     return table
 
 
-def _pairing(metrics: pd.DataFrame | None) -> tuple[str, int, int, int] | None:
-    """(case, RNA cells, ATAC cells, paired cells) from evaluate's ``pairing/*`` rows of metrics.tsv."""
+def _pairing(metrics: pd.DataFrame | None) -> tuple[str, int, int, int, int] | None:
+    """(case, RNA cells, ATAC cells, cells named alike in both, scored pairs) from evaluate's ``pairing/*``
+    rows of metrics.tsv."""
     from scact.evaluation.evaluate import pairing_case
 
     if metrics is None:
@@ -104,7 +105,8 @@ def _pairing(metrics: pd.DataFrame | None) -> tuple[str, int, int, int] | None:
     if not {"rna_cells", "atac_cells", "paired_cells"} <= set(counts):
         return None
     n_rna, n_atac, n_paired = counts["rna_cells"], counts["atac_cells"], counts["paired_cells"]
-    return pairing_case(n_paired, n_rna, n_atac), n_rna, n_atac, n_paired
+    n_scored = counts.get("scored_pairs", n_paired)
+    return pairing_case(n_paired, n_rna, n_atac), n_rna, n_atac, n_paired, n_scored
 
 
 def _pairing_note(metrics: pd.DataFrame | None) -> Note | None:
@@ -112,14 +114,20 @@ def _pairing_note(metrics: pd.DataFrame | None) -> Note | None:
     pairing = _pairing(metrics)
     if pairing is None:
         return None
-    case, n_rna, n_atac, n_paired = pairing
+    case, n_rna, n_atac, n_paired, n_scored = pairing
     if case == "unpaired":
         return Note(f"Unpaired data: {n_rna:,} RNA cells and {n_atac:,} ATAC cells, no cell named alike in both "
                     "modalities. Alignment is scored by pairing-free metrics on all cells; translation scores "
                     "against the truth are not available (no paired cells).")
+    if n_scored < n_paired:
+        return Note(f"{case.capitalize()} data: {n_paired:,} cells are named alike in both modalities (of "
+                    f"{n_rna:,} RNA and {n_atac:,} ATAC cells). {n_scored:,} of them were held out from training "
+                    "(neither modality trained) and are the only cells scored; every reference the baselines "
+                    "average or search holds training cells only. The pairing is never used in training.")
     return Note(f"{case.capitalize()} data: {n_paired:,} cells are named alike in both modalities (of {n_rna:,} "
-                f"RNA and {n_atac:,} ATAC cells). Translations are scored on these {n_paired:,} paired cells; "
-                "alignment metrics other than FOSCTTM use all cells. The pairing is never used in training.")
+                f"RNA and {n_atac:,} ATAC cells). Translations are scored on these {n_paired:,} paired cells "
+                "in-sample (no held-out split); alignment metrics other than FOSCTTM use all cells. The pairing "
+                "is never used in training.")
 
 
 def _metric_table(writer, metrics, prefixes, name, title) -> object | None:
@@ -321,18 +329,25 @@ def _roc_figure(writer, roc: pd.DataFrame):
     name = "translation_roc_per_type" if by_type else "translation_roc"
     title = "RNA->ATAC ROC per cell type" if by_type else "RNA->ATAC ROC, all peaks and cells"
     return writer.figure(fig, name, title, roc, "Translated peak probabilities scored against the observed "
-                                                 "accessibility of the paired cell (paper Fig. 4A).")
+                                                 "accessibility of the paired cell (paper Fig. 4A); held-out "
+                                                 "cells only when the run held cells out of training.")
 
 
 def _per_type_roc(rna_to_atac_path, atac) -> pd.DataFrame | None:
-    """ROC curves per cell type on the paired cells (same name in both modalities), subsampled."""
+    """ROC curves per cell type on the paired cells (same name in both modalities; the held-out ones when
+    the inputs carry a held-out split, as the evaluation scores them), subsampled."""
     from sklearn.metrics import roc_curve
+
+    from scact.preprocessing.split import HELDOUT, stored_roles
 
     translated = _open_translation(rna_to_atac_path)
     labels = _labels(atac)
     if translated is None or labels is None:
         return None
     common = pd.Index(translated.obs_names).intersection(atac.obs_names)
+    roles = stored_roles(atac)
+    if roles is not None:
+        common = common.intersection(pd.Index(atac.obs_names)[roles == HELDOUT])
     if len(common) < 10 or translated.n_vars != atac.n_vars:
         return None
     common = common[_subsample(len(common), 1000)]

@@ -6,7 +6,9 @@
   ``per_barcode_metrics.csv``, ``atac_peaks.bed``;
 - ``annotation/tss.bed`` (TSS windows 1,000 bp upstream to 100 bp downstream, as CellOracle's tables), ``annotation/genes.gtf``, ``annotation/chrom.sizes``;
 - ``markers.tsv`` (cell_type, gene), ``cell_labels.csv`` (barcode, label: the true types),
-  ``ground_truth_cells.tsv``, ``ground_truth_links.tsv``, ``simulation.json``;
+  ``ground_truth_cells.tsv`` (with ``program_<k>`` score columns when programs are planted),
+  ``ground_truth_links.tsv``, ``ground_truth_programs.tsv`` (with programs: program, gene, chrom, start,
+  end of every program peak), ``simulation.json``;
 - ``samplesheet.csv`` with absolute ``input`` paths (Nextflow and ``scact run`` resolve relative paths
   against the launch directory, so absolute paths work from anywhere): one multiome row (the folder), or with ``split`` an RNA-only row (``gex_filtered_feature_bc_matrix.h5``) and an
   ATAC-only row (``atac_fragments.tsv.gz``) of the same sample id, so the unpaired input path is used
@@ -20,6 +22,10 @@ peak -> gene links (a linked gene's expression is multiplied by ``exp(effect)`` 
 locus in that cell); fragments concentrated on open peaks (promoter peaks centred on the TSS) over a
 uniform background; low-quality barcodes (few UMIs, few fragments, or background only so no TSS
 enrichment); doublets (the sum of two cells of different types); empty barcodes (fragments only).
+With ``n_programs`` (0 in the presets but ``programs``): continuous programs inside types, i.e. variation
+that both modalities of a cell share beyond its type, so that a model that matches cells inside types can
+be told from a label lookup (``SimulationConfig``; truth in ``ground_truth_programs.tsv`` and the cells'
+``program_<k>`` scores).
 """
 from __future__ import annotations
 
@@ -38,14 +44,14 @@ import scipy.sparse as sp
 from scact.errors import input_error
 from scact.io.atomic import atomic_path, write_text
 from scact.io.tenx import write_10x_h5
+from scact.simulate._generate import (FragmentWindow, peak_cut_sites, planted_matrices, rna_counts,
+                                      tss_fragment_counts, window_fragments)
 from scact.simulate._layouts import TENX_LAYOUTS, write_tenx_layouts
-from scact.simulate._generate import (FragmentWindow, peak_cut_sites, rna_counts, tss_fragment_counts,
-                                      window_fragments)
 from scact.simulate._model import SimulationConfig, Truth, build_truth
 from scact.simulate._variants import VARIANTS, write_samplesheet_variants
 
-__all__ = ["PRESETS", "TENX_LAYOUTS", "VARIANTS", "SimulationConfig", "config_from_preset", "simulate_dataset",
-           "write_samplesheet_variants", "write_tenx_layouts"]
+__all__ = ["PRESETS", "TENX_LAYOUTS", "VARIANTS", "SimulationConfig", "build_truth", "config_from_preset",
+           "planted_matrices", "simulate_dataset", "write_samplesheet_variants", "write_tenx_layouts"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,8 @@ PRESETS: dict[str, dict] = {
                     median_fragments=2500, median_umis=1500),
     "demo": dict(n_cells=2000, n_genes=1000, n_peaks=4000, n_chromosomes=4, n_cell_types=5),
     "large": dict(n_cells=100_000, n_genes=2000, n_peaks=8000, n_chromosomes=4, n_cell_types=8),
+    "programs": dict(n_cells=2000, n_genes=1000, n_peaks=4000, n_chromosomes=4, n_cell_types=5, n_programs=3,
+                     program_strength=1.5),
 }
 
 MATRIX = "filtered_feature_bc_matrix.h5"
@@ -234,6 +242,13 @@ def _write_tables(outdir: Path, truth: Truth) -> None:
     _write_tsv(outdir / "cell_labels.csv", pd.DataFrame({"barcode": cells["barcode"], "label": cells["cell_type"]}),
                sep=",")
     _write_tsv(outdir / "ground_truth_cells.tsv", cells)
+    if len(truth.programs):
+        in_program = np.flatnonzero(truth.program_peak >= 0)
+        _write_tsv(outdir / "ground_truth_programs.tsv", pd.DataFrame({
+            "program": truth.program_peak[in_program] + 1,
+            "gene": genes["gene"].to_numpy()[peaks["gene"].to_numpy()[in_program]],
+            "chrom": peaks["chrom"].to_numpy()[in_program], "start": peaks["start"].to_numpy()[in_program],
+            "end": peaks["end"].to_numpy()[in_program]}))
     links = truth.links
     linked_peaks = peaks.iloc[links["peak"].to_numpy()]
     _write_tsv(outdir / "ground_truth_links.tsv", pd.DataFrame({

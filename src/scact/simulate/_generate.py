@@ -109,9 +109,9 @@ def tss_fragment_counts(truth: Truth, fragments: FragmentWindow) -> np.ndarray:
 
 
 def rna_counts(truth: Truth) -> sp.csr_matrix:
-    """Barcodes x genes UMI counts. A latent cell's expression is its type's mean, raised by the open
-    linked peaks of that cell (``exp(sum effect)``), with gamma noise (negative binomial counts); a
-    doublet barcode sums the counts of its two latent cells."""
+    """Barcodes x genes UMI counts. A latent cell's expression is its type's mean, moved by its program
+    scores (program genes) and raised by the open linked peaks of that cell (``exp(sum effect)``), with
+    gamma noise (negative binomial counts); a doublet barcode sums the counts of its two latent cells."""
     genes = truth.genes
     is_mt = (genes["chrom"] == "chrM").to_numpy()
     links = truth.links
@@ -126,7 +126,7 @@ def rna_counts(truth: Truth) -> sp.csr_matrix:
         effects.append((window, row.gene_lo, row.gene_hi, effect))
     blocks = []
     for chunk, lo, hi in truth.cell_chunks():
-        log_rate = truth.gene_log_mean[truth.latent_type[lo:hi]].copy()
+        log_rate = truth.gene_log_mean[truth.latent_type[lo:hi]] + truth.program_log_shift(lo, hi)
         for window, gene_lo, gene_hi, effect in effects:
             open_ = truth.accessibility(chunk, lo, hi, window)
             log_rate[:, gene_lo:gene_hi] += open_.astype(np.float32) @ effect
@@ -144,3 +144,19 @@ def rna_counts(truth: Truth) -> sp.csr_matrix:
     to_barcode = sp.csr_matrix((np.ones(truth.n_latent, np.int32), (truth.latent_barcode, np.arange(truth.n_latent))),
                                shape=(len(truth.barcodes), truth.n_latent))
     return (to_barcode @ latent).tocsr()
+
+
+def planted_matrices(truth: Truth) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The matrix cells' UMI counts (cells x genes) and planted open/closed states (cells x peaks, what a
+    perfect ATAC assay would read), without fragments: paired data straight from the truth, for tests of
+    evaluation protocols and models that need no QC or peak calling."""
+    cells = truth.cell_barcodes
+    counts = rna_counts(truth)[cells]
+    n_cells = truth.config.n_cells  # the first latent cells are the matrix cells, in the order of cells
+    rows = []
+    for chunk, lo, hi in truth.cell_chunks():
+        if lo >= n_cells:
+            break
+        states = [truth.accessibility(chunk, lo, hi, w) for w in range(len(truth.windows))]
+        rows.append(sp.csr_matrix(np.hstack(states)[: n_cells - lo], dtype=np.float32))
+    return counts.tocsr(), sp.vstack(rows, format="csr")

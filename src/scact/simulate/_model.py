@@ -28,7 +28,7 @@ CHRM_SIZE = 16_299
 LOW_QUALITY_KINDS = ("low_umis", "low_fragments", "low_tss_enrichment")
 
 # Purposes that seed independent random streams.
-_PARAMS, _ACCESS, _FRAGMENTS, _RNA, _READS = 0, 1, 2, 3, 4
+_PARAMS, _ACCESS, _FRAGMENTS, _RNA, _READS, _PROGRAMS = 0, 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ class SimulationConfig:
     empty_fraction: float = 0.2
     median_fragments: int = 3000
     median_umis: int = 2500
+    #: continuous programs inside types: each cell has a score per program (standard normal, independent of
+    #: its type) that moves the log-odds of the program's peaks and the log expression of its genes by
+    #: ``program_strength`` per unit, in both modalities of the same cell
+    n_programs: int = 0
+    program_strength: float = 1.0
 
     def check(self) -> None:
         """Refuse sizes the layout cannot hold, naming the option to change."""
@@ -62,6 +67,8 @@ class SimulationConfig:
              f"must be at most {SLOTS - 1} per gene (one peak per {SLOT} bp slot)"),
             (self.n_genes - n_mt_genes(self.n_genes) >= self.n_chromosomes, "--n-genes",
              "needs at least one gene per chromosome"),
+            (0 <= self.n_programs <= 10, "--n-programs", "must be between 0 and 10"),
+            (self.program_strength >= 0, "--program-strength", "must be 0 or more"),
         ]
         for ok, option, problem in checks:
             if not ok:
@@ -97,6 +104,9 @@ class Truth:
     barcodes: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # every barcode, sorted
     cell_barcodes: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # rows of the matrix
     cells: pd.DataFrame | None = None  # ground truth of the matrix barcodes
+    programs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["program", "gene"]))
+    program_peak: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # program of each peak or -1
+    program_score: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # latent cells x programs
 
     @property
     def n_latent(self) -> int:
@@ -111,7 +121,21 @@ class Truth:
         row = self.windows.iloc[window]
         rng = np.random.default_rng([self.config.seed, _ACCESS, chunk, window])
         probs = self.open_probability[:, row.peak_lo:row.peak_hi][self.latent_type[start:stop]]
+        program = self.program_peak[row.peak_lo:row.peak_hi] if len(self.program_peak) else np.zeros(0, int)
+        cols = np.flatnonzero(program >= 0)
+        if len(cols):
+            p = probs[:, cols]
+            shift = self.config.program_strength * self.program_score[start:stop][:, program[cols]]
+            probs[:, cols] = 1.0 / (1.0 + (1.0 - p) / p * np.exp(-shift))
         return rng.random(probs.shape, dtype=np.float32) < probs
+
+    def program_log_shift(self, start: int, stop: int) -> np.ndarray:
+        """Latent cells ``start:stop`` x genes: the programs' change of log expression (0 without programs)."""
+        shift = np.zeros((stop - start, len(self.genes)), np.float32)
+        for program, genes in self.programs.groupby("program"):
+            shift[:, genes["gene"].to_numpy()] += (self.config.program_strength
+                                                   * self.program_score[start:stop, program, None])
+        return shift
 
 
 def _genome(config: SimulationConfig, rng: np.random.Generator):
@@ -226,7 +250,33 @@ def build_truth(config: SimulationConfig) -> Truth:
     truth = Truth(config, chrom_sizes, genes, peaks, windows, cell_types, markers, open_probability,
                   peak_weight, links, gene_log_mean.astype(np.float32))
     _draw_cells(truth, rng)
+    _draw_programs(truth, np.setdiff1d(linked, all_markers))
     return truth
+
+
+def _draw_programs(truth: Truth, candidates: np.ndarray) -> None:
+    """Programs: disjoint sets of linked non-marker genes (with every peak of their loci) and each latent
+    cell's score per program, from their own random stream (the other draws do not change)."""
+    n_programs = truth.config.n_programs
+    truth.program_peak = np.full(len(truth.peaks), -1)
+    truth.program_score = np.zeros((truth.n_latent, n_programs), np.float32)
+    if n_programs == 0:
+        return
+    rng = np.random.default_rng([truth.config.seed, _PROGRAMS])
+    per_program = max(1, min(len(candidates) // (2 * n_programs), 25))
+    if len(candidates) < n_programs:
+        raise input_error("--n-programs", f"needs at least one linked non-marker gene per program "
+                                          f"({len(candidates)} for {n_programs})")
+    chosen = rng.permutation(candidates)[: per_program * n_programs]
+    program = np.repeat(np.arange(n_programs), per_program)[: len(chosen)]
+    truth.programs = pd.DataFrame({"program": program, "gene": chosen}).sort_values(
+        ["program", "gene"], ignore_index=True)
+    peak_gene = truth.peaks["gene"].to_numpy()
+    for p, gene_set in truth.programs.groupby("program")["gene"]:
+        truth.program_peak[np.isin(peak_gene, gene_set.to_numpy())] = p
+    truth.program_score = rng.standard_normal((truth.n_latent, n_programs)).astype(np.float32)
+    for p in range(n_programs):
+        truth.cells[f"program_{p + 1}"] = truth.program_score[: truth.config.n_cells, p].round(4)
 
 
 def _draw_cells(truth: Truth, rng: np.random.Generator) -> None:
