@@ -69,6 +69,8 @@ def run_command(name: str, argv: list[str] | None = None, prog: str | None = Non
         args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # matplotlib's font fallback notes ("findfont: ... not found") are not the user's problem
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     try:
         _module(name).run(args)
     except ScactInputError as err:
