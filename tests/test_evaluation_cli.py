@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from scact.cli import run_command
-from scact.evaluation import metrics, translation
+from scact.evaluation import metrics
 from scact.io.translated import write_translated_accessibility
+from scact.translation import joint_embedding
 
 from test_evaluation_baselines import make_paired
 
@@ -28,9 +29,9 @@ def translated(tmp_path):
                var=rna.var).write_h5ad(tmp_path / "atac_to_rna.h5ad")
     z = rng.normal(size=(rna.n_obs, 5)) + 3 * pd.get_dummies(rna.obs["cell_type"]).to_numpy() @ rng.normal(
         size=(3, 5))
-    joint = translation.joint_embedding(z, z + 0.01, z, z - 0.01, rna.obs, atac.obs, "cell_type",
-                                        expression=np.vstack([expr[:, :2], expr[:, :2]]),
-                                        expression_genes=list(rna.var_names[:2]))
+    joint = joint_embedding(z, z + 0.01, z, z - 0.01, rna.obs, atac.obs, "cell_type",
+                            expression=np.vstack([expr[:, :2], expr[:, :2]]),
+                            expression_genes=list(rna.var_names[:2]))
     joint.write_h5ad(tmp_path / "joint_embedding.h5ad")
     return tmp_path, probs
 

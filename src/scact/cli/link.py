@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from scact.io.translated import PROBABILITY_LAYER, READ_LAYERS
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--rna", required=True, help="rna.h5ad (log-normalised expression)")
@@ -20,7 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--annotation", required=True, help="TSS BED (chrom,start,end,gene[,score,strand]) or GTF")
     parser.add_argument("--rna-to-atac", help="translated ATAC of the RNA cells (rna_to_atac.h5ad)")
     parser.add_argument("--atac-to-rna", help="translated RNA of the ATAC cells (atac_to_rna.h5ad)")
-    parser.add_argument("--translated-layer", default="probabilities", choices=["probabilities", "X"],
+    parser.add_argument("--translated-layer", default=PROBABILITY_LAYER, choices=list(READ_LAYERS),
                         help="what of --rna-to-atac to correlate: its peak probabilities in whichever form "
                              "translate stored them (its X when none are stored), or X (the sampled profiles)")
     parser.add_argument("--genes", help="comma-separated genes (default: every RNA gene with a TSS)")
@@ -35,11 +37,6 @@ def add_arguments(parser) -> None:
                                              "else the 6 genes with most observed/translated links)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the metacell draw")
     parser.add_argument("--outdir", default=".", help="output folder")
-
-
-def translated_use(layer: str) -> str:
-    """--translated-layer as the reader's ``use``."""
-    return "samples" if layer == "X" else "probabilities"
 
 
 def _split(text):
@@ -75,7 +72,7 @@ def run(args) -> None:
     if args.rna_to_atac:
         if not Path(args.rna_to_atac).is_file():
             raise input_error(args.rna_to_atac, "file not found")
-        translated = TranslatedAccessibility(args.rna_to_atac, translated_use(args.translated_layer))
+        translated = TranslatedAccessibility(args.rna_to_atac, READ_LAYERS[args.translated_layer])
         translated_peaks = peak_coordinates(translated.var, args.rna_to_atac)
         sources.append({"name": "rna_translated_atac", "expression": rna, "accessibility": translated,
                         "peaks": translated_peaks, "embedding": rna_embedding})

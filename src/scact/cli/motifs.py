@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scact.io.translated import PROBABILITY_LAYER, READ_LAYERS
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--atac", required=True, help="atac.h5ad (binary peaks with var chrom/start/end)")
     parser.add_argument("--fasta", help="genome FASTA of the peaks (plain or bgzip; .fai made if missing)")
     parser.add_argument("--rna-to-atac", help="translated ATAC of the RNA cells (rna_to_atac.h5ad)")
     parser.add_argument("--rna", help="rna.h5ad: cell types of the translated cells when --rna-to-atac lacks them")
-    parser.add_argument("--translated-layer", default="probabilities", choices=["probabilities", "X"],
+    parser.add_argument("--translated-layer", default=PROBABILITY_LAYER, choices=list(READ_LAYERS),
                         help="what of --rna-to-atac to score: its peak probabilities in whichever form "
                              "translate stored them (its X when none are stored), or X (the sampled profiles)")
     parser.add_argument("--labels-key", default="cell_type", help="obs column with the cell types")
@@ -103,14 +105,13 @@ def _translated(args, atac):
     """Blocks of the translated ATAC (columns in --atac's peak order) and the translated cells' types."""
     from pathlib import Path
 
-    from scact.cli.link import translated_use
     from scact.errors import input_error
     from scact.io.anndata import read_h5ad
     from scact.io.translated import TranslatedAccessibility
 
     if not Path(args.rna_to_atac).is_file():
         raise input_error(args.rna_to_atac, "file not found")
-    translated = TranslatedAccessibility(args.rna_to_atac, translated_use(args.translated_layer))
+    translated = TranslatedAccessibility(args.rna_to_atac, READ_LAYERS[args.translated_layer])
     columns = translated.var_names.get_indexer(atac.var_names)
     if (columns < 0).any():
         raise input_error(args.rna_to_atac, f"{int((columns < 0).sum())} peaks of {args.atac} are absent",

@@ -40,7 +40,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from scact.evaluation.translation import run_translate
+    from scact.translation import run_translate
 
     run_translate(model_dir=Path(args.model), rna_path=Path(args.rna), atac_path=Path(args.atac),
                   outdir=Path(args.outdir), probabilities=args.probabilities, top_k=args.top_k,

@@ -31,6 +31,9 @@ from scact.io.provenance import record_provenance
 PROBABILITY_FORMS = ("auto", "float32", "float16", "topk", "none")
 PROBABILITY_LAYER = "probabilities"
 REST_COLUMN = "probability_rest"
+#: What a reading command's ``--translated-layer`` may name, as the reader's ``use``: the stored
+#: probabilities (whatever their form) or ``X`` (the sampled profiles).
+READ_LAYERS = {PROBABILITY_LAYER: "probabilities", "X": "samples"}
 #: ``auto`` stores dense probabilities up to this many cells x peaks entries (400 MB as float32).
 DENSE_LIMIT = 100_000_000
 #: Peaks kept per cell by the ``topk`` form (at most the number of peaks).

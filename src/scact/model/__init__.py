@@ -1,4 +1,4 @@
 """The scACT model: autoencoders, latent mappings and per-cell-type discriminators (see ``SCACT``)."""
-from scact.model._model import MODEL_FORMAT_VERSION, SCACT
+from scact.model._model import MODEL_FORMAT_VERSION, SCACT, TRANSLATION_NEIGHBOURS
 
-__all__ = ["SCACT", "MODEL_FORMAT_VERSION"]
+__all__ = ["SCACT", "MODEL_FORMAT_VERSION", "TRANSLATION_NEIGHBOURS"]

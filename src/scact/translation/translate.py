@@ -1,4 +1,4 @@
-"""Products of a trained model: translations both ways and the joint embedding, written to disk.
+"""The ``scact translate`` step: a trained model's translations both ways and the joint embedding, on disk.
 
 RNA->ATAC translations are streamed block by block into ``rna_to_atac.h5ad`` by
 :func:`scact.io.translated.write_translated_accessibility` (sampled profiles in X, probabilities in the
@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from scact.io.atomic import atomic_path
 from scact.io.provenance import record_provenance
 from scact.io.translated import DEFAULT_TOP_K, write_translated_accessibility
+from scact.preprocessing.markers import marker_genes
+from scact.translation.plots import plot_joint_embedding
 
 log = logging.getLogger(__name__)
+
 
 def joint_embedding(z_rna_own, z_atac_in_rna, z_atac_own, z_rna_in_atac, rna_obs: pd.DataFrame,
                     atac_obs: pd.DataFrame, labels_key: str, expression: np.ndarray | None = None,
@@ -52,43 +54,6 @@ def joint_embedding(z_rna_own, z_atac_in_rna, z_atac_own, z_rna_in_atac, rna_obs
     return adata
 
 
-def plot_joint_embedding(adata: ad.AnnData, outdir, markers=()) -> list[Path]:
-    """PNGs of both UMAPs coloured by modality, cell type and (if stored) marker genes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import scanpy as sc
-
-    written = []
-    outdir = Path(outdir)
-    for space in ("rna_latent", "atac_latent"):
-        colours = ["modality", "cell_type"] + [g for g in markers if g in adata.var_names]
-        for colour in colours:
-            fig = sc.pl.embedding(adata, basis=f"X_umap_{space}", color=colour, show=False,
-                                  return_fig=True, frameon=False, title=f"{colour} ({space.replace('_', ' ')})")
-            name = "markers_" + colour if colour not in ("modality", "cell_type") else colour
-            target = outdir / f"umap_{space}_{name}.png"
-            with atomic_path(target) as tmp:
-                fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-            plt.close(fig)
-            written.append(target)
-    return written
-
-
-def marker_genes(expression, gene_names, labels, per_type: int = 2) -> list[str]:
-    """Top genes per type by a one-vs-rest Welch t statistic (for colouring plots)."""
-    from scact.evaluation.metrics import one_vs_rest_t
-
-    dense = expression.toarray() if sp.issparse(expression) else np.asarray(expression)
-    chosen = []
-    for t in one_vs_rest_t(dense, np.asarray(labels)).values():
-        for i in np.argsort(-t)[:per_type]:
-            if gene_names[i] not in chosen:
-                chosen.append(gene_names[i])
-    return chosen
-
-
 def expression_on(adata, genes) -> np.ndarray:
     """Dense cells x ``genes`` of ``adata.X`` (genes absent from ``adata`` are 0): few genes only."""
     pos = adata.var_names.astype(str).get_indexer(pd.Index(genes).astype(str))
@@ -113,8 +78,7 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
     """
     from scact.errors import input_error
     from scact.io.anndata import read_h5ad, write_h5ad
-    from scact.model import SCACT
-    from scact.model._model import TRANSLATION_NEIGHBOURS
+    from scact.model import SCACT, TRANSLATION_NEIGHBOURS
     from scact.preprocessing.split import training_mask
 
     if translation_neighbours is None:
