@@ -19,7 +19,7 @@ from PIL import Image
 
 from scact.cli import run_command
 from scact.evaluation.metrics import dense_blocks
-from scact.io.translated import write_translated_accessibility
+from scact.io.translated import TranslatedAccessibility, write_translated_accessibility
 
 SECTIONS = ("qc", "training", "alignment", "translation", "perturbation", "run")
 
@@ -74,9 +74,7 @@ def _write_results(root):
                                                              "keys": {"labels": "cell_type"}, "n_genes": n_genes,
                                                              "n_peaks": n_peaks, "label_names": list(types)}))
     probabilities = np.clip(accessible * 0.7 + rng.random((n, n_peaks)) * 0.3, 0, 1).astype(np.float32)
-    r2a = ad.AnnData(sp.csr_matrix(probabilities > 0.5, dtype=np.float32), obs=obs.copy(), var=peaks.copy(),
-                     layers={"probabilities": probabilities})
-    r2a.write_h5ad(root / "translate/rna_to_atac.h5ad")
+    write_translated_accessibility(dense_blocks(probabilities, 32)(), obs, peaks, root / "translate/rna_to_atac.h5ad")
     ad.AnnData(np.log1p(expression) + rng.normal(0, 0.1, expression.shape).astype(np.float32), obs=obs.copy(),
                var=pd.DataFrame(index=genes)).write_h5ad(root / "translate/atac_to_rna.h5ad")
     joint_obs = pd.DataFrame({"cell": cells * 2, "modality": ["rna"] * n + ["atac"] * n,
@@ -164,10 +162,10 @@ def test_report_reads_every_stored_form(tmp_path, form):
     results = tmp_path / "results"
     _write_results(results)
     path = results / "translate/rna_to_atac.h5ad"
-    written = ad.read_h5ad(path)
+    with TranslatedAccessibility(path) as written:
+        probabilities, obs, var = written.read_rows(np.arange(written.n_obs)), written.obs, written.var
     path.unlink()
-    write_translated_accessibility(dense_blocks(written.layers["probabilities"], 32)(), written.obs, written.var,
-                                   path, probabilities=form, top_k=25)
+    write_translated_accessibility(dense_blocks(probabilities, 32)(), obs, var, path, probabilities=form, top_k=25)
     outdir, page = _report(tmp_path, results)
     for name in ("translation_roc_per_type", "translation_accessibility_per_type"):
         assert len(pd.read_csv(outdir / "report_tables" / f"{name}.tsv", sep="\t")) > 0, name

@@ -173,7 +173,7 @@ def _links(rs, significant=None):
 def test_link_plots_survive_degenerate_correlations(tmp_path, rs):
     from scact.perturbation.linkage import plot_gene_links
     from scact.report._document import Writer
-    from scact.report._sections import _link_figure
+    from scact.report._perturbation import _link_figure
 
     links = _links(rs)
     plot_gene_links(links, "G", tmp_path / "G_links.png", window=100_000)
@@ -196,9 +196,9 @@ def test_constant_profiles_give_nan_correlation_and_no_significant_link():
 
 
 def test_report_group_means_of_an_empty_group_are_nan():
-    from scact.report._sections import _group_means
+    from scact.evaluation.per_type import group_means
 
-    means = _group_means(np.ones((4, 3)), np.array(["a", "a", "b", "b"]), ["a", "c"])
+    means = group_means(np.ones((4, 3)), np.array(["a", "a", "b", "b"]), ["a", "c"])
     assert means.shape == (2, 3) and np.isnan(means[1]).all() and (means[0] == 1).all()
 
 

@@ -5,11 +5,15 @@ import datetime
 import logging
 from pathlib import Path
 
+from scact.report._alignment import alignment_section
 from scact.report._document import Section, Writer, write_html
 from scact.report._inputs import Results, read_table
 from scact.report._multiqc import write_multiqc
+from scact.report._perturbation import perturbation_section
 from scact.report._qc import qc_counts, qc_section
 from scact.report._runinfo import run_section
+from scact.report._training import training_section
+from scact.report._translation import translation_section
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +35,6 @@ def build_report(results: Path | None, outdir: Path = Path("."), samplesheet: Pa
                  params: Path | None = None, versions: list[Path] | None = None,
                  title: str = "scACT report") -> Path:
     """Write ``scact_report.html``, report_figures/, report_tables/ and *_mqc files into ``outdir``."""
-    from scact.report._sections import alignment_section, perturbation_section, training_section, translation_section
-
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     found = Results(results)
