@@ -296,6 +296,13 @@ def _duration(seconds: float) -> str:
         f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def task_folder_name(process: str, tag: str = "") -> str:
+    """A task's folder under ``work/``: its step's number, process and tag (the sample), never its position in
+    the run, so that adding, removing or reordering samplesheet rows leaves the other tasks' folders, and
+    what ``--resume`` reuses, where they were."""
+    return f"{STEP_ORDER.index(process) + 1:02d}_{process}" + (f"_{tag}" if tag else "")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -365,7 +372,7 @@ class LocalRunner:
         """Run ``bin/scact_<command>.py args`` for ``process`` in a fresh folder with ``stage`` linked in
         (and ``nested``: files linked into subfolders, as Nextflow's ``stageAs: 'dir/??/*'``)."""
         command = process.removeprefix("SCACT_").lower()
-        name = f"{len(self.trace) + 1:02d}_{process}" + (f"_{tag}" if tag else "")
+        name = task_folder_name(process, tag)
         label = f"[{STEP_ORDER.index(process) + 1:>2}/{len(STEP_ORDER)}] {process}" + (f" ({tag})" if tag else "")
         workdir = self.outdir / "work" / name
         staged = [(folder / path.name, path) for folder, paths in [(Path("."), stage), *(nested or {}).items()]
