@@ -18,7 +18,7 @@ from scact.errors import ScactInputError
 
 EXIT_BAD_INPUT = 2
 #: A CUDA out-of-memory (EX_TEMPFAIL): Nextflow retries SCACT_TRAIN with a smaller --batch-size on it
-#: (conf/modules.config), so it must differ from every other failure.
+#: (the step table, scact.steps), so it must differ from every other failure.
 EXIT_CUDA_OUT_OF_MEMORY = 75
 
 
