@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
-from atac_simulation import parsed_atac_h5ad
+from scact.simulate import parsed_atac_h5ad
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.io.annotation import read_annotation

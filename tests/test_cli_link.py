@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _planted import simulate_planted
+from scact.simulate import planted_links
 from scact.cli import run_command
 from scact.evaluation.metrics import dense_blocks
 from scact.io.translated import write_translated_accessibility
 
 
 def write_inputs(tmp_path, form="float32"):
-    rna, atac, tss, truth = simulate_planted(n_cells=500)
+    rna, atac, tss, truth = planted_links(n_cells=500)
     rna.write_h5ad(tmp_path / "rna.h5ad")
     atac.write_h5ad(tmp_path / "atac.h5ad")
     bed = pd.DataFrame({"chrom": tss["chrom"], "start": tss["tss"] - 500, "end": tss["tss"] + 500,

@@ -3,7 +3,7 @@ import anndata as ad
 import pandas as pd
 import pytest
 
-from _model_data import planted_modalities
+from scact.simulate import planted_modalities
 from scact.cli import run_command
 from scact.model import SCACT
 

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
-from _model_data import planted_modalities
+from scact.simulate import planted_modalities
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.model import SCACT

@@ -3,13 +3,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _planted import TinyTranslator, simulate_planted
+from scact.simulate import planted_links
+from tiny_translator import TinyTranslator
 from scact.perturbation.perturb import perturb_genes
 
 
 @pytest.fixture(scope="module")
 def planted():
-    rna, atac, tss, truth = simulate_planted()
+    rna, atac, tss, truth = planted_links()
     return rna, atac, tss, truth, TinyTranslator(rna, atac)
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from rna_fixtures import planted_atac, planted_rna
+from scact.simulate import planted_processed_atac, planted_rna_counts
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.preprocessing.reconcile import reconcile_labels
@@ -37,7 +37,7 @@ def test_no_shared_type_is_refused():
 def rna_processed(tmp_path_factory):
     """rna_qc (no doublets, fast) then rna_process through the commands on planted RNA."""
     folder = tmp_path_factory.mktemp("rna")
-    planted_rna(n_good=300, n_low_quality=20, n_doublets=0, seed=5).write_h5ad(folder / "s1_rna.h5ad")
+    planted_rna_counts(n_good=300, n_low_quality=20, n_doublets=0, seed=5).write_h5ad(folder / "s1_rna.h5ad")
     assert run_command("rna_qc", ["--input", str(folder / "s1_rna.h5ad"), "--outdir", str(folder),
                                   "--no-doublets", "--no-plots", "--no-versions"]) == 0
     assert run_command("rna_process", ["--input", str(folder / "s1_rna_qc.h5ad"), "--outdir", str(folder),
@@ -47,7 +47,7 @@ def rna_processed(tmp_path_factory):
 
 
 def write_atac(folder, types, **kwargs):
-    atac, activity = planted_atac(types=types, **kwargs)
+    atac, activity = planted_processed_atac(types=types, **kwargs)
     atac.write_h5ad(folder / "atac_processed.h5ad")
     activity.write_h5ad(folder / "gene_activity.h5ad")
     return atac

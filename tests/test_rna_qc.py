@@ -5,7 +5,7 @@ import anndata as ad
 import pandas as pd
 import pytest
 
-from rna_fixtures import planted_rna
+from scact.simulate import planted_rna_counts
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.preprocessing.rna import RnaQcParams, qc_sample
@@ -13,7 +13,7 @@ from scact.preprocessing.rna import RnaQcParams, qc_sample
 
 @pytest.fixture(scope="module")
 def planted():
-    return planted_rna(n_good=400, n_low_quality=30, n_doublets=40, seed=0)
+    return planted_rna_counts(n_good=400, n_low_quality=30, n_doublets=40, seed=0)
 
 
 @pytest.fixture(scope="module")

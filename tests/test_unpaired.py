@@ -240,9 +240,9 @@ def test_reconcile_command_refuses_one_type_without_writing_outputs(tmp_path, ca
 
 
 def test_too_few_cells_after_rna_qc_are_refused_at_qc(tmp_path, capsys):
-    from rna_fixtures import planted_rna
+    from scact.simulate import planted_rna_counts
 
-    adata = planted_rna(n_good=40, n_low_quality=5, n_doublets=0, seed=1)
+    adata = planted_rna_counts(n_good=40, n_low_quality=5, n_doublets=0, seed=1)
     path = _write(adata, tmp_path / "s1_rna.h5ad")
     code = run_command("rna_qc", ["--input", str(path), "--outdir", str(tmp_path / "out"), "--no-doublets",
                                   "--min-umis", "1000000000", "--no-versions"])
