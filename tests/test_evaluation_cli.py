@@ -8,13 +8,13 @@ from scact.cli import run_command
 from scact.evaluation import metrics, translation
 from scact.io.translated import write_translated_accessibility
 
-from test_evaluation_baselines import make_paired
+from scact.simulate import planted_paired
 
 
 @pytest.fixture()
 def translated(tmp_path):
     """Inputs plus translate-format outputs made from a noisy truth, so the scores are known to be good."""
-    rna, atac, tss = make_paired(n_cells=150, seed=5)
+    rna, atac, tss = planted_paired(n_cells=150, seed=5)
     rna.write_h5ad(tmp_path / "rna.h5ad")
     atac.write_h5ad(tmp_path / "atac.h5ad")
     tss[["chrom", "start", "end", "gene"]].to_csv(tmp_path / "tss.bed", sep="\t", header=False, index=False)
@@ -37,7 +37,7 @@ def translated(tmp_path):
 
 @pytest.mark.parametrize("form", ["topk", "none"])
 def test_evaluate_reads_every_stored_form(tmp_path, monkeypatch, form):
-    rna, atac, _ = make_paired(n_cells=150, seed=5)
+    rna, atac, _ = planted_paired(n_cells=150, seed=5)
     monkeypatch.chdir(tmp_path)
     rna.write_h5ad("rna.h5ad")
     atac.write_h5ad("atac.h5ad")

@@ -5,6 +5,8 @@ generators here build what one step reads, at the size a unit test needs:
 
 - ``planted_modalities``: unpaired (or paired) RNA and ATAC matrices of shared cell types and a continuous
   state, the inputs of the model;
+- ``planted_paired``: paired RNA and ATAC whose genes and their peaks follow the cell type, with TSSs
+  (evaluation and its baselines);
 - ``planted_links``: paired cells whose genes are driven by planted peaks (linkage, integrated gradients);
 - ``planted_rna_counts``: raw RNA counts with marker-gene types, low-quality barcodes and doublets (RNA QC,
   labels);
@@ -23,12 +25,9 @@ import pandas as pd
 import pysam
 import scipy.sparse as sp
 
-PEAK_WIDTH = 500
-
-
-def _peak_table(chrom, start) -> pd.DataFrame:
-    """Peaks of ``PEAK_WIDTH`` bp as ``var``: chrom, start, end, named ``chrom:start-end``."""
-    var = pd.DataFrame({"chrom": chrom, "start": start, "end": start + PEAK_WIDTH})
+def _peak_table(chrom, start, width: int = 500) -> pd.DataFrame:
+    """Peaks as ``var``: chrom, start, end, named ``chrom:start-end``."""
+    var = pd.DataFrame({"chrom": chrom, "start": start, "end": start + width})
     var.index = [f"{c}:{s}-{e}" for c, s, e in zip(var.chrom, var.start, var.end)]
     return var
 
@@ -81,6 +80,27 @@ def planted_modalities(n_rna=300, n_atac=300, n_genes=60, chrom_peaks=(50, 30, 2
                                        index=[f"a{i}" for i in range(n_atac)]),
                       var=var)
     return rna, atac
+
+
+def planted_paired(n_cells=240, n_genes=60, peaks_per_gene=4, n_types=3, seed=0):
+    """Paired RNA/ATAC: each gene's expression and its nearby peaks' accessibility follow the cell type."""
+    rng = np.random.default_rng(seed)
+    types = rng.integers(n_types, size=n_cells)
+    program = rng.random((n_types, n_genes)) < 0.3
+    expr = rng.poisson(1 + 6 * program[types]).astype(np.float32)
+    rna = ad.AnnData(sp.csr_matrix(np.log1p(expr)),
+                     obs=pd.DataFrame({"cell_type": [f"t{t}" for t in types]},
+                                      index=[f"s:{i}" for i in range(n_cells)]),
+                     var=pd.DataFrame(index=[f"g{j}" for j in range(n_genes)]))
+    p = 0.03 + 0.5 * np.repeat(program[types], peaks_per_gene, axis=1)
+    acc = (rng.random(p.shape) < p).astype(np.float32)
+    starts = np.arange(n_genes * peaks_per_gene) * 1000 + 10_000
+    var = _peak_table("chr1", starts, width=300)
+    atac = ad.AnnData(sp.csr_matrix(acc), obs=rna.obs.copy(), var=var)
+    tss = pd.DataFrame({"chrom": "chr1", "start": 10_000 + np.arange(n_genes) * 1000 * peaks_per_gene,
+                        "gene": [f"g{j}" for j in range(n_genes)]})
+    tss["end"] = tss["start"] + 1
+    return rna, atac, tss
 
 
 #: planted_links: cell types, planted peaks per gene, marker peaks per type.
