@@ -7,6 +7,8 @@ from scact.simulate import planted_modalities
 from scact.cli import run_command
 from scact.model import SCACT
 
+pytestmark = pytest.mark.slow  # trains a model
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

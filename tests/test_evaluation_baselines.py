@@ -16,6 +16,7 @@ def test_gene_activity_links_nearby_peaks():
     np.testing.assert_array_equal(activity[:, genes.index("g0")].toarray().ravel(), expected)
 
 
+@pytest.mark.slow
 def test_type_mean_beats_global_mean_and_harmony_aligns():
     rna, atac, tss = planted_paired()
     activity, genes = baselines.gene_activity(atac, tss, window=1500)
@@ -44,6 +45,7 @@ def test_knn_translation_streams_weighted_means():
     np.testing.assert_allclose(block, [[1.0, 0.5]])
 
 
+@pytest.mark.slow
 def test_liger_joint_embedding_aligns_types():
     """LIGER (optional: requirements/benchmarks_liger.txt) on RNA counts and gene activity."""
     pytest.importorskip("pyliger")

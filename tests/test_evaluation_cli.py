@@ -51,6 +51,7 @@ def test_evaluate_reads_every_stored_form(tmp_path, monkeypatch, form):
     assert table["scACT", "rna_to_atac/auroc_per_peak_median"] > 0.7
 
 
+@pytest.mark.slow
 def test_evaluate_command_writes_the_table(translated, monkeypatch):
     folder, _ = translated
     monkeypatch.chdir(folder)
@@ -70,6 +71,7 @@ def test_evaluate_command_writes_the_table(translated, monkeypatch):
     assert (folder / "versions.yml").exists()
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_missing_labels(translated, monkeypatch, capsys):
     folder, _ = translated
     monkeypatch.chdir(folder)

@@ -218,6 +218,7 @@ def test_nf_test_files_name_existing_scripts_and_processes(repo_root):
                 f"{test_file}: {script} defines no process {named.group(1)}"
 
 
+@pytest.mark.slow
 def test_declared_outputs_are_written_by_the_real_tasks(pipeline_run, repo_root):
     """Every task of the local run (same scripts as the processes) wrote every output its process declares."""
     results, runner, _ = pipeline_run

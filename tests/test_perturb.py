@@ -3,9 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scact.perturbation.perturb import perturb_genes
 from scact.simulate import planted_links
 from tiny_translator import TinyTranslator
-from scact.perturbation.perturb import perturb_genes
+
+pytestmark = pytest.mark.slow  # integrated gradients through a trained translator
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,7 @@ def test_params_come_from_the_nextflow_schema():
         resolve_params({"seed": "x"})
 
 
+@pytest.mark.slow
 def test_real_multiome_and_fragments_parse_then_stop_clearly_at_strict_qc(tmp_path, shared_data):
     """The real PBMC subset (45 genes, median 53 UMIs) is parsed from its .h5mu and its real fragments; the
     paper's 200-UMI threshold then removes every cell, and the run stops with the step and the fix named."""
@@ -76,6 +77,7 @@ def test_generated_files_are_current(repo_root):
     assert all((repo_root / relative).stat().st_mode & 0o111 for relative in generated if relative.startswith("bin/"))
 
 
+@pytest.mark.slow
 def test_fixture_run_executes_every_step_in_order_and_publishes(pipeline_run):
     results, runner, _ = pipeline_run
     executed = list(dict.fromkeys(t.process for t in runner.trace))

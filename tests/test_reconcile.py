@@ -53,6 +53,7 @@ def write_atac(folder, types, **kwargs):
     return atac
 
 
+@pytest.mark.slow
 def test_reconcile_writes_the_training_contract(rna_processed, tmp_path):
     # ATAC misses monocytes: B/T/NK are shared, monocytes are RNA-only and flagged
     atac_in = write_atac(tmp_path, TYPES[:3])
@@ -90,6 +91,7 @@ def test_reconcile_writes_the_training_contract(rna_processed, tmp_path):
     assert ad.read_h5ad(dropped / "rna.h5ad").n_obs == (~monocytes).sum()
 
 
+@pytest.mark.slow
 def test_reconcile_without_shared_type_fails_cleanly(rna_processed, tmp_path, capsys):
     atac = write_atac(tmp_path, TYPES[:2])
     labels = tmp_path / "atac_labels.csv"
@@ -102,6 +104,7 @@ def test_reconcile_without_shared_type_fails_cleanly(rna_processed, tmp_path, ca
     assert not (out / "rna.h5ad").exists() and not (out / "atac.h5ad").exists()
 
 
+@pytest.mark.slow
 def test_gene_activity_of_another_species_names_the_annotation(rna_processed, tmp_path, capsys):
     write_atac(tmp_path, TYPES[:3])
     activity = ad.read_h5ad(tmp_path / "gene_activity.h5ad")

@@ -30,6 +30,7 @@ def _rows(sheet):
     return pd.read_csv(sheet, dtype=str)
 
 
+@pytest.mark.slow
 def test_variants_split_the_cells_into_samples_of_their_own(variant_sheets):
     folder, sheets = variant_sheets
     assert set(sheets) == {"unpaired", "partly_paired", "paired"}
@@ -78,6 +79,7 @@ def _section(page: str, key: str) -> str:
     return page[start:end if end > 0 else None]
 
 
+@pytest.mark.slow
 def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant_sheets, tmp_path_factory):
     results, runner = _run(variant_sheets, "unpaired", tmp_path_factory)
     assert list(dict.fromkeys(t.process for t in runner.trace)) == list(STEP_ORDER)
@@ -104,6 +106,7 @@ def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant
     assert "Observed vs translated links: not available" in _section(page, "perturbation")
 
 
+@pytest.mark.slow
 def test_partly_paired_samplesheet_scores_the_shared_cells(variant_sheets, tmp_path_factory):
     results, runner = _run(variant_sheets, "partly_paired", tmp_path_factory)
     assert list(dict.fromkeys(t.process for t in runner.trace)) == list(STEP_ORDER)
