@@ -4,8 +4,8 @@
 the same order, with the same options and publishing folders: those of the step table ``scact.steps``,
 from which ``conf/modules.config`` is generated (``tests/test_pipeline.py`` checks the order against the
 workflow). Each task runs in its own folder ``<outdir>/work/<NN>_<PROCESS>[_<tag>]/`` with its inputs
-linked in, as Nextflow stages them. Results are then published to ``<outdir>/<step>/``, and ``<outdir>/pipeline_info/`` gets the
-trace of tasks, the parameters and the collected ``software_versions.yml``.
+linked in, as Nextflow stages them. Results are then published to ``<outdir>/<step>/``, and
+``<outdir>/pipeline_info/`` gets the trace of tasks, the parameters and the collected ``software_versions.yml``.
 Parameters and their defaults come from ``nextflow_schema.json``, the file Nextflow validates against.
 """
 from __future__ import annotations
@@ -695,7 +695,8 @@ def _regulation(runner: LocalRunner, model: Path, rna: Path, atac: Path, transla
 def _report(runner: LocalRunner, samplesheet: Path) -> None:
     """SCACT_REPORT over every published result, with the samplesheet, parameters and versions."""
     info = runner.outdir / "pipeline_info"
-    folders = {step.publish_dir for step in STEPS.values() if not step.intermediate} - {STEPS["SCACT_REPORT"].publish_dir}
+    folders = {step.publish_dir for step in STEPS.values() if not step.intermediate}
+    folders.discard(STEPS["SCACT_REPORT"].publish_dir)
     published = [runner.outdir / folder for folder in sorted(folders)
                  if (runner.outdir / folder).is_dir()]
     workdir = runner.task("SCACT_REPORT", ["--results", "results", "--samplesheet", "samplesheet.csv",

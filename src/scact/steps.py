@@ -125,8 +125,9 @@ def modules_config() -> str:
     lines = [MODULES_CONFIG_HEADER.rstrip("\n")]
     for step in STEPS.values():
         folder = f"'{step.publish_dir}'"
-        lines += ["", f"    withName: '{step.process}' {{",
-                  f"        ext.publish_dir = {f'params.save_intermediates ? {folder} : null' if step.intermediate else folder}"]
+        if step.intermediate:
+            folder = f"params.save_intermediates ? {folder} : null"
+        lines += ["", f"    withName: '{step.process}' {{", f"        ext.publish_dir = {folder}"]
         if step.options:
             lines.append("        ext.args = { [")
             lines += [f'            "{option.flag} ${{{option.nextflow_value or "params." + option.param}}}",'

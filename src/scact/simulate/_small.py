@@ -316,8 +316,9 @@ def planted_fragments(outdir: Path, n_good=200, n_low_fragments=25, n_low_tss=25
     tss.to_csv(tss_bed, sep="\t", header=False, index=False)
     at_tss = tss.sample(120, random_state=seed)
     distal = tss.sample(120, random_state=seed + 1)
-    peaks = pd.concat([pd.DataFrame({"chrom": at_tss["chrom"], "start": at_tss["start"] - 250, "end": at_tss["start"] + 250}),
-                       pd.DataFrame({"chrom": distal["chrom"], "start": distal["start"] + 4_000, "end": distal["start"] + 4_500})])
+    peaks = pd.concat([
+        pd.DataFrame({"chrom": at_tss["chrom"], "start": at_tss["start"] - 250, "end": at_tss["start"] + 250}),
+        pd.DataFrame({"chrom": distal["chrom"], "start": distal["start"] + 4_000, "end": distal["start"] + 4_500})])
     peaks = peaks.sort_values(["chrom", "start"]).reset_index(drop=True)
     type_peaks = [np.flatnonzero(rng.random(len(peaks)) < 0.6) for _ in range(3)]
     records, kinds, types, doublet_types = [], {}, {}, {}
@@ -341,7 +342,8 @@ def planted_fragments(outdir: Path, n_good=200, n_low_fragments=25, n_low_tss=25
     good_names = list(good)
     for i in range(n_doublets):
         a, b = rng.choice(len(good_names), 2, replace=False)
-        fa, fb = _cell_fragments(3000, 0.5, type_peaks[a % 3], peaks, rng), _cell_fragments(3000, 0.5, type_peaks[b % 3], peaks, rng)
+        fa = _cell_fragments(3000, 0.5, type_peaks[a % 3], peaks, rng)
+        fb = _cell_fragments(3000, 0.5, type_peaks[b % 3], peaks, rng)
         barcode = f"DBLT{i:04d}-1"
         records.append((barcode, tuple(np.r_[x, y] for x, y in zip(fa, fb))))
         kinds[barcode] = "doublet"
@@ -362,7 +364,8 @@ def planted_fragments(outdir: Path, n_good=200, n_low_fragments=25, n_low_tss=25
 def parsed_atac_h5ad(planted: PlantedFragments, path: Path, sample: str = "sim") -> Path:
     """What ``parse`` writes for a fragments input: every barcode, 0 features."""
     barcodes = planted.kinds.index.to_numpy()
-    obs = pd.DataFrame({"sample": sample, "batch": "b1", "barcode": barcodes}, index=[f"{sample}:{b}" for b in barcodes])
+    obs = pd.DataFrame({"sample": sample, "batch": "b1", "barcode": barcodes},
+                       index=[f"{sample}:{b}" for b in barcodes])
     adata = ad.AnnData(X=sp.csr_matrix((len(barcodes), 0), dtype=np.float32), obs=obs)
     adata.uns["fragments"] = planted.fragments.name
     adata.write_h5ad(path)
