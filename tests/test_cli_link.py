@@ -27,6 +27,7 @@ def write_inputs(tmp_path, form="float32"):
     return truth
 
 
+@pytest.mark.slow
 def test_link_command_writes_all_outputs(tmp_path, capsys):
     write_inputs(tmp_path)
     out = tmp_path / "out"
@@ -53,6 +54,7 @@ def test_link_command_writes_all_outputs(tmp_path, capsys):
     assert (out / "Gene0_links.png").exists() and not (out / "NoSuchGene_links.png").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["topk", "none"])
 def test_link_reads_every_stored_form(tmp_path, form):
     write_inputs(tmp_path, form)

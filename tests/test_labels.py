@@ -11,6 +11,8 @@ from scact.io.anndata import read_h5mu_modality
 from scact.preprocessing.labels import (UNASSIGNED, assign_labels, load_markers, read_label_file)
 from scact.preprocessing.rna import RnaProcessParams, process_rna
 
+pytestmark = pytest.mark.slow  # pegasus marker sets and Leiden on planted RNA
+
 
 @pytest.fixture(scope="module")
 def processed_planted():
@@ -25,7 +27,6 @@ def test_builtin_marker_sets_have_the_expected_types():
     assert "Gad1" in load_markers("mouse_brain")["GABAergic neuron"]["+"]
 
 
-@pytest.mark.slow
 def test_marker_labels_recover_planted_types(processed_planted):
     adata = processed_planted
     scores = assign_labels(adata, markers="human_pbmc")
@@ -35,7 +36,6 @@ def test_marker_labels_recover_planted_types(processed_planted):
     assert accuracy >= 0.95
 
 
-@pytest.mark.slow
 def test_user_marker_file_and_label_file(processed_planted, tmp_path):
     adata = processed_planted.copy()
     marker_file = tmp_path / "markers.tsv"
@@ -53,7 +53,6 @@ def test_user_marker_file_and_label_file(processed_planted, tmp_path):
     assert (adata.obs["cell_type"].iloc[100:] == UNASSIGNED).all()
 
 
-@pytest.mark.slow
 def test_label_file_matching_no_cell_names_the_file(processed_planted, tmp_path):
     label_file = tmp_path / "other_labels.tsv"
     label_file.write_text("AAACGT-1\tT\nCCCGTA-1\tB\n")
@@ -61,13 +60,11 @@ def test_label_file_matching_no_cell_names_the_file(processed_planted, tmp_path)
         read_label_file(label_file, processed_planted)
 
 
-@pytest.mark.slow
 def test_marker_set_without_matching_genes_is_refused(processed_planted):
     with pytest.raises(ScactInputError, match="mouse_brain: none of its marker genes"):
         assign_labels(processed_planted.copy(), markers="mouse_brain")
 
 
-@pytest.mark.slow
 @pytest.mark.realdata
 def test_pbmc_marker_labels_sit_on_their_marker_genes(shared_data):
     adata = read_h5mu_modality(shared_data / "pbmc_multiome_1k" / "rna_atac.h5mu", "rna")

@@ -91,6 +91,7 @@ BREAKAGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("breakage", sorted(BREAKAGES))
 def test_language_server_check_fails_on_broken_copy(language_server, repo_copy, breakage):
     relative, old, new, blamed = BREAKAGES[breakage]
@@ -99,6 +100,7 @@ def test_language_server_check_fails_on_broken_copy(language_server, repo_copy, 
     assert blamed in errors, f"{breakage}: no error for {blamed}; errors: {errors}"
 
 
+@pytest.mark.slow
 def test_language_server_checks_included_config_files(language_server, repo_copy):
     config = repo_copy / "conf" / "broken.config"
     config.parent.mkdir(exist_ok=True)
