@@ -1,5 +1,6 @@
 # `make test` sets up a virtual environment with the pinned dependencies and the pinned Nextflow engine,
-# and runs the whole test suite.
+# and runs the whole test suite; `make test-fast` runs the fast lane (every test not marked slow: no
+# end-to-end pipeline run, no real Nextflow run, no full training), under 2 minutes.
 # `make demo` generates the demo dataset and runs the pipeline on it locally (no Nextflow needed).
 # `make nextflow` resolves the Nextflow engine pinned in requirements/nextflow/pom.xml from Maven Central
 # into $(NEXTFLOW_CACHE)/<version>/ (Java 17 and Maven; see docs/usage.md for offline clusters).
@@ -11,7 +12,7 @@ NEXTFLOW_CACHE ?= .cache/nextflow
 NEXTFLOW_VERSION := $(shell sed -n 's:.*<nextflow.version>\(.*\)</nextflow.version>.*:\1:p' requirements/nextflow/pom.xml)
 NEXTFLOW := $(NEXTFLOW_CACHE)/$(NEXTFLOW_VERSION)/nextflow
 
-.PHONY: install nextflow test demo clean
+.PHONY: install nextflow test test-fast demo clean
 
 install: $(STAMP)
 
@@ -30,6 +31,9 @@ $(NEXTFLOW): requirements/nextflow/pom.xml requirements/nextflow/install.sh
 
 test: $(STAMP) $(NEXTFLOW)
 	SCACT_NEXTFLOW=$(abspath $(NEXTFLOW)) $(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
 
 demo: $(STAMP)
 	$(VENV)/bin/scact simulate --outdir demo_data --preset demo --seed 0

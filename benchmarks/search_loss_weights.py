@@ -7,23 +7,19 @@ label transfer accuracy through the mapping in both directions (15-NN classifier
 modality's latent codes and labels, applied to the other modality's mapped codes), on generated
 data with planted types (two seeds). Labels are what training uses anyway; pairing is never used.
 
-    PYTHONPATH=src:tests python benchmarks/search_loss_weights.py
+    PYTHONPATH=src python benchmarks/search_loss_weights.py
 """
 from __future__ import annotations
 
 import copy
 import itertools
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.neighbors import KNeighborsClassifier
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _model_data import planted_modalities  # noqa: E402
-
-from scact.model import SCACT  # noqa: E402
+from scact.model import SCACT
+from scact.simulate import planted_modalities
 
 GRID = (0.1, 0.5, 1.0, 2.0)
 

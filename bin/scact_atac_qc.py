@@ -1,4 +1,4 @@
 #!/usr/bin/env python3
-"""scact atac_qc (see scact.cli.atac_qc)."""
+"""Nextflow entry point of `scact atac_qc` (see src/scact/cli/atac_qc.py)."""
 from scact.cli import run_script
 run_script("atac_qc")

@@ -1,4 +1,4 @@
 #!/usr/bin/env python3
-"""scact evaluate (see scact/cli/evaluate.py)."""
+"""Nextflow entry point of `scact evaluate` (see src/scact/cli/evaluate.py)."""
 from scact.cli import run_script
 run_script("evaluate")

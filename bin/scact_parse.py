@@ -1,5 +1,4 @@
 #!/usr/bin/env python3
-"""Parse one samplesheet row into per-modality .h5ad files (see `scact parse --help`)."""
+"""Nextflow entry point of `scact parse` (see src/scact/cli/parse.py)."""
 from scact.cli import run_script
-
 run_script("parse")

@@ -1,4 +1,4 @@
 #!/usr/bin/env python3
-"""Nextflow entry point of `scact perturb` (see scact/cli/perturb.py)."""
+"""Nextflow entry point of `scact perturb` (see src/scact/cli/perturb.py)."""
 from scact.cli import run_script
 run_script("perturb")

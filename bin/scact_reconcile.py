@@ -1,5 +1,4 @@
 #!/usr/bin/env python3
-"""Reconcile cell-type labels across modalities and write rna.h5ad, atac.h5ad (see `scact reconcile --help`)."""
+"""Nextflow entry point of `scact reconcile` (see src/scact/cli/reconcile.py)."""
 from scact.cli import run_script
-
 run_script("reconcile")

@@ -1,5 +1,4 @@
 #!/usr/bin/env python3
-"""Build the scACT run report (see `scact report --help`)."""
+"""Nextflow entry point of `scact report` (see src/scact/cli/report.py)."""
 from scact.cli import run_script
-
 run_script("report")

@@ -1,5 +1,4 @@
 #!/usr/bin/env python3
-"""Normalise, cluster and label the RNA cells of all samples (see `scact rna-process --help`)."""
+"""Nextflow entry point of `scact rna_process` (see src/scact/cli/rna_process.py)."""
 from scact.cli import run_script
-
 run_script("rna_process")

@@ -1,5 +1,4 @@
 #!/usr/bin/env python3
-"""RNA cell QC of one sample (see `scact rna-qc --help`)."""
+"""Nextflow entry point of `scact rna_qc` (see src/scact/cli/rna_qc.py)."""
 from scact.cli import run_script
-
 run_script("rna_qc")

@@ -1,4 +1,4 @@
 #!/usr/bin/env python3
-"""Simulate a CellRanger-arc-style multiome sample with planted ground truth (scact simulate)."""
+"""Nextflow entry point of `scact simulate` (see src/scact/cli/simulate.py)."""
 from scact.cli import run_script
 run_script("simulate")

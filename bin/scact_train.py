@@ -1,4 +1,4 @@
 #!/usr/bin/env python3
-"""Train scACT on unpaired rna.h5ad and atac.h5ad (see `scact train --help`)."""
+"""Nextflow entry point of `scact train` (see src/scact/cli/train.py)."""
 from scact.cli import run_script
 run_script("train")

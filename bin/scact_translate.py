@@ -1,4 +1,4 @@
 #!/usr/bin/env python3
-"""scact translate (see scact/cli/translate.py)."""
+"""Nextflow entry point of `scact translate` (see src/scact/cli/translate.py)."""
 from scact.cli import run_script
 run_script("translate")

@@ -1,5 +1,4 @@
 #!/usr/bin/env python3
-"""Check the parameters and the samplesheet (see `scact validate --help`)."""
+"""Nextflow entry point of `scact validate` (see src/scact/cli/validate.py)."""
 from scact.cli import run_script
-
 run_script("validate")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from atac_simulation import PlantedATAC, simulate_atac
+from scact.simulate import PlantedFragments, planted_fragments
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,7 +89,7 @@ def variant_run(variant_sheets, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def planted_atac(tmp_path_factory) -> PlantedATAC:
+def planted_atac(tmp_path_factory) -> PlantedFragments:
     """Generated fragments, peaks and TSS with known cell kinds; each test module writes its own file names
     into its folder."""
-    return simulate_atac(tmp_path_factory.mktemp("planted_atac"))
+    return planted_fragments(tmp_path_factory.mktemp("planted_atac"))

@@ -13,7 +13,6 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
-from atac_simulation import parsed_atac_h5ad
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.io.annotation import read_annotation
@@ -21,6 +20,7 @@ from scact.io.fragments import count_fragments_per_barcode
 from scact.io.tenx import read_10x_h5
 from scact.preprocessing import atac
 from scact.preprocessing.atac_steps import atac_matrix, atac_process, atac_qc, call_peaks
+from scact.simulate import parsed_atac_h5ad
 
 
 def _overlap_fraction(reference: pd.DataFrame, called: pd.DataFrame) -> float:
@@ -57,6 +57,7 @@ def matrix_done(planted_atac, peaks_done):
                        fragments=planted_atac.fragments)
 
 
+@pytest.mark.slow
 def test_qc_removes_planted_low_quality_and_doublets(planted_atac, qc_done):
     folder, kept = qc_done
     kept_barcodes = set(kept.obs["barcode"])
@@ -77,6 +78,7 @@ def test_qc_removes_planted_low_quality_and_doublets(planted_atac, qc_done):
         assert (folder / png).stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_metrics_do_not_depend_on_chunk_size(planted_atac):
     genes = read_annotation(planted_atac.tss_bed)
     whole, lengths = atac.fragment_metrics(planted_atac.fragments, genes)
@@ -86,6 +88,7 @@ def test_metrics_do_not_depend_on_chunk_size(planted_atac):
     assert dict(count_fragments_per_barcode(planted_atac.fragments)) == whole["n_fragments"].to_dict()
 
 
+@pytest.mark.slow
 def test_peaks_recover_planted_peaks_in_genome_order(planted_atac, peaks_done):
     folder, peaks = peaks_done
     assert _overlap_fraction(planted_atac.peaks, peaks) >= 0.9
@@ -98,6 +101,7 @@ def test_peaks_recover_planted_peaks_in_genome_order(planted_atac, peaks_done):
     assert (folder / "macs3_peaks.narrowPeak").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("macs2") is None, reason="MACS2 is installed on its own (docs/atac_preprocessing.md)")
 def test_macs2_recovers_the_same_planted_peaks(planted_atac, qc_done, tmp_path):
     folder, _ = qc_done
@@ -108,6 +112,7 @@ def test_macs2_recovers_the_same_planted_peaks(planted_atac, qc_done, tmp_path):
     assert "MACS version 2.2.9.1" in (tmp_path / "macs2_peaks.xls").read_text()
 
 
+@pytest.mark.slow
 def test_matrix_and_process_recover_cell_types(planted_atac, peaks_done, matrix_done):
     folder, peaks = peaks_done
     matrix = matrix_done
@@ -129,6 +134,7 @@ def test_matrix_and_process_recover_cell_types(planted_atac, peaks_done, matrix_
     assert np.allclose(again.obsm["X_lsi"], out.obsm["X_lsi"])
 
 
+@pytest.mark.slow
 def test_real_pbmc_peaks_recover_cellranger_peaks(shared_data, tmp_path):
     """MACS on every barcode of the real fragments vs the CellRanger-arc peaks of the same run.
 
@@ -179,6 +185,7 @@ def test_annotation_readers(shared_data):
 
 
 # ---------------------------------------------------------------------------------------------- bad input
+@pytest.mark.slow
 def test_fragments_without_index(planted_atac, tmp_path):
     copy = tmp_path / "frags.tsv.gz"
     shutil.copy(planted_atac.fragments, copy)
@@ -206,6 +213,7 @@ def test_unsorted_and_malformed_fragments(tmp_path, monkeypatch):
         count_fragments_per_barcode(str(malformed) + ".gz")
 
 
+@pytest.mark.slow
 def test_barcodes_matching_no_cells(planted_atac, tmp_path):
     obs = pd.DataFrame({"sample": "x", "batch": "b", "barcode": ["NOPE-1", "NOPE-2"]}, index=["x:NOPE-1", "x:NOPE-2"])
     ad.AnnData(obs=obs).write_h5ad(tmp_path / "x_atac.h5ad")
@@ -217,6 +225,7 @@ def test_barcodes_matching_no_cells(planted_atac, tmp_path):
     assert not list(tmp_path.glob("x_atac_qc*"))
 
 
+@pytest.mark.slow
 def test_annotation_with_no_shared_chromosome(planted_atac, qc_done, tmp_path):
     renamed = tmp_path / "tss_nochr.bed"
     renamed.write_text(planted_atac.tss_bed.read_text().replace("chr", ""))
@@ -226,6 +235,7 @@ def test_annotation_with_no_shared_chromosome(planted_atac, qc_done, tmp_path):
     assert not (tmp_path / "o.h5ad").exists()
 
 
+@pytest.mark.slow
 def test_threshold_removing_every_cell(planted_atac, qc_done, tmp_path):
     code = run_command("atac_qc", ["--input", str(qc_done[0] / "sim_atac.h5ad"),
                                    "--fragments", str(planted_atac.fragments),
@@ -252,6 +262,7 @@ def test_h5_without_peaks(tmp_path):
         read_10x_h5(path, "atac")
 
 
+@pytest.mark.slow
 def test_peak_count_input_without_fragments(tmp_path, planted_atac, peaks_done, matrix_done):
     """A peak-count h5ad skips fragment steps: filtered on counts, remapped onto the shared peaks."""
     folder, peaks = peaks_done
@@ -265,6 +276,7 @@ def test_peak_count_input_without_fragments(tmp_path, planted_atac, peaks_done, 
     assert np.allclose(remapped.X.toarray(), counts[kept.obs_names].X.toarray())
 
 
+@pytest.mark.slow
 def test_cellranger_cell_calls_respected(planted_atac, qc_done, tmp_path):
     """With CellRanger-arc's per_barcode_metrics.csv only its is_cell barcodes can be kept."""
     barcodes = planted_atac.kinds.index.to_numpy()
@@ -292,6 +304,7 @@ def test_command_scripts_and_modules(repo_root, command):
     assert get_parser(command).format_help()
 
 
+@pytest.mark.slow
 def test_peaks_called_per_group_then_merged(planted_atac, qc_done, tmp_path):
     folder, kept = qc_done
     labelled = kept.copy()
@@ -306,6 +319,7 @@ def test_peaks_called_per_group_then_merged(planted_atac, qc_done, tmp_path):
     assert (atac.sort_genome_order(peaks[["chrom", "start", "end"]]).index == peaks.index).all()
 
 
+@pytest.mark.slow
 def test_call_peaks_with_peak_count_input_only(planted_atac, peaks_done, matrix_done, tmp_path):
     """A peak-count input (no fragments, '-') contributes its own peaks; chrM and unannotated ones are dropped."""
     folder, peaks = peaks_done

@@ -1,8 +1,8 @@
 """ATAC doublets of peak-count inputs without fragments: DoubletDetection on the binarized peak matrix.
 
-Two generated data sets: the planted_atac fragments of tests/atac_simulation.py counted on its peaks (a third of
-its doublets are homotypic: two cells of one type, whose binarized union looks like a singlet of that type),
-and the peak matrix of a `scact simulate` sample (heterotypic doublets only), given as a peak-count h5ad.
+Two generated data sets: the planted_atac fragments (scact.simulate.planted_fragments) counted on its
+peaks (a third of its doublets are homotypic: two cells of one type, whose binarized union looks like a
+singlet of that type), and the peak matrix of a `scact simulate` sample (heterotypic doublets only), given as a peak-count h5ad.
 """
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atac_simulation import parsed_atac_h5ad
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.io.tenx import read_10x_h5
 from scact.preprocessing import atac
 from scact.preprocessing.atac_steps import atac_qc
+from scact.simulate import parsed_atac_h5ad
+
+pytestmark = pytest.mark.slow  # DoubletDetection and AMULET on generated fragments
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _planted import simulate_planted
+from scact.simulate import planted_links
 from scact.cli import run_command
 from scact.evaluation.metrics import dense_blocks
 from scact.io.translated import write_translated_accessibility
 
 
 def write_inputs(tmp_path, form="float32"):
-    rna, atac, tss, truth = simulate_planted(n_cells=500)
+    rna, atac, tss, truth = planted_links(n_cells=500)
     rna.write_h5ad(tmp_path / "rna.h5ad")
     atac.write_h5ad(tmp_path / "atac.h5ad")
     bed = pd.DataFrame({"chrom": tss["chrom"], "start": tss["tss"] - 500, "end": tss["tss"] + 500,
@@ -27,6 +27,7 @@ def write_inputs(tmp_path, form="float32"):
     return truth
 
 
+@pytest.mark.slow
 def test_link_command_writes_all_outputs(tmp_path, capsys):
     write_inputs(tmp_path)
     out = tmp_path / "out"
@@ -53,6 +54,7 @@ def test_link_command_writes_all_outputs(tmp_path, capsys):
     assert (out / "Gene0_links.png").exists() and not (out / "NoSuchGene_links.png").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["topk", "none"])
 def test_link_reads_every_stored_form(tmp_path, form):
     write_inputs(tmp_path, form)

@@ -3,9 +3,11 @@ import anndata as ad
 import pandas as pd
 import pytest
 
-from _model_data import planted_modalities
+from scact.simulate import planted_modalities
 from scact.cli import run_command
 from scact.model import SCACT
+
+pytestmark = pytest.mark.slow  # trains a model
 
 
 @pytest.fixture(scope="module")

@@ -1,37 +1,14 @@
 """Baselines and the evaluation table on generated paired data with known structure."""
-import anndata as ad
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 
 from scact.evaluation import baselines, evaluate
-
-
-def make_paired(n_cells=240, n_genes=60, peaks_per_gene=4, n_types=3, seed=0):
-    """Paired RNA/ATAC: each gene's expression and its nearby peaks' accessibility follow the cell type."""
-    rng = np.random.default_rng(seed)
-    types = rng.integers(n_types, size=n_cells)
-    program = rng.random((n_types, n_genes)) < 0.3
-    expr = rng.poisson(1 + 6 * program[types]).astype(np.float32)
-    rna = ad.AnnData(sp.csr_matrix(np.log1p(expr)),
-                     obs=pd.DataFrame({"cell_type": [f"t{t}" for t in types]},
-                                      index=[f"s:{i}" for i in range(n_cells)]),
-                     var=pd.DataFrame(index=[f"g{j}" for j in range(n_genes)]))
-    p = 0.03 + 0.5 * np.repeat(program[types], peaks_per_gene, axis=1)
-    acc = (rng.random(p.shape) < p).astype(np.float32)
-    starts = np.arange(n_genes * peaks_per_gene) * 1000 + 10_000
-    var = pd.DataFrame({"chrom": "chr1", "start": starts, "end": starts + 300},
-                       index=[f"chr1:{s}-{s + 300}" for s in starts])
-    atac = ad.AnnData(sp.csr_matrix(acc), obs=rna.obs.copy(), var=var)
-    tss = pd.DataFrame({"chrom": "chr1", "start": 10_000 + np.arange(n_genes) * 1000 * peaks_per_gene,
-                        "gene": [f"g{j}" for j in range(n_genes)]})
-    tss["end"] = tss["start"] + 1
-    return rna, atac, tss
+from scact.simulate import planted_paired
 
 
 def test_gene_activity_links_nearby_peaks():
-    rna, atac, tss = make_paired()
+    rna, atac, tss = planted_paired()
     activity, genes = baselines.gene_activity(atac, tss, window=1500)
     assert activity.shape == (atac.n_obs, len(genes)) and len(genes) == 60
     # gene 0's TSS at 10,000 +- 1,500 overlaps peaks starting at 10,000 and 11,000 only
@@ -39,8 +16,9 @@ def test_gene_activity_links_nearby_peaks():
     np.testing.assert_array_equal(activity[:, genes.index("g0")].toarray().ravel(), expected)
 
 
+@pytest.mark.slow
 def test_type_mean_beats_global_mean_and_harmony_aligns():
-    rna, atac, tss = make_paired()
+    rna, atac, tss = planted_paired()
     activity, genes = baselines.gene_activity(atac, tss, window=1500)
     pairing = evaluate.Pairing.by_name(rna.obs_names, atac.obs_names)
     methods = evaluate.baseline_methods(rna, atac, pairing, "cell_type", activity, genes,
@@ -67,10 +45,11 @@ def test_knn_translation_streams_weighted_means():
     np.testing.assert_allclose(block, [[1.0, 0.5]])
 
 
+@pytest.mark.slow
 def test_liger_joint_embedding_aligns_types():
     """LIGER (optional: requirements/benchmarks_liger.txt) on RNA counts and gene activity."""
     pytest.importorskip("pyliger")
-    rna, atac, tss = make_paired()
+    rna, atac, tss = planted_paired()
     rna.layers["counts"] = sp.csr_matrix(np.expm1(rna.X.toarray()))
     activity, genes = baselines.gene_activity(atac, tss, window=1500)
     pairing = evaluate.Pairing.by_name(rna.obs_names, atac.obs_names)

@@ -9,13 +9,13 @@ from scact.evaluation import metrics
 from scact.io.translated import write_translated_accessibility
 from scact.translation import joint_embedding
 
-from test_evaluation_baselines import make_paired
+from scact.simulate import planted_paired
 
 
 @pytest.fixture()
 def translated(tmp_path):
     """Inputs plus translate-format outputs made from a noisy truth, so the scores are known to be good."""
-    rna, atac, tss = make_paired(n_cells=150, seed=5)
+    rna, atac, tss = planted_paired(n_cells=150, seed=5)
     rna.write_h5ad(tmp_path / "rna.h5ad")
     atac.write_h5ad(tmp_path / "atac.h5ad")
     tss[["chrom", "start", "end", "gene"]].to_csv(tmp_path / "tss.bed", sep="\t", header=False, index=False)
@@ -38,7 +38,7 @@ def translated(tmp_path):
 
 @pytest.mark.parametrize("form", ["topk", "none"])
 def test_evaluate_reads_every_stored_form(tmp_path, monkeypatch, form):
-    rna, atac, _ = make_paired(n_cells=150, seed=5)
+    rna, atac, _ = planted_paired(n_cells=150, seed=5)
     monkeypatch.chdir(tmp_path)
     rna.write_h5ad("rna.h5ad")
     atac.write_h5ad("atac.h5ad")
@@ -52,6 +52,7 @@ def test_evaluate_reads_every_stored_form(tmp_path, monkeypatch, form):
     assert table["scACT", "rna_to_atac/auroc_per_peak_median"] > 0.7
 
 
+@pytest.mark.slow
 def test_evaluate_command_writes_the_table(translated, monkeypatch):
     folder, _ = translated
     monkeypatch.chdir(folder)
@@ -71,6 +72,7 @@ def test_evaluate_command_writes_the_table(translated, monkeypatch):
     assert (folder / "versions.yml").exists()
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_missing_labels(translated, monkeypatch, capsys):
     folder, _ = translated
     monkeypatch.chdir(folder)

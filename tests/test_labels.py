@@ -5,16 +5,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rna_fixtures import PLANTED_MARKERS, planted_rna
+from scact.simulate import PLANTED_MARKERS, planted_rna_counts
 from scact.errors import ScactInputError
 from scact.io.anndata import read_h5mu_modality
 from scact.preprocessing.labels import (UNASSIGNED, assign_labels, load_markers, read_label_file)
 from scact.preprocessing.rna import RnaProcessParams, process_rna
 
+pytestmark = pytest.mark.slow  # pegasus marker sets and Leiden on planted RNA
+
 
 @pytest.fixture(scope="module")
 def processed_planted():
-    adata = planted_rna(n_good=300, n_low_quality=0, n_doublets=0, seed=3)
+    adata = planted_rna_counts(n_good=300, n_low_quality=0, n_doublets=0, seed=3)
     return process_rna(adata, RnaProcessParams(n_top_genes=200, resolution=0.5, seed=0))
 
 

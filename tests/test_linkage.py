@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _planted import simulate_planted
+from scact.simulate import planted_links
 from scact.perturbation.linkage import (
     benjamini_hochberg, cell_embedding, column_pearson, link_agreement, link_genes, pearson_p_value,
     plot_gene_links, to_interact, window_pairs)
@@ -36,7 +36,7 @@ def test_window_pairs_report_missing_tss_and_empty_windows():
 
 
 def test_linkage_recovers_planted_links(tmp_path):
-    rna, atac, tss, truth = simulate_planted()
+    rna, atac, tss, truth = planted_links()
     atac.obsm["X_lsi"] = cell_embedding(atac, n_components=15)
     embedding = (atac.obs_names, atac.obsm["X_lsi"])
     sources = [{"name": "observed", "expression": rna, "accessibility": atac, "peaks": atac.var,

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
-from _model_data import planted_modalities
+from scact.simulate import planted_modalities
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.model import SCACT
@@ -133,6 +133,7 @@ def test_neighbourhood_decoding_averages_the_nearest_reference_cells(trained):
             trained.translate_atac_to_rna(atac, reference=rna, neighbours=bad)
 
 
+@pytest.mark.slow
 def test_mutual_information_penalty_removes_depth_from_latent():
     rna, atac = planted_modalities(seed=3, n_rna=400, depth_effect=2.0)
     r2 = {}
@@ -222,6 +223,7 @@ def test_label_free_mode_runs(data):
     assert not hasattr(model.module.atac, "classifier") and "train_classification" not in model.history
 
 
+@pytest.mark.slow
 def test_negative_binomial_rna_likelihood(data, tmp_path):
     """``rna_likelihood="nb"``: NB loss on layers['counts'] falls, translations keep the log1p(CP10k) scale
     and beat a random model, the dispersions are learned and saved; no counts layer: a clear error."""
@@ -330,6 +332,7 @@ def test_bad_input_is_refused(data, problem):
         SCACT(rna, atac)
 
 
+@pytest.mark.slow
 def test_train_command_writes_outputs_and_resumes(data, tmp_path, monkeypatch):
     rna, atac = data
     rna.write_h5ad(tmp_path / "rna.h5ad")

@@ -10,6 +10,8 @@ from scact.evaluation.metrics import dense_blocks
 from scact.io.translated import write_translated_accessibility
 from scact.perturbation.motifs import jaspar_motifs, one_hot, scan_peaks
 
+pytestmark = pytest.mark.slow  # motif scans of generated sequences
+
 MOTIFS = "CTCF,GATA1,SPI1,MA0079"  # MA0079: SP1 by matrix id
 
 

@@ -91,6 +91,7 @@ BREAKAGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("breakage", sorted(BREAKAGES))
 def test_language_server_check_fails_on_broken_copy(language_server, repo_copy, breakage):
     relative, old, new, blamed = BREAKAGES[breakage]
@@ -99,6 +100,7 @@ def test_language_server_check_fails_on_broken_copy(language_server, repo_copy, 
     assert blamed in errors, f"{breakage}: no error for {blamed}; errors: {errors}"
 
 
+@pytest.mark.slow
 def test_language_server_checks_included_config_files(language_server, repo_copy):
     config = repo_copy / "conf" / "broken.config"
     config.parent.mkdir(exist_ok=True)
@@ -218,6 +220,7 @@ def test_nf_test_files_name_existing_scripts_and_processes(repo_root):
                 f"{test_file}: {script} defines no process {named.group(1)}"
 
 
+@pytest.mark.slow
 def test_declared_outputs_are_written_by_the_real_tasks(pipeline_run, repo_root):
     """Every task of the local run (same scripts as the processes) wrote every output its process declares."""
     results, runner, _ = pipeline_run

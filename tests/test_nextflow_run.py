@@ -32,6 +32,8 @@ from scact.pipeline import STEP_ORDER, run_pipeline
 import conftest
 from conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # runs of the real Nextflow engine
+
 ENGINE_POM = REPO_ROOT / "requirements" / "nextflow" / "pom.xml"
 INSTALL_SCRIPT = REPO_ROOT / "requirements" / "nextflow" / "install.sh"
 RUN_TIMEOUT_S = 1200

@@ -3,13 +3,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _planted import TinyTranslator, simulate_planted
 from scact.perturbation.perturb import perturb_genes
+from scact.simulate import planted_links
+from tiny_translator import TinyTranslator
+
+pytestmark = pytest.mark.slow  # integrated gradients through a trained translator
 
 
 @pytest.fixture(scope="module")
 def planted():
-    rna, atac, tss, truth = simulate_planted()
+    rna, atac, tss, truth = planted_links()
     return rna, atac, tss, truth, TinyTranslator(rna, atac)
 
 

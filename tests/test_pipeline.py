@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from scact.errors import ScactInputError
-from scact.pipeline import (INTERMEDIATE_DIRS, PUBLISH_DIRS, STEP_OPTIONS, STEP_ORDER, resolve_params,
-                            run_pipeline)
+from scact.pipeline import STEP_ORDER, resolve_params, run_pipeline
+from scact.steps import generated_files
 
 
 def workflow_process_order(path: Path) -> list[str]:
@@ -45,6 +45,7 @@ def test_params_come_from_the_nextflow_schema():
         resolve_params({"seed": "x"})
 
 
+@pytest.mark.slow
 def test_real_multiome_and_fragments_parse_then_stop_clearly_at_strict_qc(tmp_path, shared_data):
     """The real PBMC subset (45 genes, median 53 UMIs) is parsed from its .h5mu and its real fragments; the
     paper's 200-UMI threshold then removes every cell, and the run stops with the step and the fix named."""
@@ -65,36 +66,18 @@ def test_real_multiome_and_fragments_parse_then_stop_clearly_at_strict_qc(tmp_pa
     assert "SCACT_RNA_QC\tpbmc\t2" in trace
 
 
-def config_blocks(text: str) -> dict[str, str]:
-    """``withName: 'A|B' { ... }`` blocks of a config, by process name (a process may have several)."""
-    blocks: dict[str, str] = {}
-    for match in re.finditer(r"withName:\s*'([^']+)'\s*\{", text):
-        depth, i = 1, match.end()
-        while depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        for name in match.group(1).split("|"):
-            blocks[name] = blocks.get(name, "") + text[match.end():i]
-    return blocks
+def test_generated_files_are_current(repo_root):
+    """conf/modules.config and the bin/ scripts are what ``python -m scact.steps`` writes from the step table
+    and the commands; a stale one (table edited, generator not run) fails here."""
+    generated = generated_files()
+    for relative, text in generated.items():
+        path = repo_root / relative
+        assert path.is_file() and path.read_text() == text, f"{relative} is stale: run python -m scact.steps"
+    assert {f"bin/{p.name}" for p in (repo_root / "bin").glob("*.py")} <= set(generated)
+    assert all((repo_root / relative).stat().st_mode & 0o111 for relative in generated if relative.startswith("bin/"))
 
 
-def test_step_options_match_the_nextflow_ext_args(repo_root):
-    blocks = config_blocks((repo_root / "conf" / "modules.config").read_text())
-    for process in STEP_ORDER:
-        found = tuple(re.findall(r'"(--[\w-]+) \$\{[^"]*?params\.(\w+)', blocks.get(process, "")))
-        assert sorted(found) == sorted(STEP_OPTIONS.get(process, ())), process
-
-
-def test_publish_folders_match_the_nextflow_publish_dirs(repo_root):
-    blocks = config_blocks((repo_root / "conf" / "modules.config").read_text())
-    for process, folder in PUBLISH_DIRS.items():
-        (value,) = re.findall(r"ext\.publish_dir\s*=\s*(.+)", blocks[process])
-        if folder is None:
-            assert value == f"params.save_intermediates ? '{INTERMEDIATE_DIRS[process]}' : null", process
-        else:
-            assert value == f"'{folder}'", process
-
-
+@pytest.mark.slow
 def test_fixture_run_executes_every_step_in_order_and_publishes(pipeline_run):
     results, runner, _ = pipeline_run
     executed = list(dict.fromkeys(t.process for t in runner.trace))

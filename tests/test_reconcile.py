@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from rna_fixtures import planted_atac, planted_rna
+from scact.simulate import planted_processed_atac, planted_rna_counts
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.preprocessing.reconcile import reconcile_labels
@@ -37,7 +37,7 @@ def test_no_shared_type_is_refused():
 def rna_processed(tmp_path_factory):
     """rna_qc (no doublets, fast) then rna_process through the commands on planted RNA."""
     folder = tmp_path_factory.mktemp("rna")
-    planted_rna(n_good=300, n_low_quality=20, n_doublets=0, seed=5).write_h5ad(folder / "s1_rna.h5ad")
+    planted_rna_counts(n_good=300, n_low_quality=20, n_doublets=0, seed=5).write_h5ad(folder / "s1_rna.h5ad")
     assert run_command("rna_qc", ["--input", str(folder / "s1_rna.h5ad"), "--outdir", str(folder),
                                   "--no-doublets", "--no-plots", "--no-versions"]) == 0
     assert run_command("rna_process", ["--input", str(folder / "s1_rna_qc.h5ad"), "--outdir", str(folder),
@@ -47,12 +47,13 @@ def rna_processed(tmp_path_factory):
 
 
 def write_atac(folder, types, **kwargs):
-    atac, activity = planted_atac(types=types, **kwargs)
+    atac, activity = planted_processed_atac(types=types, **kwargs)
     atac.write_h5ad(folder / "atac_processed.h5ad")
     activity.write_h5ad(folder / "gene_activity.h5ad")
     return atac
 
 
+@pytest.mark.slow
 def test_reconcile_writes_the_training_contract(rna_processed, tmp_path):
     # ATAC misses monocytes: B/T/NK are shared, monocytes are RNA-only and flagged
     atac_in = write_atac(tmp_path, TYPES[:3])
@@ -90,6 +91,7 @@ def test_reconcile_writes_the_training_contract(rna_processed, tmp_path):
     assert ad.read_h5ad(dropped / "rna.h5ad").n_obs == (~monocytes).sum()
 
 
+@pytest.mark.slow
 def test_reconcile_without_shared_type_fails_cleanly(rna_processed, tmp_path, capsys):
     atac = write_atac(tmp_path, TYPES[:2])
     labels = tmp_path / "atac_labels.csv"
@@ -102,6 +104,7 @@ def test_reconcile_without_shared_type_fails_cleanly(rna_processed, tmp_path, ca
     assert not (out / "rna.h5ad").exists() and not (out / "atac.h5ad").exists()
 
 
+@pytest.mark.slow
 def test_gene_activity_of_another_species_names_the_annotation(rna_processed, tmp_path, capsys):
     write_atac(tmp_path, TYPES[:3])
     activity = ad.read_h5ad(tmp_path / "gene_activity.h5ad")

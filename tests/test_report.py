@@ -157,6 +157,7 @@ def test_report_of_a_full_run(tmp_path):
     assert "alignment/foscttm" in (outdir / "scact_metrics_mqc.tsv").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["topk", "none"])
 def test_report_reads_every_stored_form(tmp_path, form):
     results = tmp_path / "results"

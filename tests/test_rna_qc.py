@@ -5,7 +5,7 @@ import anndata as ad
 import pandas as pd
 import pytest
 
-from rna_fixtures import planted_rna
+from scact.simulate import planted_rna_counts
 from scact.cli import run_command
 from scact.errors import ScactInputError
 from scact.preprocessing.rna import RnaQcParams, qc_sample
@@ -13,7 +13,7 @@ from scact.preprocessing.rna import RnaQcParams, qc_sample
 
 @pytest.fixture(scope="module")
 def planted():
-    return planted_rna(n_good=400, n_low_quality=30, n_doublets=40, seed=0)
+    return planted_rna_counts(n_good=400, n_low_quality=30, n_doublets=40, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +21,7 @@ def qc_result(planted):
     return qc_sample(planted, RnaQcParams(doublet_n_iters=5, seed=0), source="s1_rna.h5ad")
 
 
+@pytest.mark.slow
 def test_qc_removes_planted_low_quality_and_doublets(planted, qc_result):
     _, _, metrics = qc_result
     removed = metrics["qc_fail"] != ""
@@ -34,6 +35,7 @@ def test_qc_removes_planted_low_quality_and_doublets(planted, qc_result):
     assert good <= 0.05
 
 
+@pytest.mark.slow
 def test_qc_table_counts_each_cell_once(planted, qc_result):
     kept, table, _ = qc_result
     counts = table.set_index("reason")["n_cells"]
@@ -42,6 +44,7 @@ def test_qc_table_counts_each_cell_once(planted, qc_result):
     assert {"n_counts", "n_genes", "percent_mito", "doublet_score"} <= set(kept.obs.columns)
 
 
+@pytest.mark.slow
 def test_qc_is_deterministic(planted, qc_result):
     again, _, _ = qc_sample(planted, RnaQcParams(doublet_n_iters=5, seed=0))
     assert list(again.obs_names) == list(qc_result[0].obs_names)

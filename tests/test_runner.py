@@ -105,6 +105,7 @@ def kill_during_training_at_a_terminal(argv: list[str], outdir: Path) -> tuple[i
     return status, shown.decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_results(pipeline_run, tmp_path):
     """Killed during training, `scact run --resume` reuses steps 1-8, continues training from its
     checkpoint and ends with the same files and values as the uninterrupted fixture run; a second

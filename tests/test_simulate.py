@@ -237,6 +237,7 @@ def test_samplesheets_are_valid_from_any_directory(fixture_run, tmp_path):
     assert read_10x_h5(rows[0].input, "rna").n_obs == SMALL["n_cells"]
 
 
+@pytest.mark.slow
 def test_cli_writes_the_folder_and_refuses_impossible_sizes(tmp_path, repo_root):
     script = repo_root / "bin" / "scact_simulate.py"
     env_python = [sys.executable, str(script)]

@@ -21,6 +21,7 @@ def _rows(sheet):
     return pd.read_csv(sheet, dtype=str)
 
 
+@pytest.mark.slow
 def test_variants_split_the_cells_into_samples_of_their_own(variant_sheets):
     folder, sheets = variant_sheets
     assert set(sheets) == {"unpaired", "partly_paired", "paired"}
@@ -62,6 +63,7 @@ def _section(page: str, key: str) -> str:
     return page[start:end if end > 0 else None]
 
 
+@pytest.mark.slow
 def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant_run):
     results, runner = variant_run("unpaired")
     assert list(dict.fromkeys(t.process for t in runner.trace)) == list(STEP_ORDER)
@@ -88,6 +90,7 @@ def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant
     assert "Observed vs translated links: not available" in _section(page, "perturbation")
 
 
+@pytest.mark.slow
 def test_partly_paired_samplesheet_scores_the_shared_cells(variant_run):
     results, runner = variant_run("partly_paired")
     assert list(dict.fromkeys(t.process for t in runner.trace)) == list(STEP_ORDER)
@@ -224,9 +227,9 @@ def test_reconcile_command_refuses_one_type_without_writing_outputs(tmp_path, ca
 
 
 def test_too_few_cells_after_rna_qc_are_refused_at_qc(tmp_path, capsys):
-    from rna_fixtures import planted_rna
+    from scact.simulate import planted_rna_counts
 
-    adata = planted_rna(n_good=40, n_low_quality=5, n_doublets=0, seed=1)
+    adata = planted_rna_counts(n_good=40, n_low_quality=5, n_doublets=0, seed=1)
     path = _write(adata, tmp_path / "s1_rna.h5ad")
     code = run_command("rna_qc", ["--input", str(path), "--outdir", str(tmp_path / "out"), "--no-doublets",
                                   "--min-umis", "1000000000", "--no-versions"])

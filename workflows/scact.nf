@@ -1,6 +1,6 @@
 /*
     The scACT workflow. The local runner (scact run, src/scact/pipeline.py) runs the same processes in the
-    same order (STEP_ORDER); tests/test_pipeline.py checks that both agree.
+    same order (the step table, src/scact/steps.py); tests/test_pipeline.py checks that both agree.
     Every channel item is [ val(meta), file(s)... ]: meta of the sample for per-sample steps,
     [id: 'all'] for the steps over all samples.
 */

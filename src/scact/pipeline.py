@@ -1,10 +1,11 @@
-"""The pipeline's steps and the local runner behind ``scact run``.
+"""The local runner behind ``scact run``.
 
 ``scact run`` executes the same ``bin/`` scripts as the Nextflow processes of ``workflows/scact.nf``, in
-the same order (``STEP_ORDER``; ``tests/test_pipeline.py`` checks it against the workflow), each task in
-its own folder ``<outdir>/work/<NN>_<PROCESS>[_<tag>]/`` with its inputs linked in, as Nextflow stages
-them. Results are then published to ``<outdir>/<step>/``, and ``<outdir>/pipeline_info/`` gets the
-trace of tasks, the parameters and the collected ``software_versions.yml``.
+the same order, with the same options and publishing folders: those of the step table ``scact.steps``,
+from which ``conf/modules.config`` is generated (``tests/test_pipeline.py`` checks the order against the
+workflow). Each task runs in its own folder ``<outdir>/work/<NN>_<PROCESS>[_<tag>]/`` with its inputs
+linked in, as Nextflow stages them. Results are then published to ``<outdir>/<step>/``, and
+``<outdir>/pipeline_info/`` gets the trace of tasks, the parameters and the collected ``software_versions.yml``.
 Parameters and their defaults come from ``nextflow_schema.json``, the file Nextflow validates against.
 """
 from __future__ import annotations
@@ -36,62 +37,12 @@ from scact.io.inputs import ARC_FRAGMENTS
 from scact.io.preflight import check_annotation
 from scact.io.samplesheet import SampleRow, read_samplesheet
 from scact.progress import PROGRESS_FILE_ENV, ProgressFollower, show_progress
+from scact.steps import STEP_ORDER, STEPS
 
 log = logging.getLogger(__name__)
 
-#: Processes in the order ``workflows/scact.nf`` calls them.
-STEP_ORDER = ("SCACT_PARSE", "SCACT_RNA_QC", "SCACT_RNA_PROCESS", "SCACT_ATAC_QC", "SCACT_CALL_PEAKS",
-              "SCACT_ATAC_MATRIX", "SCACT_ATAC_PROCESS", "SCACT_RECONCILE", "SCACT_TRAIN", "SCACT_TRANSLATE",
-              "SCACT_EVALUATE", "SCACT_PERTURB", "SCACT_LINK", "SCACT_MOTIFS", "SCACT_REPORT")
-
-#: Options each step gets from the pipeline parameters: (option, parameter). The same as the ``ext.args``
-#: of ``conf/modules.config`` (tests/test_pipeline.py checks it).
-STEP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "SCACT_RNA_QC": (("--min-umis", "min_umis"), ("--min-genes", "min_genes"),
-                     ("--max-percent-mito", "max_percent_mito"), ("--rna-normalised", "rna_normalised"),
-                     ("--seed", "seed")),
-    "SCACT_RNA_PROCESS": (("--markers", "markers"), ("--n-top-genes", "n_top_genes"),
-                          ("--resolution", "leiden_resolution"), ("--rna-normalised", "rna_normalised"),
-                          ("--seed", "seed")),
-    "SCACT_ATAC_QC": (("--min-fragments", "min_fragments"), ("--min-tss-enrichment", "min_tss_enrichment"),
-                      ("--min-peak-counts", "min_peak_counts"), ("--doublet-method", "atac_doublet_method"),
-                      ("--tn5", "tn5"), ("--seed", "seed")),
-    "SCACT_CALL_PEAKS": (("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5"),
-                         ("--macs-version", "macs_version")),
-    "SCACT_ATAC_MATRIX": (("--tn5", "tn5"),),
-    "SCACT_ATAC_PROCESS": (("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"),
-                           ("--seed", "seed")),
-    "SCACT_RECONCILE": (("--markers", "markers"), ("--label-free", "label_free"),
-                        ("--heldout-fraction", "heldout_fraction"), ("--seed", "seed")),
-    "SCACT_TRAIN": (("--gamma", "gamma"), ("--lambda", "lambda_cycle"), ("--mi-weight", "mi_weight"),
-                    ("--classifier-weight", "classifier_weight"), ("--label-free", "label_free"),
-                    ("--rna-likelihood", "rna_likelihood"), ("--atac-input-dropout", "atac_input_dropout"),
-                    ("--max-epochs-autoencoder", "max_epochs_autoencoder"),
-                    ("--max-epochs-mapping", "max_epochs_mapping"), ("--max-epochs-joint", "max_epochs_joint"),
-                    ("--seed", "seed"),
-                    ("--batch-size", "batch_size")),
-    "SCACT_TRANSLATE": (("--translation-depth", "translation_depth"),
-                        ("--translation-neighbours", "translation_neighbours"),
-                        ("--probabilities", "translation_probabilities"), ("--top-k", "translation_top_k"),
-                        ("--seed", "seed")),
-    "SCACT_EVALUATE": (("--seed", "seed"),),
-    "SCACT_PERTURB": (("--steps", "ig_steps"), ("--seed", "seed")),
-    "SCACT_LINK": (("--window", "link_window"), ("--fdr", "link_fdr"), ("--seed", "seed")),
-}
-
-#: Where each step's results are published in ``--outdir`` (``publishDir`` of conf/modules.config);
-#: None: only with ``--save_intermediates``.
-PUBLISH_DIRS = {
-    "SCACT_PARSE": None, "SCACT_RNA_QC": "qc", "SCACT_ATAC_QC": "qc", "SCACT_CALL_PEAKS": "peaks",
-    "SCACT_ATAC_MATRIX": None, "SCACT_RNA_PROCESS": "preprocessing", "SCACT_ATAC_PROCESS": "preprocessing",
-    "SCACT_RECONCILE": "preprocessing", "SCACT_TRAIN": "model", "SCACT_TRANSLATE": "translation",
-    "SCACT_EVALUATE": "evaluation", "SCACT_PERTURB": "regulation", "SCACT_LINK": "regulation",
-    "SCACT_MOTIFS": "regulation", "SCACT_REPORT": "report",
-}
 #: Parameters that may name files (``markers`` may also be a built-in set's name).
 FILE_PARAMS = ("annotation", "markers", "genome_fasta")
-#: Where the intermediates go with ``--save_intermediates``.
-INTERMEDIATE_DIRS = {"SCACT_PARSE": "parsed", "SCACT_ATAC_MATRIX": "preprocessing/atac_matrix"}
 #: ``<outdir>/pipeline_info/run_status.json``: running (with the step), succeeded, failed (with the step and
 #: the message) or interrupted, with the times.
 RUN_STATUS_FILE = "run_status.json"
@@ -371,14 +322,12 @@ class LocalRunner:
              nested: dict[Path, list[Path]] | None = None) -> Path:
         """Run ``bin/scact_<command>.py args`` for ``process`` in a fresh folder with ``stage`` linked in
         (and ``nested``: files linked into subfolders, as Nextflow's ``stageAs: 'dir/??/*'``)."""
-        command = process.removeprefix("SCACT_").lower()
         name = task_folder_name(process, tag)
         label = f"[{STEP_ORDER.index(process) + 1:>2}/{len(STEP_ORDER)}] {process}" + (f" ({tag})" if tag else "")
         workdir = self.outdir / "work" / name
         staged = [(folder / path.name, path) for folder, paths in [(Path("."), stage), *(nested or {}).items()]
                   for path in paths]
-        options = [str(v) for option, param in STEP_OPTIONS.get(process, ())
-                   for v in (option, self.params[param])]
+        options = [str(v) for option in STEPS[process].options for v in (option.flag, self.params[option.param])]
         args = [*map(str, args), *options, "--task-name", process]
         key = self._task_key(process, args, staged)
         self.set_status(step=process, tag=tag, task=name)
@@ -396,7 +345,7 @@ class LocalRunner:
             if not link.is_symlink():
                 link.symlink_to(path.resolve())
         write_text(workdir / TASK_KEY_FILE, key)
-        argv = [sys.executable, str(bin_dir() / f"scact_{command}.py"), *args,
+        argv = [sys.executable, str(bin_dir() / f"scact_{STEPS[process].command}.py"), *args,
                 *([RESUME_OPTIONS[process]] if continuing else [])]
         write_text(workdir / ".command.sh", " ".join(argv) + "\n")
         status, seconds, cpu, peak_gb = self._execute(argv, workdir, label, process, tag)
@@ -472,15 +421,13 @@ class LocalRunner:
     def publish(self, process: str, workdir: Path, patterns: list[str]) -> list[Path]:
         """Copy the outputs matching ``patterns`` to the step's folder of ``--outdir`` (Nextflow's publishDir):
         all of them into a temporary folder first, then each renamed into place."""
-        step = PUBLISH_DIRS[process]
-        if step is None:
-            if not self.params["save_intermediates"]:
-                return []
-            step = INTERMEDIATE_DIRS[process]
+        step = STEPS[process]
+        if step.intermediate and not self.params["save_intermediates"]:
+            return []
         outputs = {path.name: path for pattern in patterns for path in sorted(workdir.glob(pattern))}
         if not outputs:
             return []
-        target = self.outdir / step
+        target = self.outdir / step.publish_dir
         target.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".publishing-", dir=self.outdir))
         try:
@@ -748,7 +695,9 @@ def _regulation(runner: LocalRunner, model: Path, rna: Path, atac: Path, transla
 def _report(runner: LocalRunner, samplesheet: Path) -> None:
     """SCACT_REPORT over every published result, with the samplesheet, parameters and versions."""
     info = runner.outdir / "pipeline_info"
-    published = [runner.outdir / folder for folder in sorted(set(PUBLISH_DIRS.values()) - {None, "report"})
+    folders = {step.publish_dir for step in STEPS.values() if not step.intermediate}
+    folders.discard(STEPS["SCACT_REPORT"].publish_dir)
+    published = [runner.outdir / folder for folder in sorted(folders)
                  if (runner.outdir / folder).is_dir()]
     workdir = runner.task("SCACT_REPORT", ["--results", "results", "--samplesheet", "samplesheet.csv",
                                            "--params", "params.json", "--versions", "software_versions.yml",
@@ -797,7 +746,7 @@ def run_pipeline(samplesheet: Path, outdir: Path, overrides: dict | None = None,
 def clear_previous_results(outdir: Path, keep_work: bool) -> None:
     """Remove what an earlier run published into ``outdir`` (and its task folders unless ``keep_work``), so
     that the results are this run's only; refuse an outdir whose folders no earlier run wrote."""
-    owned = {folder.split("/")[0] for folder in [*PUBLISH_DIRS.values(), *INTERMEDIATE_DIRS.values()] if folder}
+    owned = {step.publish_dir.split("/")[0] for step in STEPS.values()}
     owned |= {"pipeline_info"} | (set() if keep_work else {"work"})
     present = sorted(outdir / name for name in owned if (outdir / name).exists())
     earlier_run = any((outdir / "pipeline_info" / name).is_file() for name in ("params.json", RUN_STATUS_FILE))

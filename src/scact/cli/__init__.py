@@ -11,15 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import pkgutil
 import sys
 
-from scact.errors import ScactInputError
+from scact.errors import EXIT_BAD_INPUT, EXIT_CUDA_OUT_OF_MEMORY, ScactInputError
+from scact.steps import command_names
 
-EXIT_BAD_INPUT = 2
-#: A CUDA out-of-memory (EX_TEMPFAIL): Nextflow retries SCACT_TRAIN with a smaller --batch-size on it
-#: (conf/modules.config), so it must differ from every other failure.
-EXIT_CUDA_OUT_OF_MEMORY = 75
 
 
 def true_or_false(text: str) -> bool:
@@ -27,11 +23,6 @@ def true_or_false(text: str) -> bool:
     if text.lower() not in ("true", "false"):
         raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
     return text.lower() == "true"
-
-
-def command_names() -> list[str]:
-    """Every command module in this package, in alphabetical order."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def _module(name: str):

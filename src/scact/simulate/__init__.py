@@ -17,6 +17,10 @@
 ``write_samplesheet_variants(outdir)`` then adds the unpaired and partly paired samplesheets
 (``samplesheet_<variant>.csv``, inputs under ``variants/``; see ``scact.simulate._variants``).
 
+The unit tests of single steps use the small in-memory generators of ``scact.simulate._small``
+(``planted_modalities``, ``planted_paired``, ``planted_links``, ``planted_rna_counts``,
+``planted_processed_atac``, ``planted_fragments``), exported here: this package is the one generator of test data.
+
 Planted: cell types with marker genes whose loci (promoter and distal peaks) open in that type only;
 peak -> gene links (a linked gene's expression is multiplied by ``exp(effect)`` for each open peak of its
 locus in that cell); fragments concentrated on open peaks (promoter peaks centred on the TSS) over a
@@ -48,10 +52,15 @@ from scact.simulate._generate import (FragmentWindow, peak_cut_sites, planted_ma
                                       tss_fragment_counts, window_fragments)
 from scact.simulate._layouts import TENX_LAYOUTS, write_tenx_layouts
 from scact.simulate._model import SimulationConfig, Truth, build_truth
+from scact.simulate._small import (PLANTED_MARKERS, PlantedFragments, parsed_atac_h5ad, planted_fragments,
+                                   planted_links, planted_modalities, planted_paired, planted_processed_atac,
+                                   planted_rna_counts)
 from scact.simulate._variants import VARIANTS, write_samplesheet_variants
 
-__all__ = ["PRESETS", "TENX_LAYOUTS", "VARIANTS", "SimulationConfig", "build_truth", "config_from_preset",
-           "planted_matrices", "simulate_dataset", "write_samplesheet_variants", "write_tenx_layouts"]
+__all__ = ["PLANTED_MARKERS", "PRESETS", "TENX_LAYOUTS", "VARIANTS", "PlantedFragments", "SimulationConfig",
+           "build_truth", "config_from_preset", "parsed_atac_h5ad", "planted_fragments", "planted_links",
+           "planted_matrices", "planted_modalities", "planted_paired", "planted_processed_atac",
+           "planted_rna_counts", "simulate_dataset", "write_samplesheet_variants", "write_tenx_layouts"]
 
 log = logging.getLogger(__name__)
 
