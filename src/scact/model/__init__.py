@@ -1,4 +1,5 @@
 """The scACT model: autoencoders, latent mappings and per-cell-type discriminators (see ``SCACT``)."""
 from scact.model._model import MODEL_FORMAT_VERSION, SCACT
+from scact.model._training import resolve_device
 
-__all__ = ["SCACT", "MODEL_FORMAT_VERSION"]
+__all__ = ["SCACT", "MODEL_FORMAT_VERSION", "resolve_device"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -79,14 +80,15 @@ class ModalityData:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a silent fallback."""
+    """The torch device of a ``--device`` value: ``auto`` picks CUDA when available, ``cpu``, ``cuda`` or
+    ``cuda:<index>``; CUDA without a GPU is an error, not a silent fallback."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
+    if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise input_error("--device", f"unknown device {device!r}", "use auto, cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
         raise input_error("--device", "cuda was requested but no CUDA device is available",
                           "use --device cpu or auto")
-    if device not in ("cpu", "cuda"):
-        raise input_error("--device", f"unknown device {device!r}", "use auto, cpu or cuda")
     return torch.device(device)
 
 
