@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from scact.evaluation import baselines, evaluate  # noqa: E402
+from scact.io.annotation import read_annotation  # noqa: E402
 from scact.model import SCACT  # noqa: E402
 
 DATA = Path(os.environ.get("SCACT_DATA", REPO.parent / "shared" / "data")).resolve()
@@ -148,7 +149,7 @@ def run_dataset(name, loader, seeds, epochs_ae, epochs_map, label_free_seed, log
     """Train and score every seed (baselines: Harmony is the only seeded one, run with the first seed)."""
     (rna, atac), tss = loader()
     pairing = evaluate.Pairing.by_name(rna.obs_names, atac.obs_names)
-    activity, genes = baselines.gene_activity(atac, baselines.read_tss_bed(tss))
+    activity, genes = baselines.gene_activity(atac, read_annotation(tss))
     log(f"{name}: {rna.n_obs} RNA cells x {rna.n_vars} genes, {atac.n_obs} ATAC cells x {atac.n_vars} peaks, "
         f"{len(pairing)} scoring pairs, gene activity on {len(genes)} genes")
     tables, timings = [], []

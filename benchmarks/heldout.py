@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import evaluate_snareseq as data  # noqa: E402
 from scact.evaluation import baselines, evaluate  # noqa: E402
+from scact.io.annotation import read_annotation  # noqa: E402
 from scact.preprocessing.split import HELDOUT_FRACTION, split_cells  # noqa: E402
 
 #: (metric, label, target operator, target); the first three are the headlines of issue 14
@@ -183,7 +184,7 @@ def main(argv=None):
 
     for name in args.datasets if args.seeds else []:
         (rna, atac), tss = loaders[name]()
-        activity, genes = baselines.gene_activity(atac, baselines.read_tss_bed(tss))
+        activity, genes = baselines.gene_activity(atac, read_annotation(tss))
         log(f"{name}: {rna.n_obs} cells, {rna.n_vars} genes, {atac.n_vars} peaks")
         for seed in args.seeds:
             table, timing = run_seed(name, rna, atac, tss, activity, genes, seed, args, log)
