@@ -128,14 +128,14 @@ def scact_methods(model: SCACT, rna, atac, pairing, name="scACT", block_size=512
     if not model.peaks.index.equals(atac.var_names) or not model.genes.index.equals(rna.var_names):
         raise RuntimeError("the model's feature order differs from the scored matrices")
     paired_rna, paired_atac = rna[pairing.rna_rows], atac[pairing.atac_rows]
-    z_rna, z_atac = model.get_latent(rna, "rna"), model.get_latent(atac, "atac")
+    z_rna, z_atac = model.get_latent_representation(rna, "rna"), model.get_latent_representation(atac, "atac")
 
     def method(label, embeddings=None, **options):
         return evaluate.Method(
             label,
-            rna_to_atac=lambda: model.translate_rna_to_atac(paired_rna, batch_size=block_size, reference=atac,
-                                                            **options),
-            atac_to_rna=model.translate_atac_to_rna(paired_atac, reference=rna, **options),
+            rna_to_atac=lambda: model.translated_blocks(paired_rna, "rna_to_atac", batch_size=block_size,
+                                                        reference=atac, **options),
+            atac_to_rna=model.translate_atac_to_rna(paired_atac, reference=rna, **options).X,
             embeddings=embeddings or {})
 
     return [method(name, {"rna latent": (z_rna, model.map_latent(z_atac, "atac_to_rna")),
