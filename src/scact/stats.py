@@ -27,3 +27,16 @@ def column_pearson(a: np.ndarray, b: np.ndarray, constant_b: float = np.nan) -> 
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(var_b > 0, (a * b).sum(0) / np.sqrt(var_a * var_b), constant_b)
     return np.where(var_a > 0, r, np.nan)
+
+
+def one_vs_rest_t(x: np.ndarray, labels: np.ndarray) -> dict:
+    """Welch t statistic of every gene, each type against all other cells."""
+    out = {}
+    for label in np.unique(labels):
+        inside = labels == label
+        a, b = x[inside], x[~inside]
+        se = np.sqrt(a.var(0, ddof=1) / max(len(a), 1) + b.var(0, ddof=1) / max(len(b), 1)) if len(a) > 1 \
+            else np.ones(x.shape[1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[label] = np.nan_to_num((a.mean(0) - b.mean(0)) / se, nan=0.0, posinf=0.0, neginf=0.0)
+    return out

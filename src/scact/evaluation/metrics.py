@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from scipy.stats import hypergeom
 
 from scact.preprocessing.atac import binarize
-from scact.stats import column_pearson
+from scact.stats import column_pearson, one_vs_rest_t
 
 #: ``prediction_blocks()`` -> iterator of (start, stop, block) with block float32 of shape (stop-start, n_peaks)
 PredictionSource = Callable[[], Iterator[tuple[int, int, np.ndarray]]]
@@ -366,19 +366,6 @@ def _squared_pearson(a, b) -> float:
     b = b - b.mean()
     denom = np.sqrt((a ** 2).sum() * (b ** 2).sum())
     return float((a @ b / denom) ** 2) if denom > 0 else 0.0
-
-
-def one_vs_rest_t(x: np.ndarray, labels: np.ndarray) -> dict:
-    """Welch t statistic of every gene, each type against all other cells."""
-    out = {}
-    for label in np.unique(labels):
-        inside = labels == label
-        a, b = x[inside], x[~inside]
-        se = np.sqrt(a.var(0, ddof=1) / max(len(a), 1) + b.var(0, ddof=1) / max(len(b), 1)) if len(a) > 1 \
-            else np.ones(x.shape[1])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[label] = np.nan_to_num((a.mean(0) - b.mean(0)) / se, nan=0.0, posinf=0.0, neginf=0.0)
-    return out
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -76,19 +76,6 @@ def plot_joint_embedding(adata: ad.AnnData, outdir, markers=()) -> list[Path]:
     return written
 
 
-def marker_genes(expression, gene_names, labels, per_type: int = 2) -> list[str]:
-    """Top genes per type by a one-vs-rest Welch t statistic (for colouring plots)."""
-    from scact.evaluation.metrics import one_vs_rest_t
-
-    dense = expression.toarray() if sp.issparse(expression) else np.asarray(expression)
-    chosen = []
-    for t in one_vs_rest_t(dense, np.asarray(labels)).values():
-        for i in np.argsort(-t)[:per_type]:
-            if gene_names[i] not in chosen:
-                chosen.append(gene_names[i])
-    return chosen
-
-
 def expression_on(adata, genes) -> np.ndarray:
     """Dense cells x ``genes`` of ``adata.X`` (genes absent from ``adata`` are 0): few genes only."""
     pos = adata.var_names.astype(str).get_indexer(pd.Index(genes).astype(str))
@@ -115,6 +102,7 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
     from scact.io.anndata import read_h5ad, write_h5ad
     from scact.model import SCACT
     from scact.model._model import TRANSLATION_NEIGHBOURS
+    from scact.preprocessing.labels import marker_genes
     from scact.preprocessing.split import training_mask
 
     if translation_neighbours is None:
@@ -155,7 +143,7 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
     z_atac = model.get_latent_representation(atac, modality="atac")
     labels = rna.obs[labels_key].astype(str).to_numpy() if labels_key in rna.obs else None
     genes = [g for g in model.genes.index if g in set(rna.var_names)]
-    markers = (marker_genes(expression_on(rna, genes), genes, labels) if labels is not None
+    markers = (marker_genes(expression_on(rna, genes), genes, labels, statistic="welch_t") if labels is not None
                and len(set(labels)) > 1 else [])
     marker_pos = model.genes.index.get_indexer(markers)
     observed = expression_on(rna, markers)

@@ -174,18 +174,12 @@ def _labels(adata, key="cell_type"):
 
 
 def _marker_genes(rna, labels, per_type: int = 2, limit: int = 12) -> list[str]:
-    """Genes most above their mean elsewhere in each cell type (observed RNA), distinct, at most ``limit``."""
+    """Marker genes of the observed RNA (:func:`scact.preprocessing.labels.marker_genes`) on at most
+    ``MAX_CELLS`` cells."""
+    from scact.preprocessing.labels import marker_genes
+
     rows = _subsample(rna.n_obs)
-    x, lab = _rows_dense(rna.X, rows), labels[rows]
-    chosen: list[str] = []
-    for cell_type in pd.Series(lab).value_counts().index:
-        inside = lab == cell_type
-        if inside.all():
-            continue
-        diff = x[inside].mean(0) - x[~inside].mean(0)
-        picks = [str(rna.var_names[i]) for i in np.argsort(-diff) if diff[i] > 0]
-        chosen += [g for g in picks if g not in chosen][:per_type]
-    return chosen[:limit]
+    return marker_genes(_rows_dense(rna.X, rows), rna.var_names, labels[rows], per_type, limit)
 
 
 # ------------------------------------------------------------------------------------------ alignment
