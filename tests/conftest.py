@@ -61,6 +61,34 @@ def pipeline_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def variant_sheets(tmp_path_factory):
+    """The generated fixture (seed 0) with its unpaired, partly paired and paired samplesheets:
+    (fixture folder, {variant: samplesheet})."""
+    from scact.simulate import config_from_preset, simulate_dataset, write_samplesheet_variants
+
+    folder = tmp_path_factory.mktemp("variants") / "test_data"
+    simulate_dataset(config_from_preset("fixture", seed=0), folder)
+    return folder, write_samplesheet_variants(folder)
+
+
+@pytest.fixture(scope="session")
+def variant_run(variant_sheets, tmp_path_factory):
+    """``variant_run(variant)``: ``scact run`` on that samplesheet variant with the test profile's parameters,
+    run once per session however many test modules compare with it: (results folder, runner)."""
+    from scact.pipeline import run_pipeline
+
+    folder, sheets = variant_sheets
+    runs = {}
+
+    def run(variant: str):
+        if variant not in runs:
+            results = tmp_path_factory.mktemp(variant) / "results"
+            runs[variant] = results, run_pipeline(sheets[variant], results, test_profile_params(folder))
+        return runs[variant]
+    return run
+
+
+@pytest.fixture(scope="session")
 def planted_atac(tmp_path_factory) -> PlantedATAC:
     """Generated fragments, peaks and TSS with known cell kinds; each test module writes its own file names
     into its folder."""

@@ -8,24 +8,15 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-import conftest
 from scact.cli import run_command
 from scact.evaluation.evaluate import Method, Pairing, evaluate, pairing_case, plot_evaluation
 from scact.evaluation.metrics import alignment_metrics, within_type_cosine_distances
 from scact.io.tenx import read_10x_h5
-from scact.pipeline import STEP_ORDER, run_pipeline
-from scact.simulate import config_from_preset, simulate_dataset, write_samplesheet_variants
+from scact.pipeline import STEP_ORDER
+from scact.simulate import write_samplesheet_variants
 
 
 # ------------------------------------------------------------------------------------ samplesheet variants
-@pytest.fixture(scope="session")
-def variant_sheets(tmp_path_factory):
-    """The generated fixture (seed 0) with its unpaired, partly paired and paired samplesheets."""
-    folder = tmp_path_factory.mktemp("variants") / "test_data"
-    simulate_dataset(config_from_preset("fixture", seed=0), folder)
-    return folder, write_samplesheet_variants(folder)
-
-
 def _rows(sheet):
     return pd.read_csv(sheet, dtype=str)
 
@@ -61,13 +52,6 @@ def test_simulate_command_writes_the_variants(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------ whole pipeline per variant
-def _run(variant_sheets, variant, tmp_path_factory):
-    folder, sheets = variant_sheets
-    results = tmp_path_factory.mktemp(variant) / "results"
-    runner = run_pipeline(sheets[variant], results, conftest.test_profile_params(folder))
-    return results, runner
-
-
 def _metrics(results):
     return pd.read_csv(results / "evaluation" / "metrics.tsv", sep="\t")
 
@@ -78,8 +62,8 @@ def _section(page: str, key: str) -> str:
     return page[start:end if end > 0 else None]
 
 
-def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant_sheets, tmp_path_factory):
-    results, runner = _run(variant_sheets, "unpaired", tmp_path_factory)
+def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant_run):
+    results, runner = variant_run("unpaired")
     assert list(dict.fromkeys(t.process for t in runner.trace)) == list(STEP_ORDER)
     table = _metrics(results)
     counts = table[table["metric"].str.startswith("pairing/")].set_index("metric")["value"]
@@ -104,8 +88,8 @@ def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant
     assert "Observed vs translated links: not available" in _section(page, "perturbation")
 
 
-def test_partly_paired_samplesheet_scores_the_shared_cells(variant_sheets, tmp_path_factory):
-    results, runner = _run(variant_sheets, "partly_paired", tmp_path_factory)
+def test_partly_paired_samplesheet_scores_the_shared_cells(variant_run):
+    results, runner = variant_run("partly_paired")
     assert list(dict.fromkeys(t.process for t in runner.trace)) == list(STEP_ORDER)
     table = _metrics(results)
     counts = table[table["metric"].str.startswith("pairing/")].set_index("metric")["value"]

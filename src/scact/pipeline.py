@@ -35,7 +35,7 @@ from scact.io.atomic import write_text
 from scact.io.inputs import ARC_FRAGMENTS
 from scact.io.preflight import check_annotation
 from scact.io.samplesheet import SampleRow, read_samplesheet
-from scact.progress import ProgressFollower, show_progress
+from scact.progress import PROGRESS_FILE_ENV, ProgressFollower, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +296,13 @@ def _duration(seconds: float) -> str:
         f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def task_folder_name(process: str, tag: str = "") -> str:
+    """A task's folder under ``work/``: its step's number, process and tag (the sample), never its position in
+    the run, so that adding, removing or reordering samplesheet rows leaves the other tasks' folders, and
+    what ``--resume`` reuses, where they were."""
+    return f"{STEP_ORDER.index(process) + 1:02d}_{process}" + (f"_{tag}" if tag else "")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -365,7 +372,7 @@ class LocalRunner:
         """Run ``bin/scact_<command>.py args`` for ``process`` in a fresh folder with ``stage`` linked in
         (and ``nested``: files linked into subfolders, as Nextflow's ``stageAs: 'dir/??/*'``)."""
         command = process.removeprefix("SCACT_").lower()
-        name = f"{len(self.trace) + 1:02d}_{process}" + (f"_{tag}" if tag else "")
+        name = task_folder_name(process, tag)
         label = f"[{STEP_ORDER.index(process) + 1:>2}/{len(STEP_ORDER)}] {process}" + (f" ({tag})" if tag else "")
         workdir = self.outdir / "work" / name
         staged = [(folder / path.name, path) for folder, paths in [(Path("."), stage), *(nested or {}).items()]
@@ -442,7 +449,8 @@ class LocalRunner:
         with open(workdir / ".command.log", "w") as out:
             try:
                 status, cpu, peak_gb = run_measured(
-                    argv, workdir, out, {**os.environ, "MPLBACKEND": "Agg"}, POLL_SECONDS,
+                    argv, workdir, out, {**os.environ, "MPLBACKEND": "Agg",
+                                         PROGRESS_FILE_ENV: str(workdir / PROGRESS_FILE)}, POLL_SECONDS,
                     on_poll=lambda: self.display.task_progress(label, progress.latest()))
             except BaseException:
                 self._record(TaskRecord(process, tag, workdir, -1, time.monotonic() - start, "ABORTED"), label)
@@ -676,7 +684,7 @@ def _reconcile(runner: LocalRunner, rna: Path, atac: Path, gene_activity: Path) 
 def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
     """SCACT_TRAIN: the scACT model on the unpaired training matrices."""
     workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress",
-                                          "--progress-file", PROGRESS_FILE, "--device", task_device(runner.params)],
+                                          "--device", task_device(runner.params)],
                           [rna, atac])
     runner.publish("SCACT_TRAIN", workdir, ["model", "training_history.csv", "loss_curves.png"])
     return workdir / "model"

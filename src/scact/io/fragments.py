@@ -4,6 +4,7 @@ Read by streaming through pysam so that memory does not grow with the number of 
 """
 from __future__ import annotations
 
+import gzip
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pandas as pd
 import pysam
 
 from scact.errors import input_error
+from scact.io.atomic import atomic_path
 
 FIX_INDEX = "sort and index it: sort -k1,1 -k2,2n frags.tsv | bgzip > frags.tsv.gz && tabix -p bed frags.tsv.gz"
 FIX_BGZIP = ("recompress it with bgzip (block gzip, from htslib) and index it: "
@@ -180,3 +182,23 @@ def count_fragments_per_barcode(path: str | os.PathLike) -> Counter:
         counts = np.bincount(block.barcodes, minlength=len(index))
         totals = np.concatenate([totals, np.zeros(len(index) - len(totals), dtype=np.int64)]) + counts
     return Counter({name: int(n) for name, n in zip(index.names, totals) if n})
+
+
+def filter_fragments(source: str | os.PathLike, target: str | os.PathLike, drop: set[str]) -> None:
+    """Copy a fragments file without the fragments of the ``drop`` barcodes, bgzipped and tabix-indexed: how
+    one multiome run is split into samples that share no cell (simulated variants, real-data runs)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        with gzip.open(source, "rb") as lines, pysam.BGZFile(str(tmp), "wb1") as out:
+            block = []
+            for line in lines:
+                if line.startswith(b"#") or line.split(b"\t", 4)[3].decode() not in drop:
+                    block.append(line)
+                if len(block) >= 100_000:
+                    out.write(b"".join(block))
+                    block = []
+            out.write(b"".join(block))
+        pysam.tabix_index(str(tmp), preset="bed", force=True)
+        with atomic_path(f"{target}.tbi") as tmp_index:
+            os.replace(f"{tmp}.tbi", tmp_index)

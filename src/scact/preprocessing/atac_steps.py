@@ -212,8 +212,8 @@ def _refuse_too_few(reasons: pd.Series, n_input: int, source) -> None:
                f"only {n_kept} cells pass QC, at least {MIN_CELLS_AFTER_QC} are needed")
     raise input_error(source, f"{problem} ({'; '.join(f'{r}: {n}' for r, n in table.itertuples(index=False))})",
                       "lower --min_fragments / --min_tss_enrichment / --min_peak_counts (scact atac-qc: "
-                      "--min-fragments, --min-tss-enrichment, --min-peak-counts), or check the annotation "
-                      "and fragments")
+                      "--min-fragments, --min-tss-enrichment, --min-peak-counts), check the annotation and "
+                      "fragments, or leave this sample out")
 
 
 # ---------------------------------------------------------------------------------------- call_peaks

@@ -12,15 +12,14 @@ low-quality barcodes) stay in every fragments file, as CellRanger writes them.
 """
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
 import numpy as np
-import pysam
 
 from scact.errors import input_error
-from scact.io.atomic import atomic_path, write_text
+from scact.io.atomic import write_text
+from scact.io.fragments import filter_fragments
 from scact.io.tenx import read_10x_h5, write_10x_h5
 
 #: The variants ``write_samplesheet_variants`` knows, in the order users meet them.
@@ -59,7 +58,7 @@ def write_samplesheet_variants(folder: str | os.PathLike, variants=VARIANTS, see
         target = folder / "variants" / "unpaired"
         rna_path, fragments = target / "rna_only.h5", target / _FRAGMENTS
         write_10x_h5(rna[first].copy(), None, rna_path, genome=genome)
-        _filter_fragments(folder / _FRAGMENTS, fragments, drop=first_cells)
+        filter_fragments(folder / _FRAGMENTS, fragments, drop=first_cells)
         written["unpaired"] = _samplesheet(folder / "samplesheet_unpaired.csv", [
             (f"{sample}_rna", "rna", rna_path, f"{sample}_batch_rna"),
             (f"{sample}_atac", "atac", fragments, f"{sample}_batch_atac")])
@@ -67,9 +66,9 @@ def write_samplesheet_variants(folder: str | os.PathLike, variants=VARIANTS, see
         target = folder / "variants" / "partly_paired"
         multiome = target / f"{sample}_multiome"
         write_10x_h5(rna[first].copy(), atac[first].copy(), multiome / _MATRIX, genome=genome)
-        _filter_fragments(folder / _FRAGMENTS, multiome / _FRAGMENTS, drop=second_cells)
+        filter_fragments(folder / _FRAGMENTS, multiome / _FRAGMENTS, drop=second_cells)
         fragments = target / f"{sample}_atac" / _FRAGMENTS
-        _filter_fragments(folder / _FRAGMENTS, fragments, drop=first_cells)
+        filter_fragments(folder / _FRAGMENTS, fragments, drop=first_cells)
         written["partly_paired"] = _samplesheet(folder / "samplesheet_partly_paired.csv", [
             (f"{sample}_multiome", "multiome", multiome, f"{sample}_batch1"),
             (f"{sample}_atac", "atac", fragments, f"{sample}_batch2")])
@@ -87,21 +86,3 @@ def _samplesheet(path: Path, rows: list[tuple]) -> Path:
     write_text(path, "sample,modality,input,batch\n" + "".join(
         f"{sample},{modality},{input_path},{batch}\n" for sample, modality, input_path, batch in rows))
     return path
-
-
-def _filter_fragments(source: Path, target: Path, drop: set[str]) -> None:
-    """Copy a fragments file without the fragments of the ``drop`` barcodes; bgzipped and tabix-indexed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target) as tmp:
-        with gzip.open(source, "rb") as lines, pysam.BGZFile(str(tmp), "wb1") as out:
-            block = []
-            for line in lines:
-                if line.startswith(b"#") or line.split(b"\t", 4)[3].decode() not in drop:
-                    block.append(line)
-                if len(block) >= 100_000:
-                    out.write(b"".join(block))
-                    block = []
-            out.write(b"".join(block))
-        pysam.tabix_index(str(tmp), preset="bed", force=True)
-        with atomic_path(f"{target}.tbi") as tmp_index:
-            os.replace(f"{tmp}.tbi", tmp_index)
