@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from scact.evaluation import baselines, evaluate  # noqa: E402
+from scact.io.annotation import read_annotation  # noqa: E402
 from scact.model import SCACT  # noqa: E402
 
 DATA = Path(os.environ.get("SCACT_DATA", REPO.parent / "shared" / "data")).resolve()
@@ -127,14 +128,14 @@ def scact_methods(model: SCACT, rna, atac, pairing, name="scACT", block_size=512
     if not model.peaks.index.equals(atac.var_names) or not model.genes.index.equals(rna.var_names):
         raise RuntimeError("the model's feature order differs from the scored matrices")
     paired_rna, paired_atac = rna[pairing.rna_rows], atac[pairing.atac_rows]
-    z_rna, z_atac = model.get_latent(rna, "rna"), model.get_latent(atac, "atac")
+    z_rna, z_atac = model.get_latent_representation(rna, "rna"), model.get_latent_representation(atac, "atac")
 
     def method(label, embeddings=None, **options):
         return evaluate.Method(
             label,
-            rna_to_atac=lambda: model.translate_rna_to_atac(paired_rna, batch_size=block_size, reference=atac,
-                                                            **options),
-            atac_to_rna=model.translate_atac_to_rna(paired_atac, reference=rna, **options),
+            rna_to_atac=lambda: model.translated_blocks(paired_rna, "rna_to_atac", batch_size=block_size,
+                                                        reference=atac, **options),
+            atac_to_rna=model.translate_atac_to_rna(paired_atac, reference=rna, **options).X,
             embeddings=embeddings or {})
 
     return [method(name, {"rna latent": (z_rna, model.map_latent(z_atac, "atac_to_rna")),
@@ -148,7 +149,7 @@ def run_dataset(name, loader, seeds, epochs_ae, epochs_map, label_free_seed, log
     """Train and score every seed (baselines: Harmony is the only seeded one, run with the first seed)."""
     (rna, atac), tss = loader()
     pairing = evaluate.Pairing.by_name(rna.obs_names, atac.obs_names)
-    activity, genes = baselines.gene_activity(atac, baselines.read_tss_bed(tss))
+    activity, genes = baselines.gene_activity(atac, read_annotation(tss))
     log(f"{name}: {rna.n_obs} RNA cells x {rna.n_vars} genes, {atac.n_obs} ATAC cells x {atac.n_vars} peaks, "
         f"{len(pairing)} scoring pairs, gene activity on {len(genes)} genes")
     tables, timings = [], []

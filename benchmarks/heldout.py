@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import evaluate_snareseq as data  # noqa: E402
 from scact.evaluation import baselines, evaluate  # noqa: E402
+from scact.io.annotation import read_annotation  # noqa: E402
 from scact.preprocessing.split import HELDOUT_FRACTION, split_cells  # noqa: E402
 
 #: (metric, label, target operator, target); the first three are the headlines of issue 14
@@ -78,14 +79,14 @@ def scact_methods(rna, atac, split, pairing, seed, epochs, log,
                 on_epoch_end=lambda row: log(f"  epoch {row['epoch']} ({row['phase']}) {row['seconds']:.0f}s"))
     train_s = time.time() - started
     heldout_rna, heldout_atac = rna[pairing.rna_rows], atac[pairing.atac_rows]
-    z_rna, z_atac = model.get_latent(rna, "rna"), model.get_latent(atac, "atac")
+    z_rna, z_atac = model.get_latent_representation(rna, "rna"), model.get_latent_representation(atac, "atac")
 
     def translated(name, **options):
         return evaluate.Method(
             name,
-            rna_to_atac=lambda: model.translate_rna_to_atac(heldout_rna, batch_size=512, reference=atac_train,
-                                                            **options),
-            atac_to_rna=model.translate_atac_to_rna(heldout_atac, reference=rna_train, **options))
+            rna_to_atac=lambda: model.translated_blocks(heldout_rna, "rna_to_atac", batch_size=512,
+                                                        reference=atac_train, **options),
+            atac_to_rna=model.translate_atac_to_rna(heldout_atac, reference=rna_train, **options).X)
 
     main = translated("scACT")
     main.embeddings = {"rna latent": (z_rna, model.map_latent(z_atac, "atac_to_rna"))}
@@ -183,7 +184,7 @@ def main(argv=None):
 
     for name in args.datasets if args.seeds else []:
         (rna, atac), tss = loaders[name]()
-        activity, genes = baselines.gene_activity(atac, baselines.read_tss_bed(tss))
+        activity, genes = baselines.gene_activity(atac, read_annotation(tss))
         log(f"{name}: {rna.n_obs} cells, {rna.n_vars} genes, {atac.n_vars} peaks")
         for seed in args.seeds:
             table, timing = run_seed(name, rna, atac, tss, activity, genes, seed, args, log)

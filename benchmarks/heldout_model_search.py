@@ -84,14 +84,14 @@ def knn_vote(query: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> np
 def own_modality_predictions(model: SCACT, adata, modality: str, reference=None):
     """Each cell's own-modality profile decoded at its own depth: from its own latent code
     (reconstruction), or as the mean over its ``K`` nearest ``reference`` cells' decoded codes."""
-    z = torch.from_numpy(model.get_latent(adata, modality))
+    z = torch.from_numpy(model.get_latent_representation(adata, modality))
     depth = model._translation_depth(adata, modality, model._align_rna(adata) if modality == "rna"
                                      else model._align_atac(adata), "matched")
     confounders = model._decoder_confounders(depth, 0, adata.n_obs)
     ae = getattr(model.module, modality)
     output = torch.sigmoid if modality == "atac" else (lambda values: values)
     n_features = adata.n_vars
-    targets = None if reference is None else torch.from_numpy(model.get_latent(reference, modality))
+    targets = None if reference is None else torch.from_numpy(model.get_latent_representation(reference, modality))
     return model._decode_mapped(ae, z, confounders, targets, K, output, n_features).numpy()
 
 
@@ -99,14 +99,15 @@ def criteria(model: SCACT, rna, atac, cells, labels) -> dict:
     """The pairing-free criteria of the module docstring."""
     _, rna_fit, rna_val, atac_fit, atac_val = cells
     out = {}
-    z_r_fit, z_a_fit = model.get_latent(rna[rna_fit], "rna"), model.get_latent(atac[atac_fit], "atac")
+    z_r_fit = model.get_latent_representation(rna[rna_fit], "rna")
+    z_a_fit = model.get_latent_representation(atac[atac_fit], "atac")
     for name, cells_val, other_fit, modality, direction in (
             ("atac", atac_val, z_r_fit, "atac", "atac_to_rna"), ("rna", rna_val, z_a_fit, "rna", "rna_to_atac")):
         adata = (atac if modality == "atac" else rna)
         fit = atac_fit if modality == "atac" else rna_fit
         other_labels = labels[rna_fit] if modality == "atac" else labels[atac_fit]
         for tag, subset in (("unseen", cells_val), ("seen", fit[: len(cells_val)])):
-            mapped = model.map_latent(model.get_latent(adata[subset], modality), direction)
+            mapped = model.map_latent(model.get_latent_representation(adata[subset], modality), direction)
             out[f"{name} {tag} label transfer"] = float(np.mean(knn_vote(mapped, other_fit, other_labels)
                                                               == labels[subset]))
     for tag, subset in (("unseen", atac_val), ("seen", atac_fit[: len(atac_val)])):
@@ -129,12 +130,13 @@ def heldout_metrics(model: SCACT, rna, atac, cells, labels) -> dict:
     """Held-out pairs, for reporting only: translations among training cells (both halves), FOSCTTM."""
     held, rna_fit, rna_val, atac_fit, atac_val = cells
     rna_train, atac_train = np.concatenate([rna_fit, rna_val]), np.concatenate([atac_fit, atac_val])
-    blocks = lambda: model.translate_rna_to_atac(rna[held], batch_size=512, reference=atac[atac_train])  # noqa: E731
+    blocks = lambda: model.translated_blocks(rna[held], "rna_to_atac", batch_size=512,  # noqa: E731
+                                             reference=atac[atac_train])
     out = {"per-peak AUROC": metrics.rna_to_atac_metrics(atac[held].X, blocks, labels[held])
            .scalars["auroc_per_peak_median"]}
-    predicted = model.translate_atac_to_rna(atac[held], reference=rna[rna_train])
+    predicted = model.translate_atac_to_rna(atac[held], reference=rna[rna_train]).X
     out["per-gene Pearson"] = metrics.atac_to_rna_metrics(rna[held].X, predicted)[0]["pearson_per_gene_median"]
-    z_r, z_a = model.get_latent(rna[held], "rna"), model.get_latent(atac[held], "atac")
+    z_r, z_a = model.get_latent_representation(rna[held], "rna"), model.get_latent_representation(atac[held], "atac")
     out["FOSCTTM rna latent"] = metrics.foscttm(z_r, model.map_latent(z_a, "atac_to_rna"))
     out["FOSCTTM atac latent"] = metrics.foscttm(model.map_latent(z_r, "rna_to_atac"), z_a)
     return out

@@ -123,10 +123,9 @@ def main() -> None:
     pairs, _ = window_pairs(genes, tss, atac.var, args.window)
     window_peaks = np.unique(pairs["peak_index"].to_numpy())
     model_columns = model.peaks.index.get_indexer(atac.var_names[window_peaks])
-    blocks = [block[:, model_columns] for _, _, block in model.translate_rna_to_atac(rna, batch_size=1024)]
+    blocks = [block[:, model_columns] for _, _, block in model.translated_blocks(rna, "rna_to_atac", batch_size=1024)]
     translated_atac = ad.AnnData(np.vstack(blocks), obs=rna.obs[[]].copy(), var=atac.var.iloc[window_peaks].copy())
-    translated_rna = ad.AnnData(model.translate_atac_to_rna(atac), obs=atac.obs[[]].copy(),
-                                var=pd.DataFrame(index=model.genes.index))
+    translated_rna = model.translate_atac_to_rna(atac)
     rna_embedding = (rna.obs_names, cell_embedding(rna, n_components=30))
     atac_embedding = (atac.obs_names, cell_embedding(atac, n_components=30))
     sources = [

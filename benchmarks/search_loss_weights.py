@@ -25,7 +25,7 @@ GRID = (0.1, 0.5, 1.0, 2.0)
 
 
 def label_transfer(model, rna, atac) -> float:
-    z_rna, z_atac = model.get_latent(rna, "rna"), model.get_latent(atac, "atac")
+    z_rna, z_atac = model.get_latent_representation(rna, "rna"), model.get_latent_representation(atac, "atac")
     rna_types, atac_types = rna.obs["cell_type"].to_numpy(), atac.obs["cell_type"].to_numpy()
     to_atac = KNeighborsClassifier(15).fit(z_atac, atac_types).predict(model.map_latent(z_rna, "rna_to_atac"))
     to_rna = KNeighborsClassifier(15).fit(z_rna, rna_types).predict(model.map_latent(z_atac, "atac_to_rna"))

@@ -131,7 +131,7 @@ def main():
     print(history.groupby("phase")["seconds"].agg(["count", "sum"]).to_string())
     if args.no_scores:
         return
-    z_rna, z_atac = model.get_latent(rna, "rna"), model.get_latent(atac, "atac")
+    z_rna, z_atac = model.get_latent_representation(rna, "rna"), model.get_latent_representation(atac, "atac")
     mapped = model.map_latent(z_rna, "rna_to_atac")
     knn = KNeighborsClassifier(15).fit(z_atac, atac.obs["cell_type"])
     transfer = (knn.predict(mapped) == rna.obs["cell_type"].to_numpy()).mean()
@@ -140,7 +140,7 @@ def main():
     print(f"FOSCTTM f(z_RNA) vs z_ATAC: {foscttm(mapped, z_atac[back]):.3f}")
     print(f"FOSCTTM z_RNA vs g(z_ATAC): {foscttm(z_rna, model.map_latent(z_atac, 'atac_to_rna')[back]):.3f}")
     predicted = np.zeros((rna.n_obs, atac.n_vars), dtype=np.float16)
-    for s, e, block in model.translate_rna_to_atac(rna):
+    for s, e, block in model.translated_blocks(rna, "rna_to_atac"):
         predicted[s:e] = block
     truth = atac.X[back]
     auroc = per_peak_auroc(truth, predicted)

@@ -81,7 +81,7 @@ def test_translate_decodes_among_training_cells_of_a_heldout_split(trained, monk
     assert run_command("translate", ["--model", "model", "--rna", "rna_split.h5ad", "--atac", "atac_split.h5ad",
                                      "--outdir", "split", "--no-plots", "--no-versions"]) == 0
     model = SCACT.load("model")
-    expected = model.translate_atac_to_rna(atac, reference=rna[training_mask(rna)])
+    expected = model.translate_atac_to_rna(atac, reference=rna[training_mask(rna)]).X
     np.testing.assert_allclose(ad.read_h5ad("split/atac_to_rna.h5ad").X, expected, rtol=1e-5, atol=1e-5)
     assert run_command("evaluate", ["--rna", "rna_split.h5ad", "--atac", "atac_split.h5ad", "--rna-to-atac",
                                     "split/rna_to_atac.h5ad", "--atac-to-rna", "split/atac_to_rna.h5ad",

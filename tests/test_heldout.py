@@ -166,8 +166,8 @@ def scact_on_programs():
     model = SCACT(rna[split.rna_train].copy(), atac[split.atac_train].copy(), labels_key="cell_type",
                   batch_key="batch", seed=0)
     model.train(max_epochs_autoencoder=15, max_epochs_mapping=30, progress=False)
-    z_rna = model.get_latent(rna[rna_rows], "rna")
-    z_atac = model.map_latent(model.get_latent(atac[atac_rows], "atac"), "atac_to_rna")
+    z_rna = model.get_latent_representation(rna[rna_rows], "rna")
+    z_atac = model.map_latent(model.get_latent_representation(atac[atac_rows], "atac"), "atac_to_rna")
     labels = rna.obs["cell_type"].to_numpy()
     oracle = baselines.type_only_embedding(labels[rna_rows], labels[atac_rows])
     return metrics.foscttm(z_rna, z_atac), metrics.foscttm(*oracle)

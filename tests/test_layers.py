@@ -7,7 +7,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "scact"
 
 #: Parts of ``scact`` (sub-packages and top-level modules), lowest layer first; one layer may hold several
 #: parts, which then import none of each other.
-LAYERS = (("errors", "progress"), ("io",), ("preprocessing",), ("simulate",), ("model",), ("translation",),
+LAYERS = (("errors", "progress", "stats"), ("io",), ("preprocessing",), ("simulate",), ("model",), ("translation",),
           ("evaluation", "perturbation"), ("report",), ("steps",), ("pipeline",), ("cli",))
 
 

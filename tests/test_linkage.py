@@ -6,8 +6,8 @@ import pytest
 
 from scact.simulate import planted_links
 from scact.perturbation.linkage import (
-    benjamini_hochberg, cell_embedding, column_pearson, link_agreement, link_genes, pearson_p_value,
-    plot_gene_links, to_interact, window_pairs)
+    cell_embedding, link_agreement, link_genes, pearson_p_value, plot_gene_links, to_interact, window_pairs)
+from scact.stats import benjamini_hochberg, column_pearson
 
 
 def test_pearson_and_p_values_match_scipy():

@@ -5,6 +5,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 from scipy.stats import spearmanr
 from sklearn.linear_model import RidgeCV
@@ -47,7 +48,8 @@ def _state(model):
 
 
 def _rna_to_atac(model, rna, **options):
-    return np.concatenate([block for _, _, block in model.translate_rna_to_atac(rna, batch_size=100, **options)])
+    return np.concatenate([block for _, _, block in model.translated_blocks(rna, "rna_to_atac", batch_size=100,
+                                                                            **options)])
 
 
 def test_each_loss_term_decreases(trained):
@@ -74,14 +76,15 @@ def test_translation_beats_random_model(trained, data):
     auc_random = roc_auc_score(truth, _rna_to_atac(untrained, rna_paired).ravel())
     assert auc_trained > auc_random + 0.1, (auc_trained, auc_random)
     expression = rna_paired.X.toarray()
-    predicted = trained.translate_atac_to_rna(atac_paired)
+    predicted = trained.translate_atac_to_rna(atac_paired).X
     r_trained = np.mean([np.corrcoef(p, t)[0, 1] for p, t in zip(predicted, expression)])
-    predicted_random = untrained.translate_atac_to_rna(atac_paired)
+    predicted_random = untrained.translate_atac_to_rna(atac_paired).X
     r_random = np.mean([np.corrcoef(p, t)[0, 1] for p, t in zip(predicted_random, expression)])
     assert r_trained > r_random + 0.1, (r_trained, r_random)
     # mapped RNA cells land among ATAC cells of their own type (4 types: chance 0.25)
-    z_mapped = trained.map_latent(trained.get_latent(rna_paired, "rna"), "rna_to_atac")
-    knn = KNeighborsClassifier(10).fit(trained.get_latent(atac_paired, "atac"), atac_paired.obs["cell_type"])
+    z_mapped = trained.map_latent(trained.get_latent_representation(rna_paired, "rna"), "rna_to_atac")
+    knn = KNeighborsClassifier(10).fit(trained.get_latent_representation(atac_paired, "atac"),
+                                       atac_paired.obs["cell_type"])
     assert (knn.predict(z_mapped) == rna_paired.obs["cell_type"].to_numpy()).mean() > 0.45
 
 
@@ -101,8 +104,8 @@ def test_matched_translation_depth_follows_the_source_cell(trained):
                                  if 10 <= observed[:, j].sum() < len(observed) - 10])
                 for name, pred in (("matched", matched), ("typical", typical))}
     assert per_peak["matched"] > per_peak["typical"] + 0.02, per_peak
-    expression = trained.translate_atac_to_rna(atac)
-    assert not np.array_equal(expression, trained.translate_atac_to_rna(atac, depth="typical"))
+    expression = trained.translate_atac_to_rna(atac).X
+    assert not np.array_equal(expression, trained.translate_atac_to_rna(atac, depth="typical").X)
     with pytest.raises(ScactInputError, match="translation-depth"):
         trained.translate_atac_to_rna(atac, depth="deep")
 
@@ -114,8 +117,8 @@ def test_neighbourhood_decoding_averages_the_nearest_reference_cells(trained):
     point = _rna_to_atac(trained, rna)
     assert np.array_equal(_rna_to_atac(trained, rna, reference=atac, neighbours=0), point)
     # one neighbour: the decoded code of the reference cell nearest the mapped embedding
-    mapped = trained.map_latent(trained.get_latent(rna, "rna"), "rna_to_atac")
-    z_atac = trained.get_latent(atac, "atac")
+    mapped = trained.map_latent(trained.get_latent_representation(rna, "rna"), "rna_to_atac")
+    z_atac = trained.get_latent_representation(atac, "atac")
     nearest = NearestNeighbors(n_neighbors=1, metric="cosine").fit(z_atac).kneighbors(mapped)[1][:, 0]
     one = _rna_to_atac(trained, rna, reference=atac, neighbours=1, depth="typical")
     with torch.no_grad():
@@ -125,7 +128,7 @@ def test_neighbourhood_decoding_averages_the_nearest_reference_cells(trained):
     # every reference cell: the same mean profile for every cell decoded at the same (typical) depth
     everyone = _rna_to_atac(trained, rna, reference=atac, neighbours=atac.n_obs + 5, depth="typical")
     np.testing.assert_allclose(everyone, np.broadcast_to(everyone[:1], everyone.shape), rtol=1e-5, atol=1e-6)
-    expression = trained.translate_atac_to_rna(atac, reference=rna, neighbours=rna.n_obs, depth="typical")
+    expression = trained.translate_atac_to_rna(atac, reference=rna, neighbours=rna.n_obs, depth="typical").X
     np.testing.assert_allclose(expression, np.broadcast_to(expression[:1], expression.shape), rtol=1e-5,
                                atol=1e-5)
     for bad in (-1, 2.5, True):
@@ -140,7 +143,7 @@ def test_mutual_information_penalty_removes_depth_from_latent():
     for weight in (0.0, 3.0):
         model = SCACT(rna, atac, seed=0, mi_weight=weight)
         model.train(**{**FAST, "max_epochs_mapping": 0, "max_epochs_autoencoder": 15})
-        z = model.get_latent(rna, "rna")
+        z = model.get_latent_representation(rna, "rna")
         r2[weight] = cross_val_score(RidgeCV(), z, rna.obs["log_depth"], cv=5, scoring="r2").mean()
     assert r2[3.0] < r2[0.0] - 0.2, r2
 
@@ -181,10 +184,11 @@ def test_save_load_roundtrip_identical_outputs(trained, data, tmp_path):
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["model.json", "model.pt"]
     torch.load(tmp_path / "model" / "model.pt", weights_only=True)  # plain containers and tensors only
     loaded = SCACT.load(tmp_path / "model")
-    np.testing.assert_array_equal(loaded.get_latent(rna, "rna"), trained.get_latent(rna, "rna"))
-    np.testing.assert_array_equal(loaded.get_latent(atac, "atac"), trained.get_latent(atac, "atac"))
+    for adata, modality in ((rna, "rna"), (atac, "atac")):
+        np.testing.assert_array_equal(loaded.get_latent_representation(adata, modality),
+                                      trained.get_latent_representation(adata, modality))
     np.testing.assert_array_equal(_rna_to_atac(loaded, rna), _rna_to_atac(trained, rna))
-    np.testing.assert_array_equal(loaded.translate_atac_to_rna(atac), trained.translate_atac_to_rna(atac))
+    np.testing.assert_array_equal(loaded.translate_atac_to_rna(atac).X, trained.translate_atac_to_rna(atac).X)
     assert list(loaded.genes.index) == list(rna.var_names)
     assert loaded.peaks[["chrom", "start", "end"]].equals(trained.peaks[["chrom", "start", "end"]])
     assert loaded.label_names == ["type0", "type1", "type2", "type3"]
@@ -218,7 +222,7 @@ def test_label_free_mode_runs(data):
     model = SCACT(rna, atac, seed=0)
     assert model.label_free and model.module.discriminator_atac.net[-1].out_features == 1
     model.train(**{**FAST, "max_epochs_autoencoder": 5, "max_epochs_mapping": 5})
-    assert np.isfinite(model.get_latent(rna, "rna")).all()
+    assert np.isfinite(model.get_latent_representation(rna, "rna")).all()
     assert model.history["train_adversarial"].notna().sum() == 5
     assert not hasattr(model.module.atac, "classifier") and "train_classification" not in model.history
 
@@ -236,15 +240,15 @@ def test_negative_binomial_rna_likelihood(data, tmp_path):
     assert not torch.allclose(model.module.rna.log_theta, torch.zeros_like(model.module.rna.log_theta))
     rna_paired, atac_paired = planted_modalities(seed=0, paired=True)
     expression = rna_paired.X.toarray()
-    predicted = model.translate_atac_to_rna(atac_paired)
+    predicted = model.translate_atac_to_rna(atac_paired).X
     assert predicted.min() >= 0 and abs(predicted.mean() - expression.mean()) < 0.5 * expression.mean()
-    untrained = SCACT(rna, atac, rna_likelihood="nb", seed=1).translate_atac_to_rna(atac_paired)
+    untrained = SCACT(rna, atac, rna_likelihood="nb", seed=1).translate_atac_to_rna(atac_paired).X
     r = {name: np.mean([np.corrcoef(p, t)[0, 1] for p, t in zip(pred, expression)])
          for name, pred in (("trained", predicted), ("random", untrained))}
     assert r["trained"] > r["random"] + 0.1, r
     model.save(tmp_path / "nb")
     again = SCACT.load(tmp_path / "nb")
-    np.testing.assert_allclose(again.translate_atac_to_rna(atac_paired), predicted, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again.translate_atac_to_rna(atac_paired).X, predicted, rtol=1e-5, atol=1e-6)
     no_counts = rna.copy()
     del no_counts.layers["counts"]
     with pytest.raises(ScactInputError, match="layers\\['counts'\\]"):
@@ -272,7 +276,8 @@ def test_classifier_heads_learn_types_and_can_be_disabled(trained, data, tmp_pat
     del state["metadata"]["hyperparameters"]["classifier_weight"]  # a model written before the option
     torch.save(state, tmp_path / "old" / "model.pt")
     old = SCACT.load(tmp_path / "old")
-    np.testing.assert_array_equal(old.get_latent(data[0], "rna"), plain.get_latent(data[0], "rna"))
+    np.testing.assert_array_equal(old.get_latent_representation(data[0], "rna"),
+                                  plain.get_latent_representation(data[0], "rna"))
 
 
 def test_chromosome_split_has_no_interchromosomal_weights(trained, data):
@@ -293,27 +298,28 @@ def test_new_data_aligned_by_gene_name_and_peak_overlap(trained, data, caplog):
     rna, atac = data
     genes = list(rna.var_names[::-1][:-5])  # reversed, 5 genes missing
     sub = rna[:, genes].copy()
-    full = trained.get_latent(rna, "rna")
+    full = trained.get_latent_representation(rna, "rna")
     with caplog.at_level("WARNING"):
-        partial = trained.get_latent(sub, "rna")
+        partial = trained.get_latent_representation(sub, "rna")
     report = trained.alignment_reports["rna"]
     assert report["n_missing"] == 5 and report["missing_examples"] == list(rna.var_names[:5])
     assert "5 of 60 model features are missing" in caplog.text
-    expected = trained.get_latent(ad.AnnData(rna.X.multiply(np.r_[np.zeros(5), np.ones(55)]).tocsr(),
-                                             var=rna.var), "rna")
+    expected = trained.get_latent_representation(
+        ad.AnnData(rna.X.multiply(np.r_[np.zeros(5), np.ones(55)]).tocsr(), var=rna.var), "rna")
     np.testing.assert_allclose(partial, expected, rtol=1e-5, atol=1e-5)
     assert not np.allclose(partial, full)
     shifted = atac.copy()  # same peaks called slightly differently: matched by overlap
     shifted.var["start"] += 50
     shifted.var["end"] += 50
     shifted.var_names = [f"p{i}" for i in range(shifted.n_vars)]
-    np.testing.assert_array_equal(trained.get_latent(shifted, "atac"), trained.get_latent(atac, "atac"))
+    np.testing.assert_array_equal(trained.get_latent_representation(shifted, "atac"),
+                                  trained.get_latent_representation(atac, "atac"))
     assert trained.alignment_reports["atac"]["n_missing"] == 0
     elsewhere = atac.copy()
     elsewhere.var["chrom"] = "chrZ"
     elsewhere.var_names = [f"q{i}" for i in range(elsewhere.n_vars)]
     with pytest.raises(ScactInputError, match="none of the model's 100 peaks"):
-        trained.get_latent(elsewhere, "atac")
+        trained.get_latent_representation(elsewhere, "atac")
 
 
 @pytest.mark.parametrize("problem", ["nan", "no_features", "one_type"])
@@ -382,7 +388,8 @@ def test_atac_input_dropout_masks_training_input_only(data, tmp_path):
     values = masked.coalesce().values()
     assert torch.allclose(values, torch.full_like(values, 2.0))
     assert 0.35 < len(values) / whole._nnz() < 0.65
-    np.testing.assert_array_equal(models[0].get_latent(atac, "atac"), models[0].get_latent(atac, "atac"))
+    np.testing.assert_array_equal(models[0].get_latent_representation(atac, "atac"),
+                                  models[0].get_latent_representation(atac, "atac"))
     models[0].save(tmp_path / "m")
     assert SCACT.load(tmp_path / "m").hyperparameters["atac_input_dropout"] == 0.5
     with pytest.raises(ScactInputError, match="not a probability"):
@@ -420,7 +427,66 @@ def test_joint_phase_trains_encoders_with_the_mapping(data):
     _, _, zr = trainer._own_losses("rna", index, masked=False)
     _, _, za = trainer._own_losses("atac", index, masked=False)
     model.module.zero_grad(set_to_none=True)
-    adversarial, cycle, *_ = trainer._mapping_losses(index, index, zr, za)
-    (adversarial + cycle).backward()
+    terms, _ = trainer._mapping_losses(index, index, zr, za)
+    (terms["adversarial"] + terms["cycle"]).backward()
     assert model.module.rna.encoder[0].weight.grad.abs().sum() > 0
     assert model.module.atac.encoder.merge.weight.grad.abs().sum() > 0
+
+
+def test_public_api_at_the_top_level_without_importing_torch():
+    import subprocess
+    import sys
+
+    import scact
+
+    assert scact.SCACT is SCACT and scact.ScactInputError is ScactInputError
+    code = "import sys, scact; assert 'torch' not in sys.modules; print(sorted(dir(scact)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "SCACT" in done.stdout and "PackageNotFoundError" not in done.stdout
+
+
+def test_latent_representation_infers_the_modality_and_maps_between_spaces(trained, data):
+    rna, atac = data
+    z_atac = trained.get_latent_representation(atac)
+    np.testing.assert_array_equal(z_atac, trained.get_latent_representation(atac, "atac"))
+    np.testing.assert_array_equal(trained.get_latent_representation(rna),
+                                  trained.get_latent_representation(rna, "rna"))
+    in_rna_space = trained.get_latent_representation(atac, space="rna")
+    np.testing.assert_array_equal(in_rna_space, trained.map_latent(z_atac, "atac_to_rna"))
+    assert in_rna_space.shape == (atac.n_obs, trained.hyperparameters["latent_dim"])
+    unnamed = ad.AnnData(rna.X, var=pd.DataFrame(index=[f"x{i}" for i in range(rna.n_vars)]))
+    with pytest.raises(ScactInputError, match="modality='rna'"):
+        trained.get_latent_representation(unnamed)
+
+
+def test_both_translations_return_anndata_in_memory_or_streamed(trained, data, tmp_path):
+    """RNA->ATAC: sampled profiles in X and the probabilities in the form scact.io.translated stores, the
+    same in memory and streamed to a file; ATAC->RNA: expression on the model's genes."""
+    from scact.io.translated import PROBABILITY_LAYER, REST_COLUMN, TranslatedAccessibility
+
+    rna, atac = data
+    rna = rna[:40].copy()
+    probabilities = _rna_to_atac(trained, rna)
+    dense = trained.translate_rna_to_atac(rna, probabilities="float32", seed=3)
+    assert list(dense.var_names) == list(trained.peaks.index) and list(dense.obs_names) == list(rna.obs_names)
+    np.testing.assert_array_equal(dense.layers[PROBABILITY_LAYER], probabilities)
+    assert sp.issparse(dense.X) and set(np.unique(dense.X.data)) <= {1.0}
+    streamed = trained.translate_rna_to_atac(rna, path=tmp_path / "r2a.h5ad", probabilities="topk", top_k=5, seed=3,
+                                             provenance={"input": "rna.h5ad"})
+    in_memory = trained.translate_rna_to_atac(rna, probabilities="topk", top_k=5, seed=3,
+                                              provenance={"input": "rna.h5ad"})
+    assert streamed.isbacked
+    np.testing.assert_array_equal(streamed.X[:].toarray(), in_memory.X.toarray())
+    np.testing.assert_array_equal(streamed.X[:].toarray(), dense.X.toarray())  # same seed, same draws
+    np.testing.assert_array_equal(streamed.layers[PROBABILITY_LAYER].toarray(),
+                                  in_memory.layers[PROBABILITY_LAYER].toarray())
+    np.testing.assert_array_equal(streamed.obs[REST_COLUMN], in_memory.obs[REST_COLUMN])
+    params = in_memory.uns["scact"]["translate_rna_to_atac"]["params"]
+    assert params["probabilities"] == "topk" and params["input"] == "rna.h5ad"
+    streamed.file.close()
+    with TranslatedAccessibility(tmp_path / "r2a.h5ad") as reader:
+        assert reader.form == "topk"
+    expression = trained.translate_atac_to_rna(atac[:30])
+    assert isinstance(expression, ad.AnnData) and list(expression.var_names) == list(trained.genes.index)
+    assert expression.shape == (30, len(trained.genes)) and expression.X.dtype == np.float32
+    assert expression.uns["scact"]["translate_atac_to_rna"]["params"]["translation_depth"] == "matched"

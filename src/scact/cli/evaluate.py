@@ -19,7 +19,8 @@ def add_arguments(parser):
     parser.add_argument("--method-name", default="scACT", help="name of the evaluated method in the table")
     parser.add_argument("--labels-key", default="cell_type", help="obs column with cell types (both files)")
     parser.add_argument("--gene-activity", help="gene_activity.h5ad (ATAC cells x genes) for the Harmony baseline")
-    parser.add_argument("--tss-bed", help="TSS BED (chrom,start,end,gene) to compute gene activity if not given")
+    parser.add_argument("--tss-bed", help="annotation (TSS BED or GTF) to compute gene activity around the TSSs "
+                                          "when --gene-activity is not given")
     parser.add_argument("--tss-window", type=int, default=10_000, help="bp around a TSS counted as the gene's")
     parser.add_argument("--no-baselines", action="store_true", help="score only the given translations")
     parser.add_argument("--seed", type=int, default=0, help="seed of subsampling, Leiden and Harmony")

@@ -40,7 +40,7 @@ def run(args) -> None:
     from scact.errors import ScactInputError, input_error
     from scact.io.anndata import peak_coordinates, read_h5ad
     from scact.io.atomic import write_text
-    from scact.perturbation.integrated_gradients import resolve_device
+    from scact.model import resolve_device
     from scact.perturbation.motifs import (
         jaspar_motifs, motif_activation, peak_sequences, plot_activation_heatmap, scan_peaks, sparse_blocks)
     from scact.perturbation.perturb import write_tsv
@@ -53,10 +53,7 @@ def run(args) -> None:
         return
     if not 0 < args.threshold <= 1:
         raise ScactInputError("--threshold must be in (0, 1]")
-    try:
-        device = str(resolve_device(args.device))
-    except ValueError as err:
-        raise ScactInputError(f"--device: {err}") from None
+    device = str(resolve_device(args.device))
     atac = read_h5ad(args.atac)
     if args.labels_key not in atac.obs:
         raise input_error(args.atac, f"obs has no column {args.labels_key!r}", "give --labels-key")

@@ -36,7 +36,7 @@ def add_arguments(parser) -> None:
 def run(args) -> None:
     from scact.errors import ScactInputError
     from scact.io.anndata import read_h5ad
-    from scact.model import SCACT
+    from scact.model import SCACT, resolve_device
     from scact.perturbation.perturb import observed_cell_types, perturb_genes
     from scact.perturbation.tss import read_tss
 
@@ -45,11 +45,7 @@ def run(args) -> None:
         raise ScactInputError("--genes: no gene named (give e.g. --genes Satb2,Gad2)")
     if args.steps < 1 or args.top_k < 1 or args.batch_size < 1:
         raise ScactInputError("--steps, --top-k and --batch-size must be positive")
-    try:
-        from scact.perturbation.integrated_gradients import resolve_device
-        device = str(resolve_device(args.device))
-    except ValueError as err:
-        raise ScactInputError(f"--device: {err}") from None
+    device = str(resolve_device(args.device))
     model = SCACT.load(args.model, device=device)
     atac = read_h5ad(args.atac)
     tss = read_tss(args.annotation) if args.annotation else None

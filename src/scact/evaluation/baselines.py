@@ -22,7 +22,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.evaluation.metrics import PredictionSource
-from scact.preprocessing.atac import binarize
+from scact.io.annotation import tss_regions
+from scact.preprocessing.atac import binarize, gene_activity_matrix
 
 
 def _repeat_rows(profiles: np.ndarray, row_of_cell: np.ndarray, block_size: int) -> PredictionSource:
@@ -68,52 +69,17 @@ def dense_prediction(source: PredictionSource) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ gene activity + Harmony
-def gene_activity(atac, tss: pd.DataFrame, window: int = 10_000) -> tuple[sp.csr_matrix, list[str]]:
-    """Cells x genes: accessible peaks within ``window`` bp of each gene's TSS window (sparse counts).
+def gene_activity(atac, genes: pd.DataFrame, window: int = 10_000) -> tuple[sp.csr_matrix, list[str]]:
+    """Cells x genes: accessible peaks within ``window`` bp of each gene's TSS (sparse counts), for genes
+    with any accessible peak there.
 
-    ``atac.var`` needs chrom/start/end; ``tss`` has columns chrom, start, end, gene (one row per TSS; a
-    gene with several TSSs takes the union of their windows' peaks).
+    ``atac.var`` needs chrom/start/end; ``genes`` is an annotation as :func:`scact.io.annotation.read_annotation`
+    reads it (a gene with several TSSs takes the span of their windows).
     """
-    peaks = atac.var[["chrom", "start", "end"]].reset_index(drop=True)
-    peaks["chrom"] = peaks["chrom"].astype(str)
-    tss = tss.dropna(subset=["gene"]).astype({"gene": str, "chrom": str})
-    gene_names = sorted(tss["gene"].unique())
-    gene_index = {g: i for i, g in enumerate(gene_names)}
-    pairs = set()
-    for chrom, genes in tss.groupby("chrom"):
-        on_chrom = peaks[peaks["chrom"] == chrom]
-        if on_chrom.empty:
-            continue
-        order = np.argsort(on_chrom["start"].to_numpy())
-        starts = on_chrom["start"].to_numpy()[order]
-        ends = on_chrom["end"].to_numpy()[order]
-        ids = on_chrom.index.to_numpy()[order]
-        max_len = int((ends - starts).max())
-        lo_bound = genes["start"].to_numpy() - window
-        hi_bound = genes["end"].to_numpy() + window
-        first = np.searchsorted(starts, lo_bound - max_len, side="left")
-        last = np.searchsorted(starts, hi_bound, side="right")
-        for gene, lo, hi, a, b in zip(genes["gene"], lo_bound, hi_bound, first, last):
-            for k in range(a, b):
-                if ends[k] >= lo and starts[k] <= hi:
-                    pairs.add((ids[k], gene_index[gene]))
-    if not pairs:
-        return sp.csr_matrix((atac.n_obs, 0), dtype=np.float32), []
-    peak_idx, gene_idx = map(np.array, zip(*sorted(pairs)))
-    link = sp.csr_matrix((np.ones(len(peak_idx), np.float32), (peak_idx, gene_idx)),
-                         shape=(atac.n_vars, len(gene_names)))
-    activity = (binarize(atac.X) @ link).tocsc()
-    used = np.flatnonzero(activity.getnnz(axis=0) > 0)
-    return activity[:, used].tocsr(), [gene_names[i] for i in used]
-
-
-def read_tss_bed(path) -> pd.DataFrame:
-    """A TSS BED (chrom, start, end, gene, ...) as a DataFrame."""
-    table = pd.read_csv(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2, 3])
-    table.columns = ["chrom", "start", "end", "gene"]
-    table = table.dropna(subset=["gene"])
-    table["gene"] = table["gene"].astype(str)
-    return table
+    counts, regions = gene_activity_matrix(binarize(atac.X), atac.var[["chrom", "start", "end"]],
+                                           tss_regions(genes, window))
+    used = counts.getnnz(axis=0) > 0
+    return counts[:, used].tocsr(), regions["gene"][used].tolist()
 
 
 def harmony_embedding(rna_expression, rna_genes, activity, activity_genes, n_pcs: int = 30,

@@ -347,6 +347,7 @@ def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=
 
     from scact.errors import input_error
     from scact.io.anndata import read_h5ad
+    from scact.io.annotation import read_annotation
     from scact.io.atomic import atomic_path
     from scact.io.translated import translated_var_names
 
@@ -383,7 +384,7 @@ def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=
                 raise input_error(gene_activity_path, f"lacks {int((pos < 0).sum())} cells of {atac_path}")
             activity, activity_genes = sp.csr_matrix(table.X[pos]), list(table.var_names)
         elif tss_bed is not None:
-            activity, activity_genes = baselines.gene_activity(atac, baselines.read_tss_bed(tss_bed), tss_window)
+            activity, activity_genes = baselines.gene_activity(atac, read_annotation(tss_bed), tss_window)
         else:
             log.warning("no --gene-activity or --tss-bed: the Harmony kNN baseline is skipped")
         methods += baseline_methods(rna, atac, pairing, labels_key, activity, activity_genes, seed=seed)

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from scipy.stats import hypergeom
 
 from scact.preprocessing.atac import binarize
-from scact.preprocessing.markers import one_vs_rest_t
+from scact.stats import column_pearson, one_vs_rest_t
 
 #: ``prediction_blocks()`` -> iterator of (start, stop, block) with block float32 of shape (stop-start, n_peaks)
 PredictionSource = Callable[[], Iterator[tuple[int, int, np.ndarray]]]
@@ -318,8 +318,8 @@ def atac_to_rna_metrics(observed, predicted: np.ndarray, labels=None, gene_names
     observed = observed.toarray() if sp.issparse(observed) else np.asarray(observed)
     observed = observed.astype(np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
-    gene_r = _columnwise_pearson(observed, predicted)
-    cell_r = _columnwise_pearson(observed.T, predicted.T)
+    gene_r = column_pearson(observed, predicted, constant_b=0.0)
+    cell_r = column_pearson(observed.T, predicted.T, constant_b=0.0)
     scalars = {"pearson_per_gene_median": float(np.nanmedian(gene_r)),
                "pearson_per_cell_mean": float(np.nanmean(cell_r))}
     per_gene = pd.DataFrame({"pearson": gene_r}, index=gene_names)
@@ -366,19 +366,6 @@ def _squared_pearson(a, b) -> float:
     b = b - b.mean()
     denom = np.sqrt((a ** 2).sum() * (b ** 2).sum())
     return float((a @ b / denom) ** 2) if denom > 0 else 0.0
-
-
-def _columnwise_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of matching columns of observed ``a`` and predicted ``b``.
-
-    NaN where the observed column is constant (nothing to predict); 0 where only the prediction is.
-    """
-    a = a - a.mean(0)
-    b = b - b.mean(0)
-    var_a, var_b = (a ** 2).sum(0), (b ** 2).sum(0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(var_b > 0, (a * b).sum(0) / np.sqrt(var_a * var_b), 0.0)
-    return np.where(var_a > 0, r, np.nan)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from scact.preprocessing.labels import marker_genes
+
 #: Cells read per matrix for the per-type summaries (bounded cost on 100k-peak data).
 MAX_CELLS = 3000
 #: Paired cells the per-type ROC curves are drawn from, entries per type they rank, points kept per curve.
@@ -59,18 +61,10 @@ def streamed_group_means(translated, rows: np.ndarray, labels: np.ndarray, types
 
 
 def mean_difference_markers(rna, labels: np.ndarray, per_type: int = 2, limit: int = 12) -> list[str]:
-    """Genes most above their mean elsewhere in each cell type (observed RNA), distinct, at most ``limit``."""
+    """Marker genes of the observed RNA (:func:`scact.preprocessing.labels.marker_genes`, mean difference) on
+    at most ``MAX_CELLS`` cells, distinct, at most ``limit``."""
     rows = subsample(rna.n_obs)
-    x, lab = dense_rows(rna.X, rows), labels[rows]
-    chosen: list[str] = []
-    for cell_type in pd.Series(lab).value_counts().index:
-        inside = lab == cell_type
-        if inside.all():
-            continue
-        diff = x[inside].mean(0) - x[~inside].mean(0)
-        picks = [str(rna.var_names[i]) for i in np.argsort(-diff) if diff[i] > 0]
-        chosen += [g for g in picks if g not in chosen][:per_type]
-    return chosen[:limit]
+    return marker_genes(dense_rows(rna.X, rows), rna.var_names, labels[rows], per_type, limit)
 
 
 def roc_area(curve: pd.DataFrame) -> float:

@@ -97,19 +97,27 @@ def tss_by_chrom(genes: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def gene_regions(genes: pd.DataFrame, upstream_bp: int = 2000) -> pd.DataFrame:
-    """Gene body plus ``upstream_bp`` upstream of the TSS (strand aware): the gene activity windows.
-
-    Genes listed more than once (several TSS rows of one gene in a TSS BED) are joined into their span.
-    """
+    """Gene body plus ``upstream_bp`` upstream of the TSS (strand aware): the gene activity windows of the
+    pipeline (``gene_activity.h5ad``, ATAC labels)."""
     plus = genes["strand"].to_numpy() == "+"
     start = np.where(plus, genes["start"] - upstream_bp, genes["start"]).clip(min=0)
     end = np.where(plus, genes["end"], genes["end"] + upstream_bp)
+    return _span_per_gene(genes, start, end)
+
+
+def tss_regions(genes: pd.DataFrame, window: int = 10_000) -> pd.DataFrame:
+    """Each TSS +- ``window`` bp: gene activity around promoters only (the Harmony and LIGER baselines)."""
+    tss = genes["tss"].to_numpy(np.int64)
+    return _span_per_gene(genes, (tss - window).clip(min=0), tss + window + 1)
+
+
+def _span_per_gene(genes: pd.DataFrame, start: np.ndarray, end: np.ndarray) -> pd.DataFrame:
+    """Regions ``gene, chrom, start, end``, one per gene: a gene listed more than once (several TSS rows of
+    a TSS BED) is joined into its span; a gene name on several chromosomes (PAR genes) keeps its first."""
     regions = pd.DataFrame({"gene": genes["gene"].to_numpy(), "chrom": genes["chrom"].to_numpy(),
                             "start": start, "end": end})
     regions = regions.groupby(["gene", "chrom"], sort=False).agg(start=("start", "min"), end=("end", "max"))
-    regions = regions.reset_index()
-    # a gene name on several chromosomes (PAR genes) keeps its first chromosome only
-    return regions.drop_duplicates("gene").reset_index(drop=True)
+    return regions.reset_index().drop_duplicates("gene").reset_index(drop=True)
 
 
 def check_chromosomes(annotation_path, genes: pd.DataFrame, data_path, data_chroms) -> None:

@@ -91,6 +91,68 @@ def top_k_block(block: np.ndarray, k: int) -> tuple[sp.csr_matrix, np.ndarray]:
     return kept, np.clip(rest, 0.0, 1.0).astype(np.float32)
 
 
+def _encoded_blocks(blocks, n_cells: int, form: str, top_k: int, seed: int):
+    """Per translation block ``(start, stop, sampled profiles (CSR), stored probabilities, rest)``: the
+    probabilities dense in ``form`` (``float32``/``float16``), as top-k CSR (``topk``, with the mean of the
+    other peaks per cell in ``rest``) or None (``none``). One seeded generator draws the samples, so the
+    file and the in-memory form of the same blocks hold the same profiles."""
+    if form == "topk" and top_k < 1:
+        raise ValueError(f"top_k must be >= 1 (got {top_k})")
+    rng = np.random.default_rng(seed)
+    covered = 0
+    for start, stop, block in blocks:
+        if start != covered:
+            raise ValueError(f"translation blocks out of order: {start} after {covered}")
+        block = np.clip(np.asarray(block, dtype=np.float32), 0.0, 1.0)
+        samples = sp.csr_matrix(rng.random(block.shape, dtype=np.float32) < block, dtype=np.float32)
+        stored, rest = None, None
+        if form in ("float32", "float16"):
+            stored = block.astype(form)
+        elif form == "topk":
+            stored, rest = top_k_block(block, top_k)
+            stored.sort_indices()
+        yield start, stop, samples, stored, rest
+        covered = stop
+    if covered != n_cells:
+        raise ValueError(f"translation covered {covered} of {n_cells} cells")
+
+
+def _skeleton(obs: pd.DataFrame, var: pd.DataFrame, form: str, requested: str, top_k: int, seed: int,
+              params: dict | None) -> ad.AnnData:
+    """obs, var and provenance of a translation (``obs['probability_rest']`` zero until filled)."""
+    obs = obs.copy()
+    if form == "topk":
+        obs[REST_COLUMN] = np.zeros(len(obs), np.float32)
+    skeleton = ad.AnnData(obs=obs, var=var.copy())
+    record_provenance(skeleton, "translate_rna_to_atac",
+                      {"probabilities": form, "requested_probabilities": requested, "seed": seed,
+                       **({"top_k": min(top_k, len(var))} if form == "topk" else {}), **(params or {})})
+    return skeleton
+
+
+def translated_accessibility(blocks, obs: pd.DataFrame, var: pd.DataFrame, probabilities="auto",
+                             top_k: int = DEFAULT_TOP_K, seed: int = 0, params: dict | None = None) -> ad.AnnData:
+    """RNA->ATAC translations in memory, as :func:`write_translated_accessibility` would store them (the
+    same sampled X, the same probability layer form and provenance)."""
+    form = choose_form(probabilities, len(obs), len(var))
+    adata = _skeleton(obs, var, form, probabilities, top_k, seed, params)
+    samples, stored, rest = [], [], []
+    for _, _, sampled, probabilities_part, rest_part in _encoded_blocks(blocks, len(obs), form, top_k, seed):
+        samples.append(sampled)
+        stored.append(probabilities_part)
+        rest.append(rest_part)
+    shape = (len(obs), len(var))
+    adata.X = sp.vstack(samples, format="csr", dtype=np.float32) if samples else sp.csr_matrix(shape, dtype=np.float32)
+    if form in ("float32", "float16"):
+        adata.layers[PROBABILITY_LAYER] = np.vstack(stored) if stored else np.zeros(shape, form)
+    elif form == "topk":
+        adata.layers[PROBABILITY_LAYER] = (sp.vstack(stored, format="csr", dtype=np.float32) if stored
+                                           else sp.csr_matrix(shape, dtype=np.float32))
+        if rest:
+            adata.obs[REST_COLUMN] = np.concatenate(rest)
+    return adata
+
+
 def write_translated_accessibility(blocks, obs: pd.DataFrame, var: pd.DataFrame, path, probabilities="auto",
                                    top_k: int = DEFAULT_TOP_K, seed: int = 0, params: dict | None = None) -> str:
     """Write RNA->ATAC translations block by block; returns the form the probabilities were stored in.
@@ -99,16 +161,7 @@ def write_translated_accessibility(blocks, obs: pd.DataFrame, var: pd.DataFrame,
     """
     n_cells, n_peaks = len(obs), len(var)
     form = choose_form(probabilities, n_cells, n_peaks)
-    if form == "topk" and top_k < 1:
-        raise ValueError(f"top_k must be >= 1 (got {top_k})")
-    rng = np.random.default_rng(seed)
-    obs = obs.copy()
-    if form == "topk":
-        obs[REST_COLUMN] = np.zeros(n_cells, np.float32)  # filled in once the blocks are through
-    skeleton = ad.AnnData(obs=obs, var=var.copy())
-    record_provenance(skeleton, "translate_rna_to_atac",
-                      {"probabilities": form, "requested_probabilities": probabilities, "seed": seed,
-                       **({"top_k": min(top_k, n_peaks)} if form == "topk" else {}), **(params or {})})
+    skeleton = _skeleton(obs, var, form, probabilities, top_k, seed, params)
     path = Path(path)
     with atomic_path(path) as tmp:
         skeleton.write_h5ad(tmp)
@@ -127,20 +180,13 @@ def write_translated_accessibility(blocks, obs: pd.DataFrame, var: pd.DataFrame,
             elif form == "topk":
                 kept = _CSRAppender(layers.create_group(PROBABILITY_LAYER), n_peaks, np.float32)
             rest = np.zeros(n_cells, np.float32)
-            covered = 0
-            for start, stop, block in blocks:
-                if start != covered:
-                    raise ValueError(f"translation blocks out of order: {start} after {covered}")
-                block = np.clip(np.asarray(block, dtype=np.float32), 0.0, 1.0)
-                samples.append(sp.csr_matrix(rng.random(block.shape, dtype=np.float32) < block, dtype=np.float32))
+            for start, stop, sampled, stored, rest_part in _encoded_blocks(blocks, n_cells, form, top_k, seed):
+                samples.append(sampled)
                 if dense is not None:
-                    dense[start:stop] = block.astype(form)
+                    dense[start:stop] = stored
                 elif kept is not None:
-                    values, rest[start:stop] = top_k_block(block, top_k)
-                    kept.append(values)
-                covered = stop
-            if covered != n_cells:
-                raise ValueError(f"translation covered {covered} of {n_cells} cells")
+                    kept.append(stored)
+                    rest[start:stop] = rest_part
             samples.close()
             if kept is not None:
                 kept.close()

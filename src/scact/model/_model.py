@@ -1,10 +1,12 @@
 """The user-facing scACT model: build from two unpaired AnnData objects, train, save, load, apply.
 
-    model = SCACT(rna, atac, labels_key="cell_type", batch_key="batch")
+    model = scact.SCACT(rna, atac, labels_key="cell_type", batch_key="batch")
     model.train()
-    model.save("model/"); model = SCACT.load("model/")
-    model.get_latent(rna, modality="rna"); model.translate_atac_to_rna(atac)
-    for start, stop, block in model.translate_rna_to_atac(rna): ...
+    model.save("model/"); model = scact.SCACT.load("model/")
+    z = model.get_latent_representation(rna)              # or atac; space="rna" embeds both together
+    expression = model.translate_atac_to_rna(atac)        # AnnData, cells x genes
+    accessibility = model.translate_rna_to_atac(rna, path="rna_to_atac.h5ad")  # AnnData, streamed to disk
+    for start, stop, block in model.translated_blocks(rna, "rna_to_atac"): ...
 
 Inputs follow the preprocessing contract: RNA ``X`` log1p CP10k, ATAC ``X`` binary (any value > 0 counts
 as accessible) with peak coordinates. New data are aligned to the training features: genes by name,
@@ -16,15 +18,17 @@ import json
 import logging
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from scact.errors import input_error
+from scact.errors import ScactInputError, input_error
 from scact.io.anndata import peak_coordinates
 from scact.io.atomic import atomic_path, write_text
-from scact.io.provenance import package_versions
+from scact.io.provenance import package_versions, record_provenance
+from scact.io.translated import DEFAULT_TOP_K, translated_accessibility, write_translated_accessibility
 from scact.model._modules import RNA_LIKELIHOODS, ScactNetwork
 from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device, sparse_tensor
 from scact.preprocessing import MIN_CELLS_AFTER_QC
@@ -112,7 +116,28 @@ def _log_depth(adata, depth_key: str, modality: str, x: sp.csr_matrix) -> np.nda
 
 
 class SCACT:
-    """scACT: translation between unpaired scRNA-seq and scATAC-seq through aligned latent spaces."""
+    """scACT: translation between unpaired scRNA-seq and scATAC-seq through aligned latent spaces.
+
+    Parameters
+    ----------
+    rna
+        RNA cells: ``X`` log1p CP10k on the genes to model (``layers['counts']`` raw counts for
+        ``rna_likelihood="nb"``).
+    atac
+        ATAC cells: ``X`` accessibility (any value > 0 counts as open), peaks with coordinates (``var``
+        chrom/start/end or names like ``chr1:100-200``). No cell needs a partner in ``rna``.
+    labels_key
+        ``obs`` column of cell types in both modalities (weak supervision: one discriminator head and one
+        classifier class per type present in both); None or no shared type: label-free.
+    batch_key
+        ``obs`` column of batches, kept out of the latent space with the depth (None: one batch).
+    depth_key
+        ``obs`` column of log depth (default: computed from the data).
+    **hyperparameters
+        Overrides of :data:`DEFAULT_HYPERPARAMETERS` (``latent_dim``, the hidden sizes, the loss weights
+        ``gamma``, ``lam``, ``mi_weight``, ``classifier_weight``, ``rna_likelihood``,
+        ``atac_input_dropout``, ``seed``).
+    """
 
     def __init__(self, rna, atac, labels_key: str | None = "cell_type", batch_key: str | None = "batch",
                  depth_key: str | None = "log_depth", **hyperparameters):
@@ -267,8 +292,50 @@ class SCACT:
               validation_fraction: float = 0.1, patience: int = 5, device: str = "auto", amp: bool = False,
               checkpoint_dir=None, checkpoint_every: int = 5, resume: bool = False, progress: bool = True,
               on_epoch_end=None) -> pd.DataFrame:
-        """Train the phases (see :mod:`scact.model._training`); returns the per-epoch history.
-        ``max_epochs_joint`` > 0 adds phase 3: encoders, decoders and f, g trained together."""
+        """Train on the cells given to the constructor: autoencoders, then f, g against the discriminators.
+
+        Phase 1 trains both autoencoders (reconstruction, confounder mutual information, cell-type
+        classifier) with early stopping on the validation cells and keeps each one's best weights; phase 2
+        freezes them and alternates discriminator and mapping steps; phase 3 (optional) trains encoders,
+        decoders and f, g together (Eq. 9-10). See :mod:`scact.model._training`.
+
+        Parameters
+        ----------
+        max_epochs_autoencoder
+            Epochs of phase 1 at most (early stopping may end it sooner).
+        max_epochs_mapping
+            Epochs of phase 2.
+        max_epochs_joint
+            Epochs of phase 3; 0 skips it.
+        batch_size
+            Cells per minibatch (halved on CUDA out-of-memory, down to 16).
+        lr_autoencoder, lr_mapping, lr_discriminator
+            Adam learning rates of the autoencoders, of f and g, of the discriminators.
+        validation_fraction
+            Share of each modality's cells held out for early stopping and the validation losses.
+        patience
+            Phase-1 epochs without improvement of an autoencoder's validation reconstruction before it stops.
+        device
+            ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:<index>"``.
+        amp
+            bfloat16 autocast of the autoencoders on CUDA (ignored on CPU).
+        checkpoint_dir
+            Folder for ``last_checkpoint.pt`` (weights, optimizers, random states, history); None: none.
+        checkpoint_every
+            Epochs between checkpoints (and one at every phase change).
+        resume
+            Continue from the checkpoint in ``checkpoint_dir``; on CPU the result equals an uninterrupted run.
+        progress
+            Show a progress bar with an ETA.
+        on_epoch_end
+            Called with each epoch's history row (a dict).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The per-epoch history (:attr:`history`): phase, epoch, one column per loss term and split,
+            seconds.
+        """
         if not self._training_data:
             raise RuntimeError("this model was loaded from disk and holds no training data")
         if batch_size < 2:
@@ -298,7 +365,15 @@ class SCACT:
 
     # ------------------------------------------------------------------------------- save / load
     def save(self, directory, overwrite: bool = True) -> None:
-        """Write ``model.pt`` (weights + metadata, plain containers only) and a readable ``model.json``."""
+        """Write ``model.pt`` (weights + metadata, plain containers only) and a readable ``model.json``.
+
+        Parameters
+        ----------
+        directory
+            Folder to write into (created if needed).
+        overwrite
+            Replace a model already there; False refuses.
+        """
         directory = Path(directory)
         if (directory / MODEL_FILE).exists() and not overwrite:
             raise input_error(directory, "already holds a model", "pass overwrite=True or another folder")
@@ -312,7 +387,20 @@ class SCACT:
 
     @classmethod
     def load(cls, directory, device: str = "cpu") -> "SCACT":
-        """Load a saved model (``torch.load(weights_only=True)``: no code is executed from the file)."""
+        """Load a saved model (``torch.load(weights_only=True)``: no code is executed from the file).
+
+        Parameters
+        ----------
+        directory
+            The folder written by :meth:`save`, or its ``model.pt``.
+        device
+            Where to apply the model: ``"cpu"``, ``"auto"``, ``"cuda"`` or ``"cuda:<index>"``.
+
+        Returns
+        -------
+        SCACT
+            The model, ready to apply (it holds no training cells: retrain from new ones).
+        """
         path = Path(directory)
         path = path / MODEL_FILE if path.is_dir() else path
         if not path.is_file():
@@ -417,55 +505,185 @@ class SCACT:
             return sparse_tensor(x).to(self.device)
         return torch.from_numpy(x.toarray()).to(self.device)
 
+    def _modality_of(self, adata) -> str:
+        """``rna`` when ``adata`` names model genes, ``atac`` when its features are genomic intervals."""
+        names_genes = bool(adata.var_names.astype(str).isin(self._metadata["genes"]).any())
+        try:
+            peak_coordinates(adata.var, "input")
+            has_intervals = True
+        except ScactInputError:
+            has_intervals = False
+        if names_genes == has_intervals:
+            raise input_error("input", "cannot tell whether it holds RNA (model gene names) or ATAC (peak "
+                              "coordinates)", "pass modality='rna' or modality='atac'")
+        return "rna" if names_genes else "atac"
+
     @torch.no_grad()
-    def get_latent(self, adata, modality: str = "rna", batch_size: int = 1024) -> np.ndarray:
-        """Cells x latent_dim embedding in the modality's own latent space."""
+    def get_latent_representation(self, adata, modality: str | None = None, space: str | None = None,
+                                  batch_size: int = 1024) -> np.ndarray:
+        """Latent codes of the cells of ``adata``.
+
+        Parameters
+        ----------
+        adata
+            RNA (log-normalised, genes matched by name) or ATAC (peaks matched by overlap) cells; missing
+            model features count as 0 (see ``alignment_reports``).
+        modality
+            ``"rna"`` or ``"atac"``; None infers it from the features (model gene names or peak coordinates).
+        space
+            The latent space of the codes: the modality's own (None, the default), or ``"rna"`` /
+            ``"atac"``, where the other modality's cells are mapped (g(z_ATAC) or f(z_RNA)), so both
+            modalities' cells can be embedded, clustered or compared together.
+        batch_size
+            Cells encoded at once.
+
+        Returns
+        -------
+        numpy.ndarray
+            Cells x ``latent_dim`` float32.
+        """
+        modality = self._modality_of(adata) if modality is None else modality
         if modality not in ("rna", "atac"):
             raise ValueError(f"modality must be 'rna' or 'atac', not {modality!r}")
+        if space not in (None, "rna", "atac"):
+            raise ValueError(f"space must be None, 'rna' or 'atac', not {space!r}")
         x = self._align_rna(adata) if modality == "rna" else self._align_atac(adata)
         ae = getattr(self.module, modality)
-        return np.concatenate([ae.encode(self._tensor(x[i:i + batch_size], modality == "atac")).cpu().numpy()
-                               for i in range(0, x.shape[0], batch_size)] or
-                              [np.zeros((0, self._metadata["hyperparameters"]["latent_dim"]), np.float32)])
+        z = np.concatenate([ae.encode(self._tensor(x[i:i + batch_size], modality == "atac")).cpu().numpy()
+                            for i in range(0, x.shape[0], batch_size)] or
+                           [np.zeros((0, self._metadata["hyperparameters"]["latent_dim"]), np.float32)])
+        if space is None or space == modality:
+            return z
+        return self.map_latent(z, f"{modality}_to_{space}")
 
     @torch.no_grad()
     def map_latent(self, z: np.ndarray, direction: str = "rna_to_atac") -> np.ndarray:
-        """f (``rna_to_atac``) or g (``atac_to_rna``) applied to latent codes."""
+        """Latent codes mapped into the other modality's latent space.
+
+        Parameters
+        ----------
+        z
+            Cells x ``latent_dim`` codes of the source modality (from :meth:`get_latent_representation`).
+        direction
+            ``"rna_to_atac"`` (f) or ``"atac_to_rna"`` (g).
+
+        Returns
+        -------
+        numpy.ndarray
+            Cells x ``latent_dim`` float32 in the target modality's latent space.
+        """
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
         mapping = self.module.rna_to_atac if direction == "rna_to_atac" else self.module.atac_to_rna
         z = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.device)
         return mapping(z).cpu().numpy()
 
-    @torch.no_grad()
-    def translate_rna_to_atac(self, adata, batch_size: int = 1024, depth: str = "matched",
-                              reference=None, neighbours: int = TRANSLATION_NEIGHBOURS):
-        """Yield ``(start, stop, block)``: peak probabilities (float32, cells x model peaks) per cell block.
+    def translate_rna_to_atac(self, adata, path=None, probabilities: str = "auto", top_k: int = DEFAULT_TOP_K,
+                              seed: int = 0, batch_size: int = 1024, depth: str = "matched", reference=None,
+                              neighbours: int = TRANSLATION_NEIGHBOURS, provenance: dict | None = None) -> ad.AnnData:
+        """Accessibility predicted from expression: Bernoulli(DecA(f(EncR(x)))).
 
-        ``depth``: ``matched`` (each RNA cell's depth z-score) or ``typical`` (see :meth:`_translation_depth`).
-        ``reference``: ATAC cells (AnnData) whose latent codes the mapped embeddings are decoded among
-        (see :meth:`_decode_mapped`); without it, or with ``neighbours=0``, the mapped embedding itself is
-        decoded, as in the paper.
+        Parameters
+        ----------
+        adata
+            RNA cells (log-normalised; genes matched to the model's by name).
+        path
+            Where to stream the result (``.h5ad``); None keeps it in memory. Never is a dense cells x
+            peaks matrix held beyond one block.
+        probabilities
+            Form of the probabilities (:data:`scact.io.translated.PROBABILITY_FORMS`): ``auto`` stores them
+            dense up to :data:`scact.io.translated.DENSE_LIMIT` entries and as each cell's ``top_k`` most
+            probable peaks above; ``none`` keeps the sampled profiles only.
+        top_k
+            Peaks kept per cell by the ``topk`` form.
+        seed
+            Seed of the Bernoulli draws.
+        batch_size
+            Cells translated at once.
+        depth
+            ``"matched"``: each cell decoded at its own depth z-score; ``"typical"``: at the training mean.
+        reference
+            ATAC cells (AnnData, usually the training cells) whose latent codes the mapped embeddings are
+            decoded among (the mean decoder output of the ``neighbours`` nearest); None decodes the mapped
+            embedding itself, as in the paper.
+        neighbours
+            Reference cells averaged per cell; 0 decodes the mapped embedding itself.
+        provenance
+            Further parameters to record in ``uns['scact']['translate_rna_to_atac']`` (e.g. input files).
+
+        Returns
+        -------
+        anndata.AnnData
+            Cells x model peaks (``var``: chrom, start, end): ``X`` sampled binary profiles (CSR),
+            ``layers['probabilities']`` in the chosen form (top-k: CSR plus ``obs['probability_rest']``,
+            the mean probability of each cell's other peaks), the form scact.io.translated reads and writes.
+            With ``path`` it is the written file opened backed (X stays on disk; anndata loads the
+            probability layer, so read atlas-size files block by block with
+            :class:`scact.io.translated.TranslatedAccessibility`).
         """
-        for start, stop, probabilities in self._translated_blocks(adata, "rna", batch_size, depth, reference,
-                                                                  neighbours):
-            yield start, stop, probabilities.cpu().numpy().astype(np.float32)
+        blocks = self.translated_blocks(adata, "rna_to_atac", batch_size, depth, reference, neighbours)
+        params = {"batch_size": batch_size, "translation_depth": depth, "translation_neighbours": neighbours,
+                  "reference_cells": 0 if reference is None else reference.n_obs, **(provenance or {})}
+        obs = adata.obs.copy()
+        if path is None:
+            return translated_accessibility(blocks, obs, self.peaks, probabilities, top_k, seed, params)
+        write_translated_accessibility(blocks, obs, self.peaks, path, probabilities, top_k, seed, params)
+        return ad.read_h5ad(path, backed="r")
+
+    def translate_atac_to_rna(self, adata, batch_size: int = 1024, depth: str = "matched", reference=None,
+                              neighbours: int = TRANSLATION_NEIGHBOURS, provenance: dict | None = None) -> ad.AnnData:
+        """Expression predicted from accessibility: DecR(g(EncA(x))).
+
+        Parameters
+        ----------
+        adata
+            ATAC cells (any value > 0 is accessible; peaks matched to the model's by overlap).
+        batch_size, depth, neighbours
+            As in :meth:`translate_rna_to_atac`.
+        reference
+            RNA cells whose latent codes the mapped embeddings are decoded among (see
+            :meth:`translate_rna_to_atac`).
+        provenance
+            Further parameters to record in ``uns['scact']['translate_atac_to_rna']``.
+
+        Returns
+        -------
+        anndata.AnnData
+            Cells x model genes, ``X`` log-normalised expression (dense float32: genes are few).
+        """
+        out = np.zeros((adata.n_obs, len(self._metadata["genes"])), dtype=np.float32)
+        for start, stop, expression in self.translated_blocks(adata, "atac_to_rna", batch_size, depth, reference,
+                                                              neighbours):
+            out[start:stop] = expression
+        translated = ad.AnnData(X=out, obs=adata.obs.copy(), var=self.genes)
+        record_provenance(translated, "translate_atac_to_rna",
+                          {"batch_size": batch_size, "translation_depth": depth, "translation_neighbours": neighbours,
+                           "reference_cells": 0 if reference is None else reference.n_obs, **(provenance or {})})
+        return translated
 
     @torch.no_grad()
-    def translate_atac_to_rna(self, adata, batch_size: int = 1024, depth: str = "matched",
-                              reference=None, neighbours: int = TRANSLATION_NEIGHBOURS) -> np.ndarray:
-        """Cells x model genes, log-normalised expression predicted from accessibility (``depth``,
-        ``reference`` (RNA cells) and ``neighbours``: as in :meth:`translate_rna_to_atac`)."""
-        out = np.zeros((adata.n_obs, len(self._metadata["genes"])), dtype=np.float32)
-        for start, stop, expression in self._translated_blocks(adata, "atac", batch_size, depth, reference,
-                                                               neighbours):
-            out[start:stop] = expression.cpu().numpy()
-        return out
+    def translated_blocks(self, adata, direction: str = "rna_to_atac", batch_size: int = 1024,
+                          depth: str = "matched", reference=None, neighbours: int = TRANSLATION_NEIGHBOURS):
+        """Translations one block of cells at a time, for streaming consumers (writers, metrics).
 
-    def _translated_blocks(self, adata, source: str, batch_size: int, depth: str, reference, neighbours: int):
-        """Yield ``(start, stop, tensor)``: the other modality's decoder output (probabilities for ATAC,
-        log-normalised expression for RNA) for each block of ``source`` cells."""
-        target = "atac" if source == "rna" else "rna"
+        Parameters
+        ----------
+        adata
+            Source cells: RNA for ``rna_to_atac``, ATAC for ``atac_to_rna``.
+        direction
+            ``"rna_to_atac"`` or ``"atac_to_rna"``.
+        batch_size, depth, reference, neighbours
+            As in :meth:`translate_rna_to_atac` (``reference``: cells of the target modality).
+
+        Yields
+        ------
+        tuple
+            ``(start, stop, block)``: rows ``start:stop`` of ``adata`` translated, a float32 array of
+            peak probabilities (``rna_to_atac``) or log-normalised expression (``atac_to_rna``).
+        """
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+        source, target = direction.split("_to_")
         x = self._align_rna(adata) if source == "rna" else self._align_atac(adata)
         depth_z = self._translation_depth(adata, source, x, depth)
         targets = self._reference_latent(reference, target, neighbours)
@@ -477,7 +695,8 @@ class SCACT:
             stop = min(start + batch_size, x.shape[0])
             z = mapping(encoder.encode(self._tensor(x[start:stop], sparse=source == "atac")))
             confounders = self._decoder_confounders(depth_z, start, stop)
-            yield start, stop, self._decode_mapped(decoder, z, confounders, targets, neighbours, output, n_features)
+            block = self._decode_mapped(decoder, z, confounders, targets, neighbours, output, n_features)
+            yield start, stop, block.cpu().numpy().astype(np.float32)
 
     def _reference_latent(self, reference, modality: str, neighbours: int) -> torch.Tensor | None:
         """Latent codes of the reference cells of the target modality (None: point decoding)."""
@@ -488,7 +707,7 @@ class SCACT:
             return None
         if reference.n_obs == 0:
             raise input_error(f"{modality} reference", "has no cells", "give the cells the model was trained on")
-        return torch.from_numpy(self.get_latent(reference, modality)).to(self.device)
+        return torch.from_numpy(self.get_latent_representation(reference, modality)).to(self.device)
 
     @staticmethod
     def _decode_mapped(decoder, z: torch.Tensor, confounders: torch.Tensor, targets: torch.Tensor | None,
@@ -518,9 +737,20 @@ class SCACT:
         return torch.cat(parts)
 
     def atac_to_rna_torch(self, x_atac: torch.Tensor) -> torch.Tensor:
-        """Differentiable DecR(g(EncA(x))) on a cells x model-peaks tensor, dense or sparse COO (for
-        integrated gradients pass a dense tensor with ``requires_grad``); decoded at typical depth, so
-        attributions do not move with a cell's depth."""
+        """Differentiable DecR(g(EncA(x))), decoded at typical depth so that attributions (integrated
+        gradients) do not move with a cell's depth.
+
+        Parameters
+        ----------
+        x_atac
+            Cells x model peaks (in :attr:`peaks` order), dense (with ``requires_grad`` for gradients) or
+            sparse COO.
+
+        Returns
+        -------
+        torch.Tensor
+            Cells x model genes, log-normalised expression.
+        """
         x_atac = x_atac.to(device=self.device, dtype=torch.float32)
         z = self.module.atac_to_rna(self.module.atac.encode(x_atac))
         return self.module.rna.decode(z, self._default_confounders(x_atac.shape[0]))

@@ -4,6 +4,10 @@ Two autoencoders (RNA: MLP; ATAC: split by chromosome), mapping networks f (RNA 
 and g (ATAC latent -> RNA latent), and one discriminator per modality with one output ("head") per cell
 type plus one unconditional head (used in label-free mode and by cells whose type exists in one modality
 only). A head computes exactly what a separate per-type discriminator D^k would on the shared trunk.
+
+:class:`ScactNetwork` also assembles the objective of each training phase from the loss functions at the
+end of this file (``autoencoder_loss``, ``mapping_loss``, ``discriminator_loss``: named terms and the
+``total`` to minimise), so :mod:`scact.model._training` only draws minibatches and steps optimizers.
 """
 from __future__ import annotations
 
@@ -220,6 +224,111 @@ class ScactNetwork(nn.Module):
         self.discriminator_atac = Discriminator(latent_dim, n_heads, discriminator_hidden)  # D_A^k
         self.discriminator_rna = Discriminator(latent_dim, n_heads, discriminator_hidden)  # D_R^k
 
+    def uses_classifier(self, weights: dict) -> bool:
+        """Whether the cell-type classifiers exist and count in the loss (``weights['classifier_weight']``)."""
+        return self.n_classes > 0 and weights.get("classifier_weight", 0.0) > 0
+
+    def autoencoder_loss(self, modality: str, x: torch.Tensor, encoder_input: torch.Tensor,
+                         confounders: torch.Tensor, weights: dict, counts: torch.Tensor | None = None,
+                         targets: torch.Tensor | None = None,
+                         amp: bool = False) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Objective of one autoencoder (phase 1, and each modality's own part of phase 3).
+
+        Parameters
+        ----------
+        modality
+            ``"rna"`` or ``"atac"``.
+        x
+            Dense minibatch, the reconstruction target.
+        encoder_input
+            What the encoder sees: ``x`` itself, or for ATAC a sparse (possibly masked) copy.
+        confounders
+            Depth z-score and batch one-hot per cell (decoder input, mutual-information target).
+        weights
+            ``mi_weight`` and ``classifier_weight``.
+        counts
+            Raw counts of the cells (RNA negative binomial likelihood only).
+        targets
+            Shared cell-type index per cell, -1 where none (classifier on; see :meth:`uses_classifier`).
+        amp
+            Run encoder and decoder in bfloat16 autocast (CUDA); the losses are computed in float32.
+
+        Returns
+        -------
+        terms
+            ``reconstruction``, ``mutual_information``, ``classification`` (0 without classifier) and
+            ``total`` = reconstruction + mi_weight * mutual_information + classifier_weight * classification.
+        latent
+            The cells' latent codes (float32).
+        """
+        ae = getattr(self, modality)
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=amp):
+            z = ae.encode(encoder_input)
+            out = ae.decoder_output(z, confounders) if modality == "rna" else ae.decode(z, confounders)
+        z, out = z.float(), out.float()
+        if modality == "atac":
+            reconstruction = atac_reconstruction_loss(out, x)
+        elif ae.likelihood == "nb":
+            reconstruction = negative_binomial_loss(out, counts, ae.log_theta)
+        else:
+            reconstruction = rna_reconstruction_loss(out, x)
+        classification = reconstruction * 0.0
+        if self.uses_classifier(weights):
+            classification = classification_loss(ae.classifier(z), targets)
+        # after the classifier, as always: the order of autograd's gradient sums at z depends on it
+        mutual_information = gaussian_mutual_information(z, confounders)
+        total = (reconstruction + weights["mi_weight"] * mutual_information
+                 + weights.get("classifier_weight", 0.0) * classification)
+        return {"reconstruction": reconstruction, "mutual_information": mutual_information,
+                "classification": classification, "total": total}, z
+
+    def mapping_loss(self, zr: torch.Tensor, za: torch.Tensor, heads_rna: torch.Tensor, heads_atac: torch.Tensor,
+                     weights: dict) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """Generator side of the mapping (Eq. 10 without Rec): f and g against the discriminators.
+
+        Parameters
+        ----------
+        zr, za
+            Latent codes of RNA and ATAC cells (frozen in phase 2, differentiable in phase 3).
+        heads_rna, heads_atac
+            Discriminator head per cell: 1 + shared cell-type index, 0 for the unconditional head.
+        weights
+            ``gamma`` (adversarial), ``lam`` (cycle), ``classifier_weight``.
+
+        Returns
+        -------
+        terms
+            ``adversarial``, ``cycle``, ``classification`` (the frozen heads of the target modality must
+            recognise the source cell's own type; 0 without classifier) and ``total`` = gamma * adversarial
+            + lam * cycle + classifier_weight * classification.
+        mapped
+            ``(f(zr), g(za))``, reused by the discriminator step.
+        """
+        fake_atac, fake_rna = self.rna_to_atac(zr), self.atac_to_rna(za)
+        adversarial = (gan_loss(self.discriminator_atac(fake_atac, heads_rna), True)
+                       + gan_loss(self.discriminator_rna(fake_rna, heads_atac), True))
+        sd_r, sd_a = self.atac_to_rna.target_sd, self.rna_to_atac.target_sd
+        cycle = (F.mse_loss(self.atac_to_rna(fake_atac) / sd_r, zr / sd_r)
+                 + F.mse_loss(self.rna_to_atac(fake_rna) / sd_a, za / sd_a))
+        total = weights["gamma"] * adversarial + weights["lam"] * cycle
+        classification = cycle * 0.0
+        if self.uses_classifier(weights):
+            # through detached heads: in phase 3 the heads train on their own modality only
+            classification = (classification_loss(_frozen_linear(self.atac.classifier, fake_atac), heads_rna - 1)
+                              + classification_loss(_frozen_linear(self.rna.classifier, fake_rna), heads_atac - 1))
+            total = total + weights["classifier_weight"] * classification
+        return ({"adversarial": adversarial, "cycle": cycle, "classification": classification, "total": total},
+                (fake_atac, fake_rna))
+
+    def discriminator_loss(self, zr: torch.Tensor, za: torch.Tensor, heads_rna: torch.Tensor,
+                           heads_atac: torch.Tensor, fake_atac: torch.Tensor, fake_rna: torch.Tensor) -> torch.Tensor:
+        """Discriminator side (Eq. 7-8): real codes of each modality against the other's mapped codes
+        (``fake_atac`` = f(zr), ``fake_rna`` = g(za); detached, so only the discriminators learn)."""
+        return (gan_loss(self.discriminator_atac(za, heads_atac), True)
+                + gan_loss(self.discriminator_atac(fake_atac.detach(), heads_rna), False)
+                + gan_loss(self.discriminator_rna(zr, heads_rna), True)
+                + gan_loss(self.discriminator_rna(fake_rna.detach(), heads_atac), False))
+
 
 def gaussian_mutual_information(z: torch.Tensor, confounders: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
     """Mutual information between the latent z and each confounder column, summed, under joint Gaussianity.
@@ -277,3 +386,8 @@ def classification_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Te
     if not bool(labelled.any()):
         return logits.sum() * 0.0
     return F.cross_entropy(logits[labelled], targets[labelled])
+
+
+def _frozen_linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)`` without gradients for the layer's own weights (gradients still reach ``x``)."""
+    return F.linear(x, layer.weight.detach(), layer.bias.detach())

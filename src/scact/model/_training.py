@@ -1,4 +1,8 @@
-"""Training plan and loop of scACT: autoencoders first, then mapping networks and discriminators alternated.
+"""Training loop of scACT: autoencoders first, then mapping networks and discriminators alternated.
+
+The objectives themselves are assembled by the network (``ScactNetwork.autoencoder_loss``,
+``mapping_loss``, ``discriminator_loss``); this module draws the minibatches, steps the optimizers, stops
+early, logs the history and checkpoints.
 
 Phase 1 ("autoencoder") trains the RNA and ATAC autoencoders on reconstruction plus the confounder
 mutual-information penalty (plus, with labels and ``classifier_weight`` > 0, the cross-entropy of a
@@ -21,6 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,25 +33,20 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 
 from scact.errors import input_error
 from scact.io.atomic import atomic_path
-from scact.model._modules import (
-    ScactNetwork,
-    atac_reconstruction_loss,
-    classification_loss,
-    gan_loss,
-    gaussian_mutual_information,
-    negative_binomial_loss,
-    rna_reconstruction_loss,
-)
+from scact.model._modules import ScactNetwork
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT_VERSION = 1
 CHECKPOINT_NAME = "last_checkpoint.pt"
 MIN_OOM_BATCH_SIZE = 16
+#: the autoencoder loss terms summed in the history (``total`` is not logged in phase 1)
+AUTOENCODER_TERMS = ("reconstruction", "mutual_information", "classification")
+#: the mapping loss terms logged per epoch of phase 2, after the discriminator's
+MAPPING_TERMS = ("adversarial", "cycle", "classification", "total")
 
 
 @dataclass
@@ -80,14 +80,15 @@ class ModalityData:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a silent fallback."""
+    """The torch device of a ``--device`` value: ``auto`` picks CUDA when available, ``cpu``, ``cuda`` or
+    ``cuda:<index>``; CUDA without a GPU is an error, not a silent fallback."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
+    if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise input_error("--device", f"unknown device {device!r}", "use auto, cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
         raise input_error("--device", "cuda was requested but no CUDA device is available",
                           "use --device cpu or auto")
-    if device not in ("cpu", "cuda"):
-        raise input_error("--device", f"unknown device {device!r}", "use auto, cpu or cuda")
     return torch.device(device)
 
 
@@ -169,35 +170,28 @@ class Trainer:
         return masked
 
     def _uses_classifier(self) -> bool:
-        return self.net.n_classes > 0 and self.weights.get("classifier_weight", 0.0) > 0
+        return self.net.uses_classifier(self.weights)
 
     def _targets(self, name: str, index: torch.Tensor) -> torch.Tensor:
         """Classifier targets: shared cell-type index, -1 where the cell has no shared type."""
         return torch.from_numpy(self.data[name].heads[index.numpy()] - 1).to(self.device)
 
-    def _autoencoder_losses(self, name: str, index: torch.Tensor, masked: bool = False, return_latent=False):
-        """Reconstruction, mutual information, classification loss and correct predictions of ``index``
-        (and its latent codes with ``return_latent``)."""
+    def _autoencoder_losses(self, name: str, index: torch.Tensor, masked: bool = False):
+        """The autoencoder's loss terms on the cells ``index`` and their latent codes."""
         x, c, x_in = self._dense(name, index, masked)
-        ae = getattr(self.net, name)
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-            z = ae.encode(x_in)
-            out = ae.decoder_output(z, c) if name == "rna" else ae.decode(z, c)
-        z, out = z.float(), out.float()
-        if name == "atac":
-            rec = atac_reconstruction_loss(out, x)
-        elif ae.likelihood == "nb":
-            counts = torch.from_numpy(self.data[name].counts[index.numpy()].toarray()).to(self.device)
-            rec = negative_binomial_loss(out, counts, ae.log_theta)
-        else:
-            rec = rna_reconstruction_loss(out, x)
-        classification, correct = rec * 0.0, 0
-        if self._uses_classifier():
-            logits, targets = ae.classifier(z), self._targets(name, index)
-            classification = classification_loss(logits, targets)
-            correct = int(((logits.argmax(1) == targets) & (targets >= 0)).sum())
-        losses = (rec, gaussian_mutual_information(z, c), classification, correct)
-        return (*losses, z) if return_latent else losses
+        counts = self.data[name].counts
+        if counts is not None:
+            counts = torch.from_numpy(counts[index.numpy()].toarray()).to(self.device)
+        targets = self._targets(name, index) if self._uses_classifier() else None
+        return self.net.autoencoder_loss(name, x, x_in, c, self.weights, counts=counts, targets=targets,
+                                         amp=self.use_amp)
+
+    def _correct_labels(self, name: str, index: torch.Tensor, z: torch.Tensor) -> int:
+        """Labelled cells of ``index`` whose type the modality's classifier gets right (0 without one)."""
+        if not self._uses_classifier():
+            return 0
+        targets = self._targets(name, index)
+        return int(((getattr(self.net, name).classifier(z).argmax(1) == targets) & (targets >= 0)).sum())
 
     # ----------------------------------------------------------------------------------- phase 1
     def _autoencoder_epoch(self) -> dict:
@@ -212,13 +206,11 @@ class Trainer:
             for chunk in order.split(self.batch_size):
                 if len(chunk) < 2:
                     continue
-                rec, mi, classification, _ = self._autoencoder_losses(name, chunk, masked=True)
-                loss = (rec + self.weights["mi_weight"] * mi
-                        + self.weights.get("classifier_weight", 0.0) * classification)
+                terms, _ = self._autoencoder_losses(name, chunk, masked=True)
                 self.optimizers[name].zero_grad(set_to_none=True)
-                loss.backward()
+                terms["total"].backward()
                 self.optimizers[name].step()
-                totals += np.array([rec.item(), mi.item(), classification.item()]) * len(chunk)
+                totals += np.array([terms[t].item() for t in AUTOENCODER_TERMS]) * len(chunk)
             row[f"train_{name}_reconstruction"], row[f"train_{name}_mutual_information"] = totals[:2] / len(order)
             if self._uses_classifier():
                 row[f"train_{name}_classification"] = totals[2] / len(order)
@@ -230,9 +222,9 @@ class Trainer:
                     continue
                 totals = np.zeros(4)
                 for chunk in val.split(max(self.batch_size, 512)):
-                    rec, mi, classification, correct = self._autoencoder_losses(name, chunk)
-                    totals += np.array([rec.item(), mi.item(), classification.item(), 0]) * len(chunk)
-                    totals[3] += correct
+                    terms, z = self._autoencoder_losses(name, chunk)
+                    totals[:3] += np.array([terms[t].item() for t in AUTOENCODER_TERMS]) * len(chunk)
+                    totals[3] += self._correct_labels(name, chunk, z)
                 row[f"val_{name}_reconstruction"], row[f"val_{name}_mutual_information"] = totals[:2] / len(val)
                 labelled = int((self.data[name].heads[val.numpy()] > 0).sum())
                 if self._uses_classifier() and labelled:
@@ -280,34 +272,13 @@ class Trainer:
         self.net.discriminator_rna.set_latent_statistics(zr)
 
     def _mapping_losses(self, ir: torch.Tensor, ia: torch.Tensor, zr=None, za=None):
-        """Mapping losses of the cells ``ir``, ``ia``: latent codes ``zr``, ``za`` when given (phase 3,
-        differentiable), else the frozen codes of phase 2."""
-        net = self.net
+        """Mapping loss terms of the cells ``ir``, ``ia`` (latent codes ``zr``, ``za`` when given: phase 3,
+        differentiable; else the frozen codes of phase 2) and the discriminator step's inputs."""
         zr = self.latents["rna"][ir] if zr is None else zr
         za = self.latents["atac"][ia] if za is None else za
         hr, ha = self.heads["rna"][ir], self.heads["atac"][ia]
-        fake_atac, fake_rna = net.rna_to_atac(zr), net.atac_to_rna(za)
-        adversarial = (gan_loss(net.discriminator_atac(fake_atac, hr), True)
-                       + gan_loss(net.discriminator_rna(fake_rna, ha), True))
-        sd_r, sd_a = net.atac_to_rna.target_sd, net.rna_to_atac.target_sd
-        cycle = (F.mse_loss(net.atac_to_rna(fake_atac) / sd_r, zr / sd_r)
-                 + F.mse_loss(net.rna_to_atac(fake_rna) / sd_a, za / sd_a))
-        total = self.weights["gamma"] * adversarial + self.weights["lam"] * cycle
-        classification = cycle * 0.0
-        if self._uses_classifier():
-            # the frozen heads of the target modality must recognise the source cell's own type
-            # (through detached heads: in phase 3 the heads train on their own modality only)
-            classification = (classification_loss(_frozen_linear(net.atac.classifier, fake_atac), hr - 1)
-                              + classification_loss(_frozen_linear(net.rna.classifier, fake_rna), ha - 1))
-            total = total + self.weights["classifier_weight"] * classification
-        return adversarial, cycle, classification, total, (zr, za, hr, ha, fake_atac, fake_rna)
-
-    def _discriminator_loss(self, zr, za, hr, ha, fake_atac, fake_rna):
-        net = self.net
-        return (gan_loss(net.discriminator_atac(za, ha), True)
-                + gan_loss(net.discriminator_atac(fake_atac.detach(), hr), False)
-                + gan_loss(net.discriminator_rna(zr, hr), True)
-                + gan_loss(net.discriminator_rna(fake_rna.detach(), ha), False))
+        terms, (fake_atac, fake_rna) = self.net.mapping_loss(zr, za, hr, ha, self.weights)
+        return terms, (zr, za, hr, ha, fake_atac, fake_rna)
 
     def _mapping_epoch(self) -> dict:
         bs = self.batch_size
@@ -323,17 +294,16 @@ class Trainer:
             with torch.no_grad():
                 zr, za = self.latents["rna"][ir], self.latents["atac"][ia]
                 fake_atac, fake_rna = self.net.rna_to_atac(zr), self.net.atac_to_rna(za)
-            d_loss = self._discriminator_loss(zr, za, self.heads["rna"][ir], self.heads["atac"][ia],
-                                              fake_atac, fake_rna)
+            d_loss = self.net.discriminator_loss(zr, za, self.heads["rna"][ir], self.heads["atac"][ia],
+                                                 fake_atac, fake_rna)
             self.optimizers["discriminator"].zero_grad(set_to_none=True)
             d_loss.backward()
             self.optimizers["discriminator"].step()
-            adversarial, cycle, classification, total, _ = self._mapping_losses(ir, ia)
+            terms, _ = self._mapping_losses(ir, ia)
             self.optimizers["mapping"].zero_grad(set_to_none=True)
-            total.backward()
+            terms["total"].backward()
             self.optimizers["mapping"].step()
-            totals += np.array([d_loss.item(), adversarial.item(), cycle.item(), classification.item(),
-                                total.item()])
+            totals += np.array([d_loss.item(), *(terms[t].item() for t in MAPPING_TERMS)])
         totals /= steps
         row = dict(zip(["train_discriminator", "train_adversarial", "train_cycle", "train_classification",
                         "train_total"], totals))
@@ -345,21 +315,19 @@ class Trainer:
             with torch.no_grad():
                 n = max(len(val_r), len(val_a))
                 positions = torch.arange(n, device=self.device)
-                adversarial, cycle, classification, total, parts = self._mapping_losses(
-                    val_r[positions % len(val_r)], val_a[positions % len(val_a)])
-                row.update(val_discriminator=self._discriminator_loss(*parts).item(),
-                           val_adversarial=adversarial.item(), val_cycle=cycle.item(), val_total=total.item())
+                terms, parts = self._mapping_losses(val_r[positions % len(val_r)], val_a[positions % len(val_a)])
+                row.update(val_discriminator=self.net.discriminator_loss(*parts).item(),
+                           val_adversarial=terms["adversarial"].item(), val_cycle=terms["cycle"].item(),
+                           val_total=terms["total"].item())
                 if self._uses_classifier():
-                    row["val_classification"] = classification.item()
+                    row["val_classification"] = terms["classification"].item()
         return row
 
     # ----------------------------------------------------------------------------------- phase 3
     def _own_losses(self, name: str, index: torch.Tensor, masked: bool):
         """One autoencoder's own loss (as in phase 1), its reconstruction term, and its latent codes."""
-        rec, mi, classification, _, z = self._autoencoder_losses(name, index, masked=masked, return_latent=True)
-        own = (rec + self.weights["mi_weight"] * mi
-               + self.weights.get("classifier_weight", 0.0) * classification)
-        return own, rec, z
+        terms, z = self._autoencoder_losses(name, index, masked=masked)
+        return terms["total"], terms["reconstruction"], z
 
     def _joint_epoch(self) -> dict:
         """Eq. 9-10 in full: per minibatch pair a discriminator step, then one step of the encoders,
@@ -384,20 +352,20 @@ class Trainer:
             ir, ia = ir.to(self.device), ia.to(self.device)
             with torch.no_grad():
                 fake_atac, fake_rna = self.net.rna_to_atac(zr), self.net.atac_to_rna(za)
-            d_loss = self._discriminator_loss(zr.detach(), za.detach(), self.heads["rna"][ir],
-                                              self.heads["atac"][ia], fake_atac, fake_rna)
+            d_loss = self.net.discriminator_loss(zr.detach(), za.detach(), self.heads["rna"][ir],
+                                                 self.heads["atac"][ia], fake_atac, fake_rna)
             self.optimizers["discriminator"].zero_grad(set_to_none=True)
             d_loss.backward()
             self.optimizers["discriminator"].step()
-            adversarial, cycle, classification, mapping_total, _ = self._mapping_losses(ir, ia, zr, za)
-            total = mapping_total + own_r + own_a
+            terms, _ = self._mapping_losses(ir, ia, zr, za)
+            total = terms["total"] + own_r + own_a
             for optimizer in generator_side:
                 optimizer.zero_grad(set_to_none=True)
             total.backward()
             for optimizer in generator_side:
                 optimizer.step()
-            totals += np.array([d_loss.item(), adversarial.item(), cycle.item(), classification.item(),
-                                rec_r.item(), rec_a.item(), total.item()])
+            totals += np.array([d_loss.item(), terms["adversarial"].item(), terms["cycle"].item(),
+                                terms["classification"].item(), rec_r.item(), rec_a.item(), total.item()])
         row = {f"train_{name}": value for name, value in zip(names, totals / steps)}
         if not self._uses_classifier():
             del row["train_classification"]
@@ -414,15 +382,16 @@ class Trainer:
                 zr = torch.cat([z for _, _, z in parts["rna"]])
                 za = torch.cat([z for _, _, z in parts["atac"]])
                 ir, ia = ir.to(self.device), ia.to(self.device)
-                adversarial, cycle, classification, total, latent_parts = self._mapping_losses(ir, ia, zr, za)
+                terms, latent_parts = self._mapping_losses(ir, ia, zr, za)
                 for name in ("rna", "atac"):
                     sizes = [len(i) for i in (ir if name == "rna" else ia).split(chunk)]
                     row[f"val_{name}_reconstruction"] = float(
                         sum(rec.item() * size for (_, rec, _), size in zip(parts[name], sizes)) / n)
-                row.update(val_discriminator=self._discriminator_loss(*latent_parts).item(),
-                           val_adversarial=adversarial.item(), val_cycle=cycle.item(), val_total=total.item())
+                row.update(val_discriminator=self.net.discriminator_loss(*latent_parts).item(),
+                           val_adversarial=terms["adversarial"].item(), val_cycle=terms["cycle"].item(),
+                           val_total=terms["total"].item())
                 if self._uses_classifier():
-                    row["val_classification"] = classification.item()
+                    row["val_classification"] = terms["classification"].item()
         return row
 
     # ----------------------------------------------------------------------------------- loop
@@ -560,11 +529,6 @@ def sparse_tensor(block: sp.csr_matrix) -> torch.Tensor:
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype(np.float32))
     return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False).coalesce()
-
-
-def _frozen_linear(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    """``layer(x)`` without gradients for the layer's own weights (gradients still reach ``x``)."""
-    return F.linear(x, layer.weight.detach(), layer.bias.detach())
 
 
 def _fingerprint_config(config: TrainingConfig) -> dict:

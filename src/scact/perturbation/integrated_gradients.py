@@ -102,15 +102,6 @@ class GeneAttribution:
         return self.cell_types[int(np.argmax(self.mean_output_by_type))]
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when present; an explicit ``cuda`` without a GPU is refused clearly."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but torch sees no GPU (use --device cpu or auto)")
-    return torch.device(device)
-
-
 def gene_attribution(function: Callable[[torch.Tensor], torch.Tensor], matrix, labels: np.ndarray, gene: str,
                      target: int, steps: int = 50, method: str = "gausslegendre", batch_size: int = 64,
                      device: str | torch.device = "cpu", max_rows: int = 4096) -> GeneAttribution:

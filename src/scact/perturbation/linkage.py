@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from scact.perturbation.tss import tss_by_gene
+from scact.stats import benjamini_hochberg, column_pearson
 
 log = logging.getLogger(__name__)
 
@@ -94,27 +95,12 @@ def window_pairs(genes: list[str], tss: pd.DataFrame, peaks: pd.DataFrame, windo
     return pd.DataFrame(rows, columns=["gene", "peak_index", "tss", "distance"]), problems
 
 
-def column_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r between matching columns of ``a`` and ``b`` (rows: metacells); NaN for a constant column."""
-    a = a - a.mean(0)
-    b = b - b.mean(0)
-    denominator = np.sqrt((a ** 2).sum(0) * (b ** 2).sum(0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, (a * b).sum(0) / denominator, np.nan)
-
-
 def pearson_p_value(r: np.ndarray, n: int) -> np.ndarray:
     """Two-sided p-value of Pearson's r over ``n`` observations (t test with n - 2 degrees of freedom)."""
     r = np.clip(r, -1 + 1e-12, 1 - 1e-12)
     t = r * np.sqrt((n - 2) / (1 - r ** 2))
     p = 2 * stats.t.sf(np.abs(t), df=n - 2)
     return np.where(np.isnan(r), 1.0, p)
-
-
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    if len(p_values) == 0:
-        return np.array([])
-    return stats.false_discovery_control(np.nan_to_num(p_values, nan=1.0), method="bh")
 
 
 def link_source(source: str, expression, gene_names, accessibility, peaks: pd.DataFrame, pairs: pd.DataFrame,

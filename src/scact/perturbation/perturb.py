@@ -14,8 +14,8 @@ import scipy.sparse as sp
 
 from scact.errors import input_error
 from scact.io.atomic import atomic_path
-from scact.perturbation.integrated_gradients import (
-    gene_attribution, ranked_peaks, resolve_device, top_peak_accessibility_test)
+from scact.model import resolve_device
+from scact.perturbation.integrated_gradients import gene_attribution, ranked_peaks, top_peak_accessibility_test
 from scact.perturbation.tss import distance_to_tss, tss_by_gene
 from scact.preprocessing.atac import binarize
 from scact.progress import tracked

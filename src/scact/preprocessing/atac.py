@@ -39,6 +39,7 @@ from scipy import stats
 from scact.errors import input_error
 from scact.io.annotation import tss_by_chrom
 from scact.io.fragments import BarcodeIndex, iter_fragment_blocks
+from scact.stats import benjamini_hochberg
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +87,6 @@ def _nearest_distance(positions: np.ndarray, sites: np.ndarray) -> np.ndarray:
     right = sites[np.minimum(idx, len(sites) - 1)]
     left = sites[np.maximum(idx - 1, 0)]
     return np.minimum(np.abs(positions - left), np.abs(right - positions))
-
-
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    n = len(pvalues)
-    if n == 0:
-        return pvalues
-    order = np.argsort(pvalues)
-    ranked = pvalues[order] * n / np.arange(1, n + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
-    out = np.empty(n)
-    out[order] = q
-    return out
 
 
 # ---------------------------------------------------------------------------------------- QC metrics

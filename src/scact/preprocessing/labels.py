@@ -31,10 +31,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.errors import input_error
+from scact.stats import one_vs_rest_t
 
 log = logging.getLogger(__name__)
 
 UNASSIGNED = "unassigned"
+#: one-vs-rest scores that rank the marker genes of a cell type (:func:`marker_genes`)
+MARKER_STATISTICS = ("mean_difference", "welch_t")
 
 _PEGASUS_SETS = {
     "human_immune": "human_immune", "human_pbmc": "human_immune", "mouse_immune": "mouse_immune",
@@ -137,6 +140,32 @@ def score_clusters(expression: sp.spmatrix | np.ndarray, genes: pd.Index, cluste
             score = score - z[:, minus].mean(axis=1)
         scores[cell_type] = score
     return pd.DataFrame(scores, index=pd.Index(clusters.categories.astype(str), name="cluster"))
+
+
+def marker_genes(expression, gene_names, labels, per_type: int = 2, limit: int | None = None,
+                 statistic: str = "mean_difference") -> list[str]:
+    """Genes most specific to each cell type, one vs the rest, to show or colour by (distinct, at most
+    ``limit``): for each type, largest first, its ``per_type`` best-scoring genes with a positive score that
+    no earlier type took. ``statistic``: ``mean_difference`` (mean in the type minus mean elsewhere) or
+    ``welch_t`` (the same difference over its standard error, which favours genes steady within the type).
+    """
+    if statistic not in MARKER_STATISTICS:
+        raise ValueError(f"statistic must be one of {MARKER_STATISTICS} (got {statistic!r})")
+    x = expression.toarray() if sp.issparse(expression) else np.asarray(expression)
+    labels = np.asarray(labels)
+    if statistic == "welch_t":
+        scores = one_vs_rest_t(x, labels)
+    else:
+        scores = {t: x[labels == t].mean(0) - x[labels != t].mean(0) for t in np.unique(labels)
+                  if not (labels == t).all()}
+    chosen: list[str] = []
+    for cell_type in pd.Series(labels).value_counts().index:
+        if cell_type not in scores:
+            continue
+        score = scores[cell_type]
+        picks = [str(gene_names[i]) for i in np.argsort(-score) if score[i] > 0]
+        chosen += [g for g in picks if g not in chosen][:per_type]
+    return chosen[:limit]
 
 
 def label_by_markers(adata: ad.AnnData, markers: dict, cluster_key: str = "leiden", layer: str | None = None,

@@ -100,6 +100,7 @@ def planted_paired(n_cells=240, n_genes=60, peaks_per_gene=4, n_types=3, seed=0)
     tss = pd.DataFrame({"chrom": "chr1", "start": 10_000 + np.arange(n_genes) * 1000 * peaks_per_gene,
                         "gene": [f"g{j}" for j in range(n_genes)]})
     tss["end"] = tss["start"] + 1
+    tss["tss"], tss["strand"] = tss["start"], "+"  # as scact.io.annotation.read_annotation gives it
     return rna, atac, tss
 
 

@@ -16,7 +16,6 @@ import scipy.sparse as sp
 
 from scact.io.provenance import record_provenance
 from scact.io.translated import DEFAULT_TOP_K, write_translated_accessibility
-from scact.preprocessing.markers import marker_genes
 from scact.translation.plots import plot_joint_embedding
 
 log = logging.getLogger(__name__)
@@ -79,6 +78,7 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
     from scact.errors import input_error
     from scact.io.anndata import read_h5ad, write_h5ad
     from scact.model import SCACT, TRANSLATION_NEIGHBOURS
+    from scact.preprocessing.labels import marker_genes
     from scact.preprocessing.split import training_mask
 
     if translation_neighbours is None:
@@ -100,27 +100,26 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
     log.info("RNA->ATAC for %d cells x %d peaks", rna.n_obs, len(model.peaks))
     written["rna_to_atac"] = outdir / "rna_to_atac.h5ad"
     form = write_translated_accessibility(
-        model.translate_rna_to_atac(rna, batch_size=batch_size, depth=translation_depth, reference=atac_reference,
-                                    neighbours=translation_neighbours),
+        model.translated_blocks(rna, "rna_to_atac", batch_size=batch_size, depth=translation_depth,
+                                reference=atac_reference, neighbours=translation_neighbours),
         rna.obs, model.peaks, written["rna_to_atac"], probabilities=probabilities, top_k=top_k, seed=seed,
         params=params)
     log.info("RNA->ATAC probabilities stored as %s", form)
 
     log.info("ATAC->RNA for %d cells", atac.n_obs)
-    translated = np.asarray(model.translate_atac_to_rna(atac, batch_size=batch_size, depth=translation_depth,
-                                                       reference=rna_reference, neighbours=translation_neighbours),
-                            dtype=np.float32)
-    atac_to_rna = ad.AnnData(X=translated, obs=atac.obs.copy(), var=model.genes)
-    record_provenance(atac_to_rna, "translate_atac_to_rna", params)
+    atac_to_rna = model.translate_atac_to_rna(atac, batch_size=batch_size, depth=translation_depth,
+                                              reference=rna_reference, neighbours=translation_neighbours,
+                                              provenance=params)
+    translated = atac_to_rna.X
     written["atac_to_rna"] = outdir / "atac_to_rna.h5ad"
     write_h5ad(atac_to_rna, written["atac_to_rna"])
 
     log.info("joint embedding and UMAPs")
-    z_rna = model.get_latent(rna, modality="rna")
-    z_atac = model.get_latent(atac, modality="atac")
+    z_rna = model.get_latent_representation(rna, modality="rna")
+    z_atac = model.get_latent_representation(atac, modality="atac")
     labels = rna.obs[labels_key].astype(str).to_numpy() if labels_key in rna.obs else None
     genes = [g for g in model.genes.index if g in set(rna.var_names)]
-    markers = (marker_genes(expression_on(rna, genes), genes, labels) if labels is not None
+    markers = (marker_genes(expression_on(rna, genes), genes, labels, statistic="welch_t") if labels is not None
                and len(set(labels)) > 1 else [])
     marker_pos = model.genes.index.get_indexer(markers)
     observed = expression_on(rna, markers)
