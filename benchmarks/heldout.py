@@ -21,6 +21,7 @@ protocol: the split depends only on the seed and the cell names).
 
     SCACT_DATA=../shared/data PYTHONPATH=src python benchmarks/heldout.py --seeds 0 1 2 --glue-seeds 0
     ... --seeds 0 --no-baselines --glue-seeds --tsv /tmp/scact_seed0.tsv --out -      # one part
+    ... --seeds 0 --no-scact --glue-seeds --only-baselines LIGER --tsv /tmp/liger0.tsv --out -   # LIGER alone
     ... --seeds --merge /tmp/part1.tsv /tmp/part2.tsv                               # the report of all parts
 """
 from __future__ import annotations
@@ -119,13 +120,13 @@ def run_seed(name, rna, atac, tss, activity, genes, seed, args, log) -> tuple[pd
         timing.update(info)
     if not args.no_baselines:
         started = time.time()
-        methods += evaluate.baseline_methods(rna, atac, pairing, "cell_type", activity, genes, seed=seed,
-                                             liger=args.liger_seeds is None or seed in args.liger_seeds,
-                                             rna_reference=split.rna_train,
-                                             atac_reference=split.atac_train)
+        found = evaluate.baseline_methods(rna, atac, pairing, "cell_type", activity, genes, seed=seed,
+                                          liger=args.liger_seeds is None or seed in args.liger_seeds,
+                                          rna_reference=split.rna_train, atac_reference=split.atac_train)
         if "Ident" in rna.obs and "Ident" in atac.obs:
-            methods.append(evaluate.type_mean_method("oracle: subtype mean", rna, atac, pairing, "Ident",
-                                                     split.rna_train, split.atac_train))
+            found.append(evaluate.type_mean_method("oracle: subtype mean", rna, atac, pairing, "Ident",
+                                                   split.rna_train, split.atac_train))
+        methods += [m for m in found if args.only_baselines is None or m.name in args.only_baselines]
         timing["baselines_s"] = time.time() - started
     if seed in args.glue_seeds:
         started = time.time()
@@ -154,6 +155,10 @@ def main(argv=None):
     parser.add_argument("--point-decode", action="store_true",
                         help="also score the paper's point decoding (row 'scACT (point decode)')")
     parser.add_argument("--no-baselines", action="store_true", help="skip the baselines and oracles")
+    parser.add_argument("--only-baselines", nargs="+", default=None, metavar="NAME",
+                        choices=[m for m in BASELINES + ORACLES if m != "GLUE"],  # GLUE: --glue-seeds
+                        help="score only these baselines and oracles (e.g. LIGER for a part that adds it to "
+                        "a run without it: the metric passes of the others take most of the time)")
     parser.add_argument("--merge", nargs="*", default=[],
                         help="TSVs of other runs of this script (same protocol) whose rows join the report")
     parser.add_argument("--tsv", default=str(REPO / "benchmarks" / "results_heldout.tsv"))
