@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import evaluate_snareseq as data  # noqa: E402
+import report_tables  # noqa: E402
 from scact.evaluation import baselines, evaluate  # noqa: E402
 from scact.preprocessing.split import HELDOUT_FRACTION, split_cells  # noqa: E402
 
@@ -207,42 +208,19 @@ def timings_path(tsv) -> Path:
 
 def summary_table(metrics: pd.DataFrame) -> str:
     """Methods x metrics, mean ± sd over seeds (n seeds in brackets when fewer than the most)."""
-    agg = metrics.groupby(["method", "metric"])["value"].agg(["mean", "std", "count"])
     present = list(dict.fromkeys(metrics["method"]))
     order = ([m for m in present if m.startswith("scACT")] + [m for m in BASELINES if m in present]
              + [m for m in ORACLES if m in present])
-    most = int(agg["count"].max())
-    lines = ["| method | " + " | ".join(label for _, label, _, _ in METRICS) + " |",
-             "|" + "---|" * (len(METRICS) + 1)]
-    for method in order:
-        cells = []
-        for metric, _, _, _ in METRICS:
-            if (method, metric) not in agg.index:
-                cells.append("")
-                continue
-            mean, std, count = agg.loc[(method, metric)]
-            text = f"{mean:.3f}" + (f" ± {std:.3f}" if count > 1 else "")
-            cells.append(text + (f" ({int(count)} seed{'s' if count > 1 else ''})" if count < most else ""))
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return report_tables.mean_sd_table(metrics, order, METRICS, mark_fewer_seeds=True)
 
 
 def targets_text(metrics: pd.DataFrame) -> str:
     """Each headline: scACT's mean against the target and against every non-oracle baseline of the run."""
-    means = metrics.groupby(["method", "metric"])["value"].mean()
-    lines = []
-    for metric, label, op, target in METRICS:
-        if op is None or ("scACT", metric) not in means.index:
-            continue
-        value = means["scACT", metric]
-        met = value <= target if op == "<=" else value >= target
-        others = [(m, means[m, metric]) for m in BASELINES if (m, metric) in means.index]
-        beaten = [m for m, v in others if not ((value < v) if op == "<=" else (value > v))]
-        lines.append(f"- {label}: scACT {value:.3f}, target {op} {target}: {'met' if met else 'NOT met'}; "
-                     + (f"better than every baseline ({', '.join(f'{m} {v:.3f}' for m, v in others)})"
-                        if not beaten else f"NOT better than {', '.join(beaten)} "
-                        f"({', '.join(f'{m} {v:.3f}' for m, v in others)})"))
-    return "\n".join(lines)
+    return "\n".join(
+        f"- {v.label}: scACT {v.value:.3f}, target {v.op} {v.target}: {'met' if v.met else 'NOT met'}; "
+        + (f"better than every baseline ({v.baselines_text()})" if not v.not_beaten
+           else f"NOT better than {', '.join(v.not_beaten)} ({v.baselines_text()})")
+        for v in report_tables.verdicts(metrics, METRICS, ["scACT"], BASELINES))
 
 
 def report(metrics, timings, command, elapsed) -> str:
