@@ -228,7 +228,7 @@ def report(metrics, timings, command, elapsed) -> str:
            f"Machine: {platform.node()} ({platform.machine()}, {os.cpu_count()} CPU cores shared with other "
            f"jobs, load average when written {os.getloadavg()[0]:.1f}), torch on CPU, Python "
            f"{platform.python_version()}. Wall time of this run so far: {elapsed:.0f} s.",
-           f"Command: `SCACT_DATA=... nice -n 5 {command}`.", "",
+           f"Command: `SCACT_DATA=... {command}`.", "",
            "Protocol: the module docstring of `benchmarks/heldout.py` (one split per seed, 80% training / 20% "
            "held-out; training RNA and ATAC from disjoint halves of the training cells; only held-out pairs "
            "scored; references hold training cells only). Mean ± sd over seeds. Oracles use information "
