@@ -174,11 +174,13 @@ def main(argv=None):
         print(f"[{time.time() - started:7.0f}s] {message}", flush=True)
 
     loaders = {"snareseq": data.load_snareseq, "pbmc": data.load_pbmc}
-    tables = [pd.read_csv(p, sep="\t") for p in args.merge]
+    tables = [pd.read_csv(p, sep="\t", float_precision="round_trip") for p in args.merge]  # values as written
     timings = [pd.read_csv(timings_path(p), sep="\t") for p in args.merge if timings_path(p).is_file()]
 
     def write():
         metrics = pd.concat(tables)[["dataset", "method", "seed", "metric", "value"]]
+        # every part of a seed counts the same inputs (cells, scored pairs): keep those rows once
+        metrics = metrics[~((metrics["method"] == evaluate.INPUTS_ROW) & metrics.duplicated()).to_numpy()]
         metrics = metrics.sort_values(["dataset", "seed"], kind="stable")
         Path(args.tsv).parent.mkdir(parents=True, exist_ok=True)
         metrics.to_csv(args.tsv, sep="\t", index=False)
