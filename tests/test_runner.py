@@ -21,8 +21,8 @@ import pytest
 
 from conftest import test_profile_params as profile_params
 from scact.errors import ScactInputError
-from scact.pipeline import PROGRESS_FILE, run_pipeline
-from scact.progress import ProgressFollower, show_progress
+from scact.pipeline import PROGRESS_FILE, run_pipeline, task_folder_name
+from scact.progress import PROGRESS_FILE_ENV, ProgressFollower, show_progress, tracked
 from scact.report._runinfo import run_status_note
 
 
@@ -194,6 +194,28 @@ def test_progress_only_at_a_terminal_outside_ci(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     with open(os.devnull, "w") as log_file:
         assert not show_progress(log_file)
+
+
+def test_steps_report_their_units_to_the_runner_only_under_scact_run(tmp_path, monkeypatch):
+    """Evaluation (per method) and perturbation (per gene) tell the runner how far they are, so its bar has
+    an ETA; run on their own (Nextflow, a user's shell) they write nothing."""
+    path = tmp_path / PROGRESS_FILE
+    monkeypatch.delenv(PROGRESS_FILE_ENV, raising=False)
+    assert list(tracked(["Gad1", "Sst"], "integrated gradients")) == ["Gad1", "Sst"]
+    assert not path.exists()
+    monkeypatch.setenv(PROGRESS_FILE_ENV, str(path))
+    follower = ProgressFollower(path)
+    units = tracked(["Gad1", "Sst"], "integrated gradients")
+    assert next(units) == "Gad1"
+    assert follower.latest() == {"n": 0, "total": 2, "desc": "integrated gradients (Gad1)", "postfix": {}}
+    assert list(units) == ["Sst"]
+    assert follower.latest()["n"] == 2
+
+
+def test_task_folders_are_named_by_step_and_sample_not_by_run_position():
+    """A row added to or removed from the samplesheet shifts no other task's folder, so --resume finds them."""
+    assert task_folder_name("SCACT_RNA_QC", "s2") == "02_SCACT_RNA_QC_s2"
+    assert task_folder_name("SCACT_TRAIN") == "09_SCACT_TRAIN"
 
 
 def test_report_shows_how_the_run_ended(tmp_path):

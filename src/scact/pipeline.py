@@ -35,7 +35,7 @@ from scact.io.atomic import write_text
 from scact.io.inputs import ARC_FRAGMENTS
 from scact.io.preflight import check_annotation
 from scact.io.samplesheet import SampleRow, read_samplesheet
-from scact.progress import ProgressFollower, show_progress
+from scact.progress import PROGRESS_FILE_ENV, ProgressFollower, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -449,7 +449,8 @@ class LocalRunner:
         with open(workdir / ".command.log", "w") as out:
             try:
                 status, cpu, peak_gb = run_measured(
-                    argv, workdir, out, {**os.environ, "MPLBACKEND": "Agg"}, POLL_SECONDS,
+                    argv, workdir, out, {**os.environ, "MPLBACKEND": "Agg",
+                                         PROGRESS_FILE_ENV: str(workdir / PROGRESS_FILE)}, POLL_SECONDS,
                     on_poll=lambda: self.display.task_progress(label, progress.latest()))
             except BaseException:
                 self._record(TaskRecord(process, tag, workdir, -1, time.monotonic() - start, "ABORTED"), label)
@@ -683,7 +684,7 @@ def _reconcile(runner: LocalRunner, rna: Path, atac: Path, gene_activity: Path) 
 def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
     """SCACT_TRAIN: the scACT model on the unpaired training matrices."""
     workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress",
-                                          "--progress-file", PROGRESS_FILE, "--device", task_device(runner.params)],
+                                          "--device", task_device(runner.params)],
                           [rna, atac])
     runner.publish("SCACT_TRAIN", workdir, ["model", "training_history.csv", "loss_curves.png"])
     return workdir / "model"

@@ -8,13 +8,14 @@ only the 'train' cells of each modality are used. Checkpoints go to <outdir>/che
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from scact.cli import true_or_false
 from scact.errors import ScactInputError, input_error
 from scact.io.anndata import read_h5ad
 from scact.io.atomic import atomic_path
-from scact.progress import append_progress, show_progress
+from scact.progress import PROGRESS_FILE_ENV, append_progress, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (there is none anyway unless stderr is a terminal and CI is unset)")
-    parser.add_argument("--progress-file", type=Path, default=None,
+    parser.add_argument("--progress-file", type=Path, default=os.environ.get(PROGRESS_FILE_ENV),
                         help="append one JSON line per epoch (epoch, total, losses) to this file; "
-                             "scact run draws its progress bar from it")
+                             f"scact run draws its progress bar from it (default: ${PROGRESS_FILE_ENV}, "
+                             "which scact run sets)")
 
 
 #: The training losses the progress bar shows (the others are in training_history.csv).

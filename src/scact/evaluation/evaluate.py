@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from scact.evaluation import baselines, metrics
 from scact.preprocessing.atac import binarize
 from scact.preprocessing.split import heldout_pairs, stored_roles, training_mask
+from scact.progress import tracked
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def evaluate(rna, atac, methods: list[Method], labels_key: str = "cell_type", se
     else:
         progress(f"{len(pairing)} cell(s) named alike in both modalities: translation-vs-truth metrics are not "
                  "available (no paired cells); pairing-free alignment metrics only")
-    for method in methods:
+    for method in tracked(methods, "scoring", lambda m: m.name):
         if paired and method.rna_to_atac is not None:
             progress(f"{method.name}: RNA->ATAC metrics")
             scores = metrics.rna_to_atac_metrics(observed_atac, method.rna_to_atac, labels)

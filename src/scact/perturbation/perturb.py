@@ -18,6 +18,7 @@ from scact.perturbation.integrated_gradients import (
     gene_attribution, ranked_peaks, resolve_device, top_peak_accessibility_test)
 from scact.perturbation.tss import distance_to_tss, tss_by_gene
 from scact.preprocessing.atac import binarize
+from scact.progress import tracked
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def perturb_genes(model, atac, genes: list[str], tss: pd.DataFrame | None, outdi
     tss_lookup = tss_by_gene(tss) if tss is not None else {}
     torch_device = resolve_device(device)
     rows = []
-    for gene in genes:
+    for gene in tracked(genes, "integrated gradients"):
         row = {"gene": gene, "status": "ok"}
         if gene not in gene_index:
             row["status"] = "error: gene not in the model (not among its training genes)"
