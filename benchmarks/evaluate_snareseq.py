@@ -34,6 +34,8 @@ import pandas as pd
 import scanpy as sc
 import scipy.sparse as sp
 
+import report_tables
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
@@ -187,44 +189,18 @@ def run_dataset(name, loader, seeds, epochs_ae, epochs_map, label_free_seed, log
 
 def summary_table(metrics: pd.DataFrame) -> str:
     """Markdown: methods x headline metrics, mean ± sd over seeds, targets marked."""
-    agg = metrics.groupby(["method", "metric"])["value"].agg(["mean", "std", "count"]).reset_index()
     present = list(dict.fromkeys(metrics["method"]))
     methods = [m for m in present if m.startswith("scACT")] + [m for m in BASELINES if m in present]
-    header = "| method | " + " | ".join(label for _, label, _, _ in HEADLINE) + " |"
-    lines = [header, "|" + "---|" * (len(HEADLINE) + 1)]
-    for method in methods:
-        cells = []
-        for metric, _, _, _ in HEADLINE:
-            row = agg[(agg["method"] == method) & (agg["metric"] == metric)]
-            if row.empty:
-                cells.append("")
-            else:
-                mean, std, count = row.iloc[0][["mean", "std", "count"]]
-                cells.append(f"{mean:.3f}" + (f" ± {std:.3f}" if count > 1 else ""))
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return report_tables.mean_sd_table(metrics, methods, HEADLINE)
 
 
 def targets_text(metrics: pd.DataFrame) -> str:
-    means = metrics.groupby(["method", "metric"])["value"].mean()
-    lines = []
-    for metric, label, op, target in HEADLINE:
-        if op is None:
-            continue
-        candidates = [m for m in ("scACT", "scACT (rna latent)", "scACT (atac latent)")
-                      if (m, metric) in means.index]
-        if not candidates:
-            continue
-        values = {m: means[m, metric] for m in candidates}
-        best_method = min(values, key=values.get) if op == "<=" else max(values, key=values.get)
-        value = values[best_method]
-        met = value <= target if op == "<=" else value >= target
-        others = [(m, means[m, metric]) for m in BASELINES if (m, metric) in means.index]
-        beats = all((value < v) if op == "<=" else (value > v) for _, v in others)
-        lines.append(f"- {label}: scACT {value:.3f} ({best_method}) vs target {op} {target}: "
-                     f"{'met' if met else 'NOT met'}; {'better' if beats else 'NOT better'} than every baseline "
-                     f"({', '.join(f'{m} {v:.3f}' for m, v in others)})")
-    return "\n".join(lines)
+    return "\n".join(
+        f"- {v.label}: scACT {v.value:.3f} ({v.method}) vs target {v.op} {v.target}: "
+        f"{'met' if v.met else 'NOT met'}; {'NOT better' if v.not_beaten else 'better'} than every baseline "
+        f"({v.baselines_text()})"
+        for v in report_tables.verdicts(metrics, HEADLINE, ("scACT", "scACT (rna latent)", "scACT (atac latent)"),
+                                        BASELINES))
 
 
 def main(argv=None):

@@ -21,6 +21,7 @@ protocol: the split depends only on the seed and the cell names).
 
     SCACT_DATA=../shared/data PYTHONPATH=src python benchmarks/heldout.py --seeds 0 1 2 --glue-seeds 0
     ... --seeds 0 --no-baselines --glue-seeds --tsv /tmp/scact_seed0.tsv --out -      # one part
+    ... --seeds 0 --no-scact --glue-seeds --only-baselines LIGER --tsv /tmp/liger0.tsv --out -   # LIGER alone
     ... --seeds --merge /tmp/part1.tsv /tmp/part2.tsv                               # the report of all parts
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import evaluate_snareseq as data  # noqa: E402
+import report_tables  # noqa: E402
 from scact.evaluation import baselines, evaluate  # noqa: E402
 from scact.io.annotation import read_annotation  # noqa: E402
 from scact.preprocessing.split import HELDOUT_FRACTION, split_cells  # noqa: E402
@@ -120,13 +122,13 @@ def run_seed(name, rna, atac, tss, activity, genes, seed, args, log) -> tuple[pd
         timing.update(info)
     if not args.no_baselines:
         started = time.time()
-        methods += evaluate.baseline_methods(rna, atac, pairing, "cell_type", activity, genes, seed=seed,
-                                             liger=args.liger_seeds is None or seed in args.liger_seeds,
-                                             rna_reference=split.rna_train,
-                                             atac_reference=split.atac_train)
+        found = evaluate.baseline_methods(rna, atac, pairing, "cell_type", activity, genes, seed=seed,
+                                          liger=args.liger_seeds is None or seed in args.liger_seeds,
+                                          rna_reference=split.rna_train, atac_reference=split.atac_train)
         if "Ident" in rna.obs and "Ident" in atac.obs:
-            methods.append(evaluate.type_mean_method("oracle: subtype mean", rna, atac, pairing, "Ident",
-                                                     split.rna_train, split.atac_train))
+            found.append(evaluate.type_mean_method("oracle: subtype mean", rna, atac, pairing, "Ident",
+                                                   split.rna_train, split.atac_train))
+        methods += [m for m in found if args.only_baselines is None or m.name in args.only_baselines]
         timing["baselines_s"] = time.time() - started
     if seed in args.glue_seeds:
         started = time.time()
@@ -155,6 +157,10 @@ def main(argv=None):
     parser.add_argument("--point-decode", action="store_true",
                         help="also score the paper's point decoding (row 'scACT (point decode)')")
     parser.add_argument("--no-baselines", action="store_true", help="skip the baselines and oracles")
+    parser.add_argument("--only-baselines", nargs="+", default=None, metavar="NAME",
+                        choices=[m for m in BASELINES + ORACLES if m != "GLUE"],  # GLUE: --glue-seeds
+                        help="score only these baselines and oracles (e.g. LIGER for a part that adds it to "
+                        "a run without it: the metric passes of the others take most of the time)")
     parser.add_argument("--merge", nargs="*", default=[],
                         help="TSVs of other runs of this script (same protocol) whose rows join the report")
     parser.add_argument("--tsv", default=str(REPO / "benchmarks" / "results_heldout.tsv"))
@@ -169,11 +175,13 @@ def main(argv=None):
         print(f"[{time.time() - started:7.0f}s] {message}", flush=True)
 
     loaders = {"snareseq": data.load_snareseq, "pbmc": data.load_pbmc}
-    tables = [pd.read_csv(p, sep="\t") for p in args.merge]
+    tables = [pd.read_csv(p, sep="\t", float_precision="round_trip") for p in args.merge]  # values as written
     timings = [pd.read_csv(timings_path(p), sep="\t") for p in args.merge if timings_path(p).is_file()]
 
     def write():
         metrics = pd.concat(tables)[["dataset", "method", "seed", "metric", "value"]]
+        # every part of a seed counts the same inputs (cells, scored pairs): keep those rows once
+        metrics = metrics[~((metrics["method"] == evaluate.INPUTS_ROW) & metrics.duplicated()).to_numpy()]
         metrics = metrics.sort_values(["dataset", "seed"], kind="stable")
         Path(args.tsv).parent.mkdir(parents=True, exist_ok=True)
         metrics.to_csv(args.tsv, sep="\t", index=False)
@@ -203,42 +211,19 @@ def timings_path(tsv) -> Path:
 
 def summary_table(metrics: pd.DataFrame) -> str:
     """Methods x metrics, mean ± sd over seeds (n seeds in brackets when fewer than the most)."""
-    agg = metrics.groupby(["method", "metric"])["value"].agg(["mean", "std", "count"])
     present = list(dict.fromkeys(metrics["method"]))
     order = ([m for m in present if m.startswith("scACT")] + [m for m in BASELINES if m in present]
              + [m for m in ORACLES if m in present])
-    most = int(agg["count"].max())
-    lines = ["| method | " + " | ".join(label for _, label, _, _ in METRICS) + " |",
-             "|" + "---|" * (len(METRICS) + 1)]
-    for method in order:
-        cells = []
-        for metric, _, _, _ in METRICS:
-            if (method, metric) not in agg.index:
-                cells.append("")
-                continue
-            mean, std, count = agg.loc[(method, metric)]
-            text = f"{mean:.3f}" + (f" ± {std:.3f}" if count > 1 else "")
-            cells.append(text + (f" ({int(count)} seed{'s' if count > 1 else ''})" if count < most else ""))
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return report_tables.mean_sd_table(metrics, order, METRICS, mark_fewer_seeds=True)
 
 
 def targets_text(metrics: pd.DataFrame) -> str:
     """Each headline: scACT's mean against the target and against every non-oracle baseline of the run."""
-    means = metrics.groupby(["method", "metric"])["value"].mean()
-    lines = []
-    for metric, label, op, target in METRICS:
-        if op is None or ("scACT", metric) not in means.index:
-            continue
-        value = means["scACT", metric]
-        met = value <= target if op == "<=" else value >= target
-        others = [(m, means[m, metric]) for m in BASELINES if (m, metric) in means.index]
-        beaten = [m for m, v in others if not ((value < v) if op == "<=" else (value > v))]
-        lines.append(f"- {label}: scACT {value:.3f}, target {op} {target}: {'met' if met else 'NOT met'}; "
-                     + (f"better than every baseline ({', '.join(f'{m} {v:.3f}' for m, v in others)})"
-                        if not beaten else f"NOT better than {', '.join(beaten)} "
-                        f"({', '.join(f'{m} {v:.3f}' for m, v in others)})"))
-    return "\n".join(lines)
+    return "\n".join(
+        f"- {v.label}: scACT {v.value:.3f}, target {v.op} {v.target}: {'met' if v.met else 'NOT met'}; "
+        + (f"better than every baseline ({v.baselines_text()})" if not v.not_beaten
+           else f"NOT better than {', '.join(v.not_beaten)} ({v.baselines_text()})")
+        for v in report_tables.verdicts(metrics, METRICS, ["scACT"], BASELINES))
 
 
 def report(metrics, timings, command, elapsed) -> str:
@@ -246,7 +231,7 @@ def report(metrics, timings, command, elapsed) -> str:
            f"Machine: {platform.node()} ({platform.machine()}, {os.cpu_count()} CPU cores shared with other "
            f"jobs, load average when written {os.getloadavg()[0]:.1f}), torch on CPU, Python "
            f"{platform.python_version()}. Wall time of this run so far: {elapsed:.0f} s.",
-           f"Command: `SCACT_DATA=... nice -n 5 {command}`.", "",
+           f"Command: `SCACT_DATA=... {command}`.", "",
            "Protocol: the module docstring of `benchmarks/heldout.py` (one split per seed, 80% training / 20% "
            "held-out; training RNA and ATAC from disjoint halves of the training cells; only held-out pairs "
            "scored; references hold training cells only). Mean ± sd over seeds. Oracles use information "
