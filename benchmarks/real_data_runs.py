@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SCACT_DATA", REPO.parent / "shared" / "data")).resolve()
 RESULTS = REPO / "benchmarks" / "results_real_data_runs.tsv"
 COLUMNS = ["run", "sheet", "pairing_case", "rna_cells", "atac_cells", "paired_cells", "scored_pairs", "processes",
-           "status", "wall_s", "cpu_s", "report", "machine", "load_at_end", "command"]
+           "status", "wall_s", "cpu_s", "report", "machine", "command"]
 
 SNARE_PARAMS = {"annotation": DATA / "annotation" / "mm10_tss.bed", "min_peak_counts": 20,
                 "genes": "Gad1,Slc17a7"}
@@ -140,7 +140,7 @@ def summarise(name: str, workdir: Path) -> dict:
            "processes": trace["process"].nunique(), "status": status["status"],
            "wall_s": round(status["seconds"]), "cpu_s": round(trace["cpu_seconds"].sum()),
            "report": (outdir / "report" / "scact_report.html").exists(),
-           "machine": f"{platform.node()} {os.cpu_count()} cores", "load_at_end": round(os.getloadavg()[0], 1),
+           "machine": f"{platform.node()} {os.cpu_count()} cores",
            "command": command.replace(str(DATA), "$SCACT_DATA").replace(str(workdir), "<workdir>")}
     print(f"{name}: {row['status']} in {row['wall_s']} s ({row['cpu_s']} s CPU); {pairing}", flush=True)
     return row
