@@ -5,9 +5,9 @@ temporary launch folder, so `.nextflow/`, `work/` and `.nextflow.log` never land
 - `-profile test` on the generated fixture runs every process, and publishes the same files as the local
   runner (`pipeline_run`), with the same values;
 - `-resume` then re-runs nothing;
-- the unpaired and partly paired samplesheets of the fixture (`scact simulate --variants`) run every process
-  and give the local runner's results;
-- `-stub-run` completes (the real samplesheet check, every other step stubbed), on an unpaired samplesheet;
+- the unpaired samplesheet of the fixture (`scact simulate --variants`: an RNA-only and an ATAC-only sample)
+  runs every process and gives the local runner's results;
+- `-stub-run` completes (the real samplesheet check, every other step stubbed) on the partly paired sheet;
 - refused parameters or samplesheets stop the run with the local runner's message;
 - `--help` lists the parameters of nextflow_schema.json.
 """
@@ -175,14 +175,13 @@ def test_resume_reruns_nothing(nextflow, nextflow_test_run):
     assert set(statuses.values()) == {"CACHED"}, statuses
 
 
-@pytest.mark.parametrize("variant", ["unpaired", "partly_paired"])
-def test_samplesheet_variant_runs_as_in_the_local_runner(nextflow, variant_sheets, variant_run, tmp_path, variant):
-    """Separate RNA and ATAC samples (none or some cells in both): every process runs, and the results
-    are the local runner's, value for value."""
+def test_unpaired_samplesheet_runs_as_in_the_local_runner(nextflow, variant_sheets, variant_run, tmp_path):
+    """Separate RNA and ATAC samples, no cell in both (the method's main use case): every process runs, and
+    the results are the local runner's, value for value."""
     folder, sheets = variant_sheets
-    local_results, _ = variant_run(variant)
+    local_results, _ = variant_run("unpaired")
     launch = launch_dir_with_fixture(tmp_path, folder)
-    run_nextflow(nextflow, launch, "-profile", "test", "--input", str(sheets[variant]), "--outdir", "results")
+    run_nextflow(nextflow, launch, "-profile", "test", "--input", str(sheets["unpaired"]), "--outdir", "results")
     results = launch / "results"
     rows = trace_rows(results)
     assert {row["status"] for row in rows} == {"COMPLETED"}
@@ -191,28 +190,25 @@ def test_samplesheet_variant_runs_as_in_the_local_runner(nextflow, variant_sheet
     assert_same_results(results, local_results)
 
 
-def unpaired_samplesheet(fixture: Path, path: Path) -> Path:
-    """The fixture's cells as two samples: RNA from one id, ATAC from another (nothing paired by name)."""
-    path.write_text(f"sample,modality,input\nsim_rna,rna,{fixture}\nsim_atac,atac,{fixture}\n")
-    return path
-
-
-def test_stub_run_of_an_unpaired_samplesheet_completes(nextflow, pipeline_run, tmp_path):
-    _, _, fixture = pipeline_run
-    launch = launch_dir_with_fixture(tmp_path, fixture)
-    sheet = unpaired_samplesheet(fixture, launch / "unpaired.csv")
-    run_nextflow(nextflow, launch, "-profile", "test", "-stub-run", "--input", str(sheet), "--outdir", "results",
-                 "--save_intermediates", "true")
+def test_stub_run_of_a_partly_paired_samplesheet_completes(nextflow, variant_sheets, tmp_path):
+    """A multiome sample beside an ATAC-only one: every process runs per sample or over all samples as it
+    should (the real samplesheet check, every other step stubbed; `scact run` runs this sheet for real in
+    tests/test_unpaired.py)."""
+    folder, sheets = variant_sheets
+    launch = launch_dir_with_fixture(tmp_path, folder)
+    run_nextflow(nextflow, launch, "-profile", "test", "-stub-run", "--input", str(sheets["partly_paired"]),
+                 "--outdir", "results", "--save_intermediates", "true")
     results = launch / "results"
     rows = trace_rows(results)
     assert {row["status"] for row in rows} == {"COMPLETED"}
     assert {row["name"].split(" ")[0].split(":")[-1] for row in rows} == set(STEP_ORDER) | {"SCACT_VALIDATE"}
     names = {row["name"].split(":")[-1] for row in rows}
-    assert {"SCACT_RNA_QC (sim_rna)", "SCACT_ATAC_QC (sim_atac)", "SCACT_ATAC_MATRIX (sim_atac)"} <= names
+    assert {"SCACT_RNA_QC (sim_multiome)", "SCACT_ATAC_QC (sim_multiome)", "SCACT_ATAC_QC (sim_atac)",
+            "SCACT_ATAC_MATRIX (sim_multiome)", "SCACT_ATAC_MATRIX (sim_atac)"} <= names
+    assert "SCACT_RNA_QC (sim_atac)" not in names  # an ATAC-only sample has no RNA to check
     assert (results / "report" / "scact_report.html").is_file()
-    # Each parsed file is named after its row's sample (the intermediates are published on request).
-    assert {p.name for p in (results / "parsed").iterdir()} == {"sim_rna_rna.h5ad", "sim_atac_atac.h5ad"}
-    assert {p.name for p in (results / "preprocessing" / "atac_matrix").iterdir()} == {"sim_atac_atac_peaks.h5ad"}
+    assert {p.name for p in (results / "preprocessing" / "atac_matrix").iterdir()} == \
+        {"sim_multiome_atac_peaks.h5ad", "sim_atac_atac_peaks.h5ad"}
     versions = yaml.safe_load((results / "pipeline_info" / "software_versions.yml").read_text())
     assert set(versions) == {"SCACT_VALIDATE"}  # the stubs write empty versions.yml files
 
