@@ -53,8 +53,12 @@ def test_simulate_command_writes_the_variants(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------ whole pipeline per variant
-def _metrics(results):
-    return pd.read_csv(results / "evaluation" / "metrics.tsv", sep="\t")
+def _every_step_ran(variant_run, variant):
+    """The variant's run, checked to have run every step: (results, metrics.tsv, its pairing counts)."""
+    results, runner = variant_run(variant)
+    assert list(dict.fromkeys(t.process for t in runner.trace)) == list(STEP_ORDER)
+    table = pd.read_csv(results / "evaluation" / "metrics.tsv", sep="\t")
+    return results, table, table[table["metric"].str.startswith("pairing/")].set_index("metric")["value"]
 
 
 def _section(page: str, key: str) -> str:
@@ -65,10 +69,7 @@ def _section(page: str, key: str) -> str:
 
 @pytest.mark.slow
 def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant_run):
-    results, runner = variant_run("unpaired")
-    assert list(dict.fromkeys(t.process for t in runner.trace)) == list(STEP_ORDER)
-    table = _metrics(results)
-    counts = table[table["metric"].str.startswith("pairing/")].set_index("metric")["value"]
+    results, table, counts = _every_step_ran(variant_run, "unpaired")
     assert counts["pairing/paired_cells"] == 0 and counts["pairing/rna_cells"] > 100
     assert not table["metric"].str.startswith(("rna_to_atac", "atac_to_rna")).any()
     alignment = table[table["metric"].str.startswith("alignment/")]
@@ -92,10 +93,7 @@ def test_unpaired_samplesheet_runs_every_step_and_reports_alignment_only(variant
 
 @pytest.mark.slow
 def test_partly_paired_samplesheet_scores_the_shared_cells(variant_run):
-    results, runner = variant_run("partly_paired")
-    assert list(dict.fromkeys(t.process for t in runner.trace)) == list(STEP_ORDER)
-    table = _metrics(results)
-    counts = table[table["metric"].str.startswith("pairing/")].set_index("metric")["value"]
+    results, table, counts = _every_step_ran(variant_run, "partly_paired")
     assert 0 < counts["pairing/paired_cells"] < counts["pairing/atac_cells"]
     assert pairing_case(int(counts["pairing/paired_cells"]), int(counts["pairing/rna_cells"]),
                         int(counts["pairing/atac_cells"])) == "partly paired"
