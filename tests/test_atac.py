@@ -333,3 +333,31 @@ def test_call_peaks_with_peak_count_input_only(planted_atac, peaks_done, matrix_
                         outdir=tmp_path)
     assert merged[["chrom", "start", "end"]].reset_index(drop=True).equals(
         peaks[["chrom", "start", "end"]].reset_index(drop=True).astype(merged[["chrom", "start", "end"]].dtypes))
+
+
+@pytest.mark.slow
+def test_large_pseudobulk_is_subsampled_for_macs(planted_atac, qc_done, tmp_path, caplog):
+    """Beyond --max-insertions the pseudo-bulk is thinned fragment by fragment (seeded, so the same BED
+    each run), and the planted peaks are still found from half the insertions."""
+    folder, kept = qc_done
+    mapping = dict.fromkeys(kept.obs["barcode"].astype(str), "all")
+    chroms = set(atac.read_peaks_bed(folder / "peaks.bed")["chrom"])
+
+    def insertions(name, **kwargs):
+        (tmp_path / name).mkdir()
+        beds, _ = atac.write_pseudobulk_insertions([(str(planted_atac.fragments), mapping)], tmp_path / name,
+                                                   "cellranger", chroms, **kwargs)
+        return beds["all"].read_bytes()
+
+    full, half = insertions("full"), insertions("half", keep_fraction={"all": 0.5}, seed=1)
+    assert 0.45 < half.count(b"\n") / full.count(b"\n") < 0.55
+    assert insertions("again", keep_fraction={"all": 0.5}, seed=1) == half
+    assert insertions("other", keep_fraction={"all": 0.5}, seed=2) != half
+
+    expected = 2 * int(kept.obs["n_fragments"].sum())
+    with caplog.at_level("INFO"):
+        peaks = call_peaks([(folder / "sim_atac_qc.h5ad", planted_atac.fragments)], planted_atac.tss_bed,
+                           tmp_path / "peaks.bed", outdir=tmp_path, genome_size=str(planted_atac.genome_size),
+                           max_insertions=expected // 2)
+    assert "fraction 0.500" in caplog.text
+    assert _overlap_fraction(planted_atac.peaks, peaks) >= 0.9

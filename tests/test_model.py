@@ -490,3 +490,18 @@ def test_both_translations_return_anndata_in_memory_or_streamed(trained, data, t
     assert isinstance(expression, ad.AnnData) and list(expression.var_names) == list(trained.genes.index)
     assert expression.shape == (30, len(trained.genes)) and expression.X.dtype == np.float32
     assert expression.uns["scact"]["translate_atac_to_rna"]["params"]["translation_depth"] == "matched"
+
+
+def test_minibatches_densified_on_the_device_equal_the_host_copy():
+    """A GPU gets the minibatch as CSR and densifies it there (10x less to copy at 100k peaks); the
+    result must be the host's dense block, value for value, zero rows and float64 counts included."""
+    from scact.model._training import csr_tensor, dense_rows
+
+    block = sp.random(40, 300, density=0.05, format="csr", dtype=np.float32, random_state=0)
+    block[3] = 0
+    for matrix in (block, block.astype(np.float64)):
+        matrix = sp.csr_matrix(matrix)
+        host = dense_rows(matrix, torch.device("cpu"))
+        assert host.dtype == torch.from_numpy(matrix.data).dtype
+        assert torch.equal(csr_tensor(matrix).to_dense(), host)
+        assert np.array_equal(host.numpy(), matrix.toarray())

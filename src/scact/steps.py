@@ -71,7 +71,7 @@ STEPS: dict[str, Step] = {step.process: step for step in (
         SEED)),
     Step("SCACT_CALL_PEAKS", "peaks", _options(
         ("--genome-size", "macs_genome_size"), ("--qvalue", "macs_qvalue"), ("--tn5", "tn5"),
-        ("--macs-version", "macs_version"))),
+        ("--macs-version", "macs_version"), ("--max-insertions", "macs_max_insertions"), SEED)),
     Step("SCACT_ATAC_MATRIX", "preprocessing/atac_matrix", _options(("--tn5", "tn5")), intermediate=True),
     Step("SCACT_ATAC_PROCESS", "preprocessing", _options(
         ("--n-top-peaks", "n_top_peaks"), ("--resolution", "leiden_resolution"), SEED)),

@@ -3,14 +3,15 @@
 Each insertion of the kept cells becomes a 1-bp BED record; `macs3 callpeak -f BED --nomodel --shift -100
 --extsize 200 --keep-dup all -q 0.01 --call-summits`; summits widened to fixed-width peaks, overlapping
 peaks merged, chrM and chromosomes outside the annotation dropped (counts in dropped_chromosomes.tsv).
-With --group-by, MACS3 runs per group (e.g. user labels) and the peaks are merged.
+With --group-by, MACS3 runs per group (e.g. user labels) and the peaks are merged. A pseudo-bulk expected to
+give more than --max-insertions insertions is subsampled to about that many (seeded).
 --macs-version macs2 runs MACS2 (the paper's 2.2.9.1, installed on its own) with the same options.
 Writes peaks.bed (genome order), macs3_* or macs2_* (MACS outputs), dropped_chromosomes.tsv,
 peaks_per_chromosome.png.
 """
 from pathlib import Path
 
-from scact.preprocessing.atac import MACS_VERSIONS, TN5_CONVENTIONS
+from scact.preprocessing.atac import MACS_VERSIONS, MAX_INSERTIONS, TN5_CONVENTIONS
 
 
 def add_arguments(parser):
@@ -29,6 +30,10 @@ def add_arguments(parser):
     parser.add_argument("--tn5", choices=TN5_CONVENTIONS, default="cellranger")
     parser.add_argument("--macs-version", choices=MACS_VERSIONS, default="macs3",
                         help="peak caller: MACS3 (pinned) or MACS2 (the paper's; its macs2 command must be on PATH)")
+    parser.add_argument("--max-insertions", type=int, default=MAX_INSERTIONS,
+                        help="subsample a pseudo-bulk expected to give more insertions than this to about this many "
+                             "(fragment by fragment, seeded): MACS's time stops growing with cells; 0: never")
+    parser.add_argument("--seed", type=int, default=0, help="seed of that subsampling")
     parser.add_argument("--outdir", type=Path, default=Path("."))
 
 
@@ -38,4 +43,5 @@ def run(args):
     call_peaks([tuple(pair) for pair in args.input], args.annotation, args.outdir / "peaks.bed", outdir=args.outdir,
                genome_size=args.genome_size, qvalue=args.qvalue, half_width=args.peak_half_width, tn5=args.tn5, macs_args=args.macs_args.split(),
                group_by=args.group_by, min_group_cells=args.min_group_cells, macs_version=args.macs_version,
+               max_insertions=args.max_insertions, seed=args.seed,
                plot_path=args.outdir / "peaks_per_chromosome.png")

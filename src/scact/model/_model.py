@@ -30,7 +30,8 @@ from scact.io.atomic import atomic_path, write_text
 from scact.io.provenance import package_versions, record_provenance
 from scact.io.translated import DEFAULT_TOP_K, translated_accessibility, write_translated_accessibility
 from scact.model._modules import RNA_LIKELIHOODS, ScactNetwork
-from scact.model._training import ModalityData, Trainer, TrainingConfig, resolve_device, sparse_tensor
+from scact.model._training import (ModalityData, Trainer, TrainingConfig, dense_rows, resolve_device,
+                                   sparse_tensor)
 from scact.preprocessing import MIN_CELLS_AFTER_QC
 from scact.preprocessing.atac import binarize
 from scact.preprocessing.reconcile import LABEL_FREE_FIX
@@ -503,7 +504,7 @@ class SCACT:
     def _tensor(self, x: sp.csr_matrix, sparse: bool = False) -> torch.Tensor:
         if sparse:
             return sparse_tensor(x).to(self.device)
-        return torch.from_numpy(x.toarray()).to(self.device)
+        return dense_rows(x, self.device)
 
     def _modality_of(self, adata) -> str:
         """``rna`` when ``adata`` names model genes, ``atac`` when its features are genomic intervals."""

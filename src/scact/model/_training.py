@@ -149,7 +149,7 @@ class Trainer:
         modality = self.data[name]
         rows = index.cpu().numpy()
         block = modality.x[rows]
-        x = torch.from_numpy(block.toarray()).to(self.device)
+        x = dense_rows(block, self.device)
         c = torch.from_numpy(modality.confounders[rows]).to(self.device)
         if name != "atac":
             return x, c, x
@@ -181,7 +181,7 @@ class Trainer:
         x, c, x_in = self._dense(name, index, masked)
         counts = self.data[name].counts
         if counts is not None:
-            counts = torch.from_numpy(counts[index.numpy()].toarray()).to(self.device)
+            counts = dense_rows(counts[index.numpy()], self.device)
         targets = self._targets(name, index) if self._uses_classifier() else None
         return self.net.autoencoder_loss(name, x, x_in, c, self.weights, counts=counts, targets=targets,
                                          amp=self.use_amp)
@@ -521,6 +521,24 @@ class Trainer:
         if self.phase != "autoencoder":
             self._encode_all()
         log.info("resumed from %s at %s epoch %d", path, self.phase, self.phase_epoch)
+
+
+def dense_rows(block: sp.csr_matrix, device: torch.device) -> torch.Tensor:
+    """A minibatch as a dense float tensor on ``device``. On a GPU the block travels sparse and is
+    densified there: 256 cells x 100,000 peaks are 102 MB dense but ~9 MB as CSR, and copying the dense
+    block from the host would bound an atlas-size epoch (docs/benchmarks_scale.md). On the CPU scipy's
+    ``toarray`` is used, about 5x faster than torch's CSR ``to_dense``."""
+    if device.type == "cpu":
+        return torch.from_numpy(block.toarray())
+    return csr_tensor(block).to(device).to_dense()
+
+
+def csr_tensor(block: sp.csr_matrix) -> torch.Tensor:
+    """A torch CSR tensor sharing nothing with ``block`` but its values (int64 index arrays)."""
+    return torch.sparse_csr_tensor(torch.from_numpy(block.indptr.astype(np.int64)),
+                                   torch.from_numpy(block.indices.astype(np.int64)),
+                                   torch.from_numpy(np.asarray(block.data)), size=block.shape,
+                                   check_invariants=False)
 
 
 def sparse_tensor(block: sp.csr_matrix) -> torch.Tensor:

@@ -189,15 +189,27 @@ def qc_reason_table(reasons: pd.Series, n_input: int) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------- peaks
+#: Insertions MACS gets per pseudo-bulk (about 10,000 cells of 5,000 fragments): beyond it MACS's time,
+#: the largest of the pipeline at 10,000 cells (docs/benchmarks_scale.md), would grow with cells while the
+#: peaks it finds no longer change much; ArchR caps its pseudo-bulks the same way (by cells).
+MAX_INSERTIONS = 100_000_000
+
+
 def write_pseudobulk_insertions(fragment_files: list[tuple[str, dict[str, str]]], outdir: Path, tn5: str,
-                                keep_chroms: set[str], chunk_size: int = 2_000_000) -> tuple[dict[str, Path], dict[str, int]]:
+                                keep_chroms: set[str], chunk_size: int = 2_000_000,
+                                keep_fraction: dict[str, float] | None = None,
+                                seed: int = 0) -> tuple[dict[str, Path], dict[str, int]]:
     """Write each insertion of the kept barcodes as a 1-bp BED6 record (+ strand), one BED per group.
 
     ``fragment_files`` pairs each fragments file with ``{barcode: group}`` of its kept cells (one group
-    for a plain pseudo-bulk). Returns the BED of each group and the number of fragments dropped per
-    excluded chromosome (chrM and those not in the annotation).
+    for a plain pseudo-bulk). ``keep_fraction`` (per group, default 1) keeps each fragment of the group
+    with that probability, drawn from one generator seeded with ``seed`` in file order (deterministic).
+    Returns the BED of each group and the number of fragments dropped per excluded chromosome (chrM and
+    those not in the annotation).
     """
     groups = sorted({g for _, mapping in fragment_files for g in mapping.values()})
+    fractions = np.array([(keep_fraction or {}).get(g, 1.0) for g in groups])
+    rng = np.random.default_rng(seed)
     beds = {group: outdir / f"insertions_{i}.bed" for i, group in enumerate(groups)}
     handles = {group: open(path, "w") for group, path in beds.items()}
     dropped: dict[str, int] = {}
@@ -214,6 +226,8 @@ def write_pseudobulk_insertions(fragment_files: list[tuple[str, dict[str, str]]]
                 block_groups = group_of_code[block.barcodes[mask]]
                 for group_number in np.unique(block_groups):
                     in_group = block_groups == group_number
+                    if fractions[group_number] < 1:
+                        in_group &= rng.random(len(in_group)) < fractions[group_number]
                     cuts = np.concatenate(insertion_sites(block.starts[mask][in_group], block.ends[mask][in_group], tn5))
                     cuts = np.sort(cuts[cuts >= 0])
                     frame = pd.DataFrame({"c": block.chrom, "s": cuts, "e": cuts + 1, "n": ".", "v": 0, "t": "+"})

@@ -220,17 +220,20 @@ def _refuse_too_few(reasons: pd.Series, n_input: int, source) -> None:
 def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir=".", genome_size: str = "hs",
                qvalue: float = 0.01, half_width: int = 250, tn5: str = "cellranger", plot_path=None,
                macs_args: list[str] | None = None, group_by: str | None = None,
-               min_group_cells: int = 50, macs_version: str = "macs3") -> pd.DataFrame:
+               min_group_cells: int = 50, macs_version: str = "macs3",
+               max_insertions: int = atac.MAX_INSERTIONS, seed: int = 0) -> pd.DataFrame:
     """MACS3 (or ``macs_version`` macs2) on the pseudo-bulk of kept cells of every sample -> merged
     fixed-width peaks BED; the MACS outputs are named ``<macs_version>_*``.
 
     With ``group_by`` (an obs column of the QC files, e.g. user labels) MACS3 runs once per group, so that
     peaks of rare cell types are not drowned in the pooled background, and the summits are merged; groups
-    with fewer than ``min_group_cells`` cells are pooled together.
+    with fewer than ``min_group_cells`` cells are pooled together. A group expected to give more than
+    ``max_insertions`` insertions (2 per fragment, from the QC's ``n_fragments``) is subsampled to about that
+    many, fragment by fragment with ``seed`` (0: never), so that MACS's time stops growing with cells.
     """
     genes = read_annotation(annotation)
     annotated = set(genes["chrom"])
-    fragment_files, given_peaks = [], []
+    fragment_files, given_peaks, cell_fragments = [], [], []
     for qc_h5ad, fragments in inputs:
         cells = read_h5ad(qc_h5ad)
         if fragments in (None, "-", ""):  # a peak-count input: its own peaks join the shared set
@@ -249,9 +252,12 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
         else:
             groups = cells.obs[group_by].astype(str).fillna("unlabelled")
         fragment_files.append((str(fragments), dict(zip(barcodes.to_numpy(), groups.to_numpy()))))
+        cell_fragments.append(pd.Series(cells.obs["n_fragments"].to_numpy(float) if "n_fragments" in cells.obs
+                                        else np.nan, index=groups.to_numpy()))
     sizes = pd.Series([g for _, m in fragment_files for g in m.values()]).value_counts()
     small = set(sizes.index[sizes < min_group_cells]) if group_by is not None else set()
     fragment_files = [(f, {b: ("small_groups" if g in small else g) for b, g in m.items()}) for f, m in fragment_files]
+    keep_fraction = _insertion_fractions(cell_fragments, small, max_insertions)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     narrow_parts = []
@@ -259,7 +265,8 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
     with atac.temporary_directory(".call_peaks.") as tmp:
         if not fragment_files:
             return _write_peaks(atac.merge_intervals(pd.concat(given_peaks)), output_bed, outdir, dropped, plot_path)
-        beds, dropped = atac.write_pseudobulk_insertions(fragment_files, Path(tmp), tn5, annotated)
+        beds, dropped = atac.write_pseudobulk_insertions(fragment_files, Path(tmp), tn5, annotated,
+                                                         keep_fraction=keep_fraction, seed=seed)
         if all(bed.stat().st_size == 0 for bed in beds.values()):
             raise input_error(inputs[0][1], "no insertion of the kept cells lies on an annotated chromosome",
                               "check the fragments files and the annotation")
@@ -288,6 +295,25 @@ def call_peaks(inputs: list[tuple[str, str]], annotation, output_bed, outdir="."
                                  "n_summits": [int((narrow["group"] == g).sum()) for g in beds]}),
                    outdir / "peak_groups.tsv")
     return _write_peaks(peaks, output_bed, outdir, dropped, plot_path)
+
+
+def _insertion_fractions(cell_fragments: list[pd.Series], small: set, max_insertions: int) -> dict[str, float]:
+    """Per group, the share of fragments kept so that about ``max_insertions`` insertions remain."""
+    if not max_insertions or not cell_fragments:
+        return {}
+    per_cell = pd.concat(cell_fragments)
+    if per_cell.isna().any():
+        log.info("no n_fragments in a QC file: every insertion goes to MACS")
+        return {}
+    per_cell.index = ["small_groups" if g in small else g for g in per_cell.index]
+    expected = 2 * per_cell.groupby(level=0).sum()
+    fractions = {}
+    for group, insertions in expected.items():
+        if insertions > max_insertions:
+            fractions[group] = max_insertions / insertions
+            log.info("peaks of %s: %d of ~%d insertions given to MACS (fraction %.3f; --max-insertions)",
+                     group, max_insertions, insertions, fractions[group])
+    return fractions
 
 
 def _write_peaks(peaks: pd.DataFrame, output_bed, outdir: Path, dropped: dict, plot_path) -> pd.DataFrame:

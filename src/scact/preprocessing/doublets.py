@@ -37,6 +37,30 @@ RAW_COUNTS = ClassifierSettings(n_components=30, resolution=4.0, standard_scalin
 #: scaling), log1p so the matrix stays sparse, and fewer PCs and coarser clusters (measured best there).
 BINARY_PEAKS = ClassifierSettings(n_components=10, resolution=1.0, standard_scaling=False, pseudocount=1.0)
 
+#: DoubletDetection's own feature count (most variable features kept).
+TOP_VARIABLE_FEATURES = 10_000
+#: Synthetic doublets per cell (DoubletDetection's ``boost_rate``).
+BOOST_RATE = 0.25
+#: Bytes of one dense float32 copy of the (cells + synthetic doublets) x features matrix that
+#: DoubletDetection builds when a setting densifies (a pseudocount other than 1, or standard scaling);
+#: it holds two or three such copies at once. With 10,000 features that copy is 5 GB at 100,000 cells
+#: (issue 15: RNA_QC measured 2.8 GiB at 10,000 cells and 5.8 GiB at 30,000), so beyond 30,000 cells
+#: the feature count shrinks to stay within this size.
+DENSE_COPY_BYTES = 1.5e9
+#: ...but never below this many features (then memory grows again, linearly in cells).
+MIN_VARIABLE_FEATURES = 1_000
+
+
+def variable_features(n_cells: int, n_features: int, settings: ClassifierSettings) -> int:
+    """Most variable features DoubletDetection uses: its 10,000, fewer when its dense copy would
+    exceed :data:`DENSE_COPY_BYTES` (settings that keep the matrix sparse are not limited)."""
+    densifies = settings.standard_scaling or settings.pseudocount != 1
+    limit = TOP_VARIABLE_FEATURES
+    if densifies:
+        rows = n_cells * (1 + BOOST_RATE)
+        limit = max(MIN_VARIABLE_FEATURES, min(limit, int(DENSE_COPY_BYTES / (4 * rows))))
+    return min(limit, n_features)
+
 
 def detect_doublets(counts: sp.spmatrix, settings: ClassifierSettings, n_iters: int = 10,
                     p_thresh: float = 1e-4, voter_thresh: float = 0.5,
@@ -52,12 +76,16 @@ def detect_doublets(counts: sp.spmatrix, settings: ClassifierSettings, n_iters: 
     if n_cells < MIN_CELLS:
         log.warning("only %d cells: doublet detection skipped", n_cells)
         return np.zeros(n_cells), np.zeros(n_cells, dtype=bool)
-    n_components = min(settings.n_components, n_features - 1, n_cells - 1)
+    n_features_used = variable_features(n_cells, n_features, settings)
+    if n_features_used < min(TOP_VARIABLE_FEATURES, n_features):
+        log.info("doublet detection on the %d most variable of %d features (memory bound at %d cells)",
+                 n_features_used, n_features, n_cells)
+    n_components = min(settings.n_components, n_features_used - 1, n_cells - 1)
     classifier = doubletdetection.BoostClassifier(
-        n_iters=n_iters, clustering_algorithm="leiden", random_state=seed,
+        n_iters=n_iters, clustering_algorithm="leiden", random_state=seed, boost_rate=BOOST_RATE,
         clustering_kwargs={"flavor": "igraph", "n_iterations": 2, "directed": False,
                            "resolution": settings.resolution},
-        n_components=n_components, n_top_var_genes=min(10000, n_features),
+        n_components=n_components, n_top_var_genes=n_features_used,
         standard_scaling=settings.standard_scaling, pseudocount=settings.pseudocount, verbose=False, n_jobs=1,
     )
     classifier.fit(sp.csr_matrix(counts, dtype=np.float32))
