@@ -11,6 +11,10 @@ trace (``pipeline_info/execution_trace.tsv``); the simulation is measured the sa
 to ``benchmarks/results_scale.tsv`` (cells, peaks, step, wall_s, cpu_s, peak_rss_gb, settings). Parameters
 after ``--`` go to ``scact run`` (e.g. fewer epochs; they are recorded in ``settings``).
 
+    PYTHONPATH=src python benchmarks/scale.py --collect --cells 30000 [-- <the run's parameters>]
+
+adds the finished steps of a run that was stopped (the runner writes its trace after every task), and
+
     PYTHONPATH=src python benchmarks/scale.py --summarise
 
 prints the table, the log-log slopes of time and memory against cells per step (least squares over the
@@ -79,15 +83,23 @@ def measure_size(cells: int, peaks: int, genes: int, workdir: Path, run_params: 
     with open(workdir / f"run_{cells}.log", "w") as log_file:
         status, cpu, peak = run_measured(argv, workdir, log_file, env)
     wall = time.monotonic() - start
-    trace_path = results / "pipeline_info" / "execution_trace.tsv"
-    if trace_path.is_file():
-        trace = pd.read_csv(trace_path, sep="\t")
-        for row in trace.itertuples():
-            step = row.process.removeprefix("SCACT_") + ("" if status == 0 or row.exit == 0 else " (failed)")
-            rows.append((cells, peaks, step, row.seconds, row.cpu_seconds, row.peak_rss_gb, settings))
+    rows += trace_rows(results, cells, peaks, settings, failed=status != 0)
     rows.append((cells, peaks, "WHOLE_RUN" + ("" if status == 0 else " (failed)"), wall, cpu, peak, settings))
     print(f"{cells} cells: scact run exit {status} in {wall:.0f} s; log {workdir / f'run_{cells}.log'}", flush=True)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def trace_rows(results: Path, cells: int, peaks: int, settings: str, failed: bool) -> list[tuple]:
+    """One row per task of the run's trace (written after every task, so a stopped run keeps its
+    finished steps); in a failed run the failing task is marked."""
+    trace_path = results / "pipeline_info" / "execution_trace.tsv"
+    if not trace_path.is_file():
+        return []
+    rows = []
+    for row in pd.read_csv(trace_path, sep="\t").itertuples():
+        step = row.process.removeprefix("SCACT_") + (" (failed)" if failed and row.exit != 0 else "")
+        rows.append((cells, peaks, step, row.seconds, row.cpu_seconds, row.peak_rss_gb, settings))
+    return rows
 
 
 def append_results(frame: pd.DataFrame, results: Path) -> None:
@@ -98,8 +110,9 @@ def append_results(frame: pd.DataFrame, results: Path) -> None:
     merged.round({"wall_s": 1, "cpu_s": 1, "peak_rss_gb": 3}).to_csv(results, sep="\t", index=False)
 
 
-def slopes(table: pd.DataFrame) -> pd.DataFrame:
-    """Per step, least-squares slope of log(wall), log(cpu) and log(peak RSS) on log(cells)."""
+def slopes(table: pd.DataFrame, project_to: int = 100_000) -> pd.DataFrame:
+    """Per step, least-squares slope of log(wall), log(cpu) and log(peak RSS) on log(cells), and CPU time
+    and peak RSS extrapolated along the fit to ``project_to`` cells (a projection, not a measurement)."""
     out = []
     for step, group in table.groupby("step", sort=False):
         group = group.sort_values("cells")
@@ -110,7 +123,10 @@ def slopes(table: pd.DataFrame) -> pd.DataFrame:
         for column in ("wall_s", "cpu_s", "peak_rss_gb"):
             y = group[column].to_numpy(float)
             ok = y > 0
-            row[f"slope_{column}"] = float(np.polyfit(x[ok], np.log(y[ok]), 1)[0]) if ok.sum() >= 2 else np.nan
+            fit = np.polyfit(x[ok], np.log(y[ok]), 1) if ok.sum() >= 2 else (np.nan, np.nan)
+            row[f"slope_{column}"] = float(fit[0])
+            if column != "wall_s":
+                row[f"{column}_at_{project_to}"] = float(np.exp(np.polyval(fit, np.log(project_to))))
         out.append(row)
     return pd.DataFrame(out)
 
@@ -134,8 +150,12 @@ def summarise(results: Path, plot_path: Path) -> None:
         print(f"| {step} | " + " | ".join(cells) + " |")
     fitted = slopes(table)
     if len(fitted):
-        print("\nlog-log slopes against cells (1 = linear):")
+        print("\nlog-log slopes against cells (1 = linear), and the fit extrapolated to 100,000 cells:")
         print(fitted.round(2).to_string(index=False))
+        over_projected = fitted[fitted["peak_rss_gb_at_100000"] > TARGET_GB]
+        print(f"projected above {TARGET_GB:g} GiB at 100,000 cells: "
+              + (", ".join(f"{r.step} ({r.peak_rss_gb_at_100000:.1f} GiB)" for r in over_projected.itertuples())
+                 or "none"))
     over = table[table["peak_rss_gb"] > TARGET_GB]
     print(f"\nsteps above {TARGET_GB:g} GiB: " + (", ".join(f"{r.step} at {r.cells:,} cells ({r.peak_rss_gb:.1f} GiB)"
                                                    for r in over.itertuples()) or "none"))
@@ -177,6 +197,9 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="TSV the rows are added to")
     parser.add_argument("--plot", type=Path, default=PLOT, help="PNG of time and memory against cells")
     parser.add_argument("--summarise", action="store_true", help="only print the table and slopes, draw the plot")
+    parser.add_argument("--collect", action="store_true",
+                        help="add the finished steps of runs already in --workdir (e.g. one stopped by a deadline) "
+                             "without running anything; give the run's parameters after -- as when it ran")
     parser.add_argument("--simulate-into", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("run_params", nargs="*", help="parameters for scact run, after --")
     args = parser.parse_args()
@@ -184,6 +207,15 @@ def main() -> None:
         simulate(args.simulate_into, args.cells[0], args.peaks, args.genes, args.seed)
         return
     if args.summarise:
+        summarise(args.results, args.plot)
+        return
+    if args.collect:
+        settings = " ".join(args.run_params) or "defaults"
+        for cells in args.cells:
+            rows = trace_rows(args.workdir / f"results_{cells}", cells, args.peaks, settings, failed=False)
+            if rows:
+                append_results(pd.DataFrame(rows, columns=COLUMNS), args.results)
+            print(f"{cells} cells: {len(rows)} finished steps collected", flush=True)
         summarise(args.results, args.plot)
         return
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -84,16 +84,16 @@ def test_rna_qc_command_writes_outputs(tmp_path, planted, capsys):
 
 
 def test_doublet_detection_bounds_its_dense_matrix_at_atlas_size():
-    """RNA settings densify (cells + synthetic doublets) x features: up to 30,000 cells DoubletDetection
-    keeps its 10,000 features; beyond, fewer, so one dense copy stays near 1.5 GB (5 GB at 100,000 cells
-    before); binarized peaks stay sparse and keep 10,000."""
+    """RNA settings densify (cells + synthetic doublets) x features: up to 15,000 cells DoubletDetection
+    keeps its 10,000 features; beyond, fewer, so one dense copy stays within 0.75 GB (5 GB at 100,000
+    cells before); binarized peaks stay sparse and keep 10,000."""
     from scact.preprocessing.doublets import BINARY_PEAKS, RAW_COUNTS, variable_features
 
     assert variable_features(10_000, 20_000, RAW_COUNTS) == 10_000
-    assert variable_features(30_000, 20_000, RAW_COUNTS) == 10_000
-    assert variable_features(100_000, 20_000, RAW_COUNTS) == 3_000
+    assert variable_features(30_000, 20_000, RAW_COUNTS) == 5_000
+    assert variable_features(100_000, 20_000, RAW_COUNTS) == 1_500
     assert variable_features(1_000_000, 20_000, RAW_COUNTS) == 1_000
     assert variable_features(100_000, 600, RAW_COUNTS) == 600
     assert variable_features(1_000_000, 100_000, BINARY_PEAKS) == 10_000
-    for cells in (40_000, 100_000, 300_000):
-        assert 4 * cells * 1.25 * variable_features(cells, 20_000, RAW_COUNTS) <= 1.5e9
+    for cells in (20_000, 100_000, 150_000):
+        assert 4 * cells * 1.25 * variable_features(cells, 20_000, RAW_COUNTS) <= 7.5e8

@@ -39,15 +39,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> None:
-    samples = [(path, read_h5ad(path)) for path in args.input]
-    for path, sample in samples:
-        qc = sample.uns.get("scact", {}).get("rna_qc", {}).get("params", {})
-        if bool(qc.get("rna_normalised", False)) != args.rna_normalised:
-            state = "log-normalised values" if qc.get("rna_normalised") else "raw counts"
-            raise input_error(path, f"holds {state} (as rna_qc recorded) but --rna-normalised is "
-                                    f"{str(args.rna_normalised).lower()}",
-                              "run rna_qc and rna_process with the same --rna-normalised")
-    adata = concatenate_samples(samples)
+    adata = concatenate_samples(_read_samples(args))  # the inputs are not kept: see concatenate_samples
     params = RnaProcessParams(n_top_genes=args.n_top_genes, n_pcs=args.n_pcs, n_neighbors=args.n_neighbors,
                               resolution=args.resolution, seed=args.seed)
     process_rna(adata, params, normalised=args.rna_normalised)
@@ -69,3 +61,16 @@ def run(args) -> None:
                                              "rna_normalised": args.rna_normalised,
                                              "inputs": [Path(p).name for p in args.input]})
     write_h5ad(adata, outdir / "rna_processed.h5ad")
+
+
+def _read_samples(args) -> list:
+    """The QC'd inputs, refused when one was normalised otherwise than ``--rna-normalised`` says."""
+    samples = [(path, read_h5ad(path)) for path in args.input]
+    for path, sample in samples:
+        qc = sample.uns.get("scact", {}).get("rna_qc", {}).get("params", {})
+        if bool(qc.get("rna_normalised", False)) != args.rna_normalised:
+            state = "log-normalised values" if qc.get("rna_normalised") else "raw counts"
+            raise input_error(path, f"holds {state} (as rna_qc recorded) but --rna-normalised is "
+                                    f"{str(args.rna_normalised).lower()}",
+                              "run rna_qc and rna_process with the same --rna-normalised")
+    return samples

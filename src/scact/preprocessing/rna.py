@@ -218,7 +218,9 @@ class RnaProcessParams:
 
 
 def concatenate_samples(samples: list[tuple[str, ad.AnnData]]) -> ad.AnnData:
-    """Stack the QC'd samples on their shared genes; cell names must be unique across samples."""
+    """Stack the QC'd samples on their shared genes; cell names must be unique across samples. A sample
+    that keeps all its genes is not copied (nor is a lone sample stacked): at atlas size each copy of the
+    counts is gigabytes (docs/benchmarks_scale.md), so the inputs must not be used afterwards."""
     if not samples:
         raise input_error("rna_process", "no RNA QC files given")
     genes = samples[0][1].var_names
@@ -230,12 +232,12 @@ def concatenate_samples(samples: list[tuple[str, ad.AnnData]]) -> ad.AnnData:
     for path, adata in samples:
         if len(genes) < adata.n_vars:
             log.warning("%s: %d of %d genes kept (shared by all samples)", path, len(genes), adata.n_vars)
-        part = adata[:, genes].copy()
+        part = adata[:, genes].copy() if len(genes) < adata.n_vars else adata
         for column, default in (("sample", str(path)), ("batch", None)):
             if column not in part.obs:
                 part.obs[column] = default if default is not None else part.obs["sample"]
         parts.append(part)
-    combined = ad.concat(parts, join="inner", merge="first")
+    combined = parts[0] if len(parts) == 1 else ad.concat(parts, join="inner", merge="first")
     if not combined.obs_names.is_unique:
         duplicated = combined.obs_names[combined.obs_names.duplicated()][0]
         raise input_error(samples[0][0], f"cell name {duplicated!r} appears in more than one sample",
@@ -282,6 +284,8 @@ def process_rna(adata: ad.AnnData, params: RnaProcessParams, normalised: bool = 
     log_normalise(adata, normalised)
     select_hvgs(adata, params.n_top_genes)
     hvg = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    if sp.issparse(hvg.X):  # densified here in float32: scanpy would centre the sparse matrix into float64
+        hvg.X = hvg.X.toarray()
     n_pcs = max(1, min(params.n_pcs, hvg.n_vars - 1, hvg.n_obs - 1))
     sc.pp.scale(hvg, max_value=10)
     sc.tl.pca(hvg, n_comps=n_pcs, random_state=params.seed, svd_solver="arpack" if n_pcs < min(hvg.shape) - 1 else "full")
