@@ -21,18 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from peak_calling_cap import overlapped_share as overlapped
 from scact.preprocessing import atac
 
 DATA = Path(os.environ.get("SCACT_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
-
-
-def overlapped(reference: pd.DataFrame, called: pd.DataFrame) -> float:
-    """Fraction of ``reference`` intervals overlapped by a ``called`` interval."""
-    hits = 0
-    for chrom, start, end in reference[["chrom", "start", "end"]].itertuples(index=False):
-        on = called[called["chrom"] == chrom]
-        hits += bool(((on["start"] < end) & (on["end"] > start)).any())
-    return hits / max(len(reference), 1)
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def overlapped_share(reference: pd.DataFrame, called: pd.DataFrame) -> float:
-    """Share of ``reference`` intervals overlapped by a ``called`` interval (both sorted, per chromosome)."""
+    """Share of ``reference`` intervals overlapped by a ``called`` interval; ``called`` must not overlap
+    itself (merged peaks), so the one starting last before a reference end is the only candidate."""
     hits = 0
     for chrom, ref in reference.groupby("chrom"):
         on = called[called["chrom"] == chrom].sort_values("start")
@@ -33,7 +34,7 @@ def overlapped_share(reference: pd.DataFrame, called: pd.DataFrame) -> float:
         i = np.searchsorted(on["start"].to_numpy(), ref["end"].to_numpy(), side="left") - 1
         ends = on["end"].to_numpy()
         hits += int(((i >= 0) & (ends[np.maximum(i, 0)] > ref["start"].to_numpy())).sum())
-    return hits / len(reference)
+    return hits / max(len(reference), 1)
 
 
 def main() -> None:

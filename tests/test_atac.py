@@ -336,12 +336,12 @@ def test_call_peaks_with_peak_count_input_only(planted_atac, peaks_done, matrix_
 
 
 @pytest.mark.slow
-def test_large_pseudobulk_is_subsampled_for_macs(planted_atac, qc_done, tmp_path, caplog):
+def test_large_pseudobulk_is_subsampled_for_macs(planted_atac, qc_done, peaks_done, tmp_path, caplog):
     """Beyond --max-insertions the pseudo-bulk is thinned fragment by fragment (seeded, so the same BED
     each run), and the planted peaks are still found from half the insertions."""
     folder, kept = qc_done
     mapping = dict.fromkeys(kept.obs["barcode"].astype(str), "all")
-    chroms = set(atac.read_peaks_bed(folder / "peaks.bed")["chrom"])
+    chroms = set(peaks_done[1]["chrom"])
 
     def insertions(name, **kwargs):
         (tmp_path / name).mkdir()

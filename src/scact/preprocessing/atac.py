@@ -226,8 +226,9 @@ def write_pseudobulk_insertions(fragment_files: list[tuple[str, dict[str, str]]]
                 block_groups = group_of_code[block.barcodes[mask]]
                 for group_number in np.unique(block_groups):
                     in_group = block_groups == group_number
-                    if fractions[group_number] < 1:
-                        in_group &= rng.random(len(in_group)) < fractions[group_number]
+                    if fractions[group_number] < 1:  # one draw per fragment of this group only
+                        members = np.flatnonzero(in_group)
+                        in_group[members[rng.random(members.size) >= fractions[group_number]]] = False
                     cuts = np.concatenate(insertion_sites(block.starts[mask][in_group], block.ends[mask][in_group], tn5))
                     cuts = np.sort(cuts[cuts >= 0])
                     frame = pd.DataFrame({"c": block.chrom, "s": cuts, "e": cuts + 1, "n": ".", "v": 0, "t": "+"})
