@@ -112,6 +112,26 @@ def test_macs2_recovers_the_same_planted_peaks(planted_atac, qc_done, tmp_path):
     assert "MACS version 2.2.9.1" in (tmp_path / "macs2_peaks.xls").read_text()
 
 
+def test_tfidf_in_blocks_matches_the_formula():
+    """TF-IDF is built a block of cells at a time (atlas memory); the values are Signac's formula, the peak
+    scores are its column sums, and a peak subset keeps the depths over all peaks."""
+    rng = np.random.default_rng(0)
+    counts = sp.random(20_000, 300, density=0.05, format="csr", random_state=1, dtype=np.float32)
+    counts.data = rng.integers(1, 4, counts.nnz).astype(np.float32)
+    binary = atac.binarize(counts)
+    dense = binary.toarray().astype(np.float64)
+    cell_totals, peak_totals = dense.sum(axis=1), dense.sum(axis=0)
+    expected = np.log1p(dense / np.maximum(cell_totals, 1)[:, None] * 20_000 / np.maximum(peak_totals, 1) * 1e4)
+    weights = atac.tfidf(binary)
+    assert weights.dtype == np.float32 and weights.nnz == binary.nnz
+    assert np.allclose(weights.toarray(), expected, rtol=1e-6)
+    assert np.allclose(atac.tfidf_peak_scores(binary), expected.sum(axis=0))
+    subset = atac.tfidf(binary[:, 100:200], cell_totals=cell_totals)
+    assert np.allclose(subset.toarray(), expected[:, 100:200], rtol=1e-6)
+    in_place = atac.binarize(counts.copy(), copy=False)
+    assert (in_place != binary).nnz == 0 and set(np.unique(in_place.data)) == {1.0}
+
+
 @pytest.mark.slow
 def test_matrix_and_process_recover_cell_types(planted_atac, peaks_done, matrix_done):
     folder, peaks = peaks_done

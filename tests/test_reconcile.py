@@ -92,6 +92,25 @@ def test_reconcile_writes_the_training_contract(rna_processed, tmp_path):
 
 
 @pytest.mark.slow
+def test_gene_activity_with_counts_in_another_order_labels_alike(rna_processed, tmp_path):
+    """Reconcile reads gene activity backed and uses its counts layer when it has one (as atac_process
+    writes it); counts in a layer and cells in another order give the labels of counts in X."""
+    atac_in = write_atac(tmp_path, TYPES[:3])
+    activity = ad.read_h5ad(tmp_path / "gene_activity.h5ad")
+    assert not activity.layers
+    layered = ad.AnnData(X=sp.csr_matrix(activity.X.shape, dtype=np.float32), obs=activity.obs, var=activity.var,
+                         layers={"counts": sp.csr_matrix(activity.X)})
+    layered[::-1].copy().write_h5ad(tmp_path / "gene_activity_layer.h5ad")
+    for name in ("gene_activity", "gene_activity_layer"):
+        assert run_command("reconcile", ["--rna", str(rna_processed), "--atac", str(tmp_path / "atac_processed.h5ad"),
+                                         "--gene-activity", str(tmp_path / f"{name}.h5ad"),
+                                         "--outdir", str(tmp_path / name), "--no-versions"]) == 0
+    first, second = (ad.read_h5ad(tmp_path / name / "atac.h5ad") for name in ("gene_activity", "gene_activity_layer"))
+    assert (first.obs["cell_type"].astype(str) == second.obs["cell_type"].astype(str)).all()
+    assert (second.obs["cell_type"].astype(str) == atac_in.obs["true_type"]).mean() >= 0.95
+
+
+@pytest.mark.slow
 def test_reconcile_without_shared_type_fails_cleanly(rna_processed, tmp_path, capsys):
     atac = write_atac(tmp_path, TYPES[:2])
     labels = tmp_path / "atac_labels.csv"

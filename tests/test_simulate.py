@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from scact.io.fragments import count_fragments_per_barcode, iter_fragments
 from scact.io.samplesheet import read_samplesheet
 from scact.io.tenx import read_10x_h5, write_10x_h5
-from scact.simulate import config_from_preset, simulate_dataset
+from scact.simulate import config_from_preset, peak_cut_counts, planted_matrices, simulate_dataset
 
 SMALL = dict(n_cells=60, n_genes=100, n_peaks=200, n_chromosomes=2, n_cell_types=2)
 
@@ -106,6 +106,21 @@ def test_h5_has_the_10x_layout(fixture_run):
     assert list(rna.obs_names) == list(truth.cells["barcode"])
     assert rna.var_names.str.startswith("mt-").sum() == 13
     assert (atac.var_names == atac.var["interval"]).all()
+
+
+def test_peak_cut_counts_without_fragments_match_the_fragments_sparsity(fixture_run):
+    """The atlas benchmarks' peak matrix (no fragment file) counts cuts on planted open peaks only, with the
+    sparsity that the fragments give CellRanger's matrix."""
+    outdir, truth, _ = fixture_run
+    cuts = peak_cut_counts(truth)
+    _, states = planted_matrices(truth)
+    assert cuts.shape == states.shape == (300, 900)
+    assert (cuts.data > 0).all() and (cuts.data % 2 == 0).all()
+    assert (cuts.astype(bool) > states.astype(bool)).nnz == 0  # never on a closed peak
+    from_fragments = read_10x_h5(outdir / "filtered_feature_bc_matrix.h5", "atac").X
+    good = ~(truth.cells["is_doublet"] | truth.cells["is_low_quality"]).to_numpy()
+    ratio = np.median(np.diff(cuts.indptr)[good]) / np.median(np.diff(sp.csr_matrix(from_fragments).indptr)[good])
+    assert 0.6 < ratio < 1.4, ratio
 
 
 def test_write_10x_h5_round_trip(tmp_path):

@@ -48,21 +48,26 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> None:
+    # One input at a time, each cut to what the outputs keep: at atlas size every full matrix is GBs.
     rna = read_h5ad(args.rna)
-    atac = read_h5ad(args.atac)
     if "cell_type" not in rna.obs:
         raise input_error(args.rna, "has no obs['cell_type']", "run scact rna-process, which labels the cells")
-    gene_activity = read_h5ad(args.gene_activity) if args.gene_activity else None
+    rna_genes = rna.var_names
+    rna = training_rna(rna, args.rna)
+    atac = read_h5ad(args.atac)
+    gene_activity = read_h5ad(args.gene_activity, backed=True) if args.gene_activity else None
     if gene_activity is not None:  # its genes are the annotation's: a wrong annotation shows here first
         annotation = gene_activity.uns.get("scact", {}).get("gene_activity", {}).get("params", {}).get(
             "annotation", args.gene_activity)
-        check_gene_overlap(annotation, gene_activity.var_names, args.rna, rna.var_names)
+        check_gene_overlap(annotation, gene_activity.var_names, args.rna, rna_genes)
     scores = label_atac(atac, gene_activity, labels=args.atac_labels, markers=args.markers,
                         min_score=args.min_marker_score, source=args.atac)
+    if gene_activity is not None:
+        gene_activity.file.close()
     mapping = read_label_mapping(args.label_mapping) if args.label_mapping else None
     rna_labels, atac_labels, report = reconcile_labels(rna.obs["cell_type"], atac.obs["cell_type"], mapping,
                                                        sources=(args.rna, args.atac), label_free=args.label_free)
-    rna_out = apply_reconciled(training_rna(rna, args.rna), rna_labels, report, args.drop_unshared)
+    rna_out = apply_reconciled(rna, rna_labels, report, args.drop_unshared)
     atac_out = apply_reconciled(training_atac(atac, args.atac), atac_labels, report, args.drop_unshared)
     if not 0 <= args.heldout_fraction < 1:
         raise input_error("--heldout-fraction", f"must be in [0, 1), got {args.heldout_fraction}")

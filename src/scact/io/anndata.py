@@ -17,13 +17,14 @@ from scact.io.atomic import atomic_path
 _INTERVAL = re.compile(r"^(?P<chrom>[^:\-_\s]+)[:\-_](?P<start>\d+)[\-_](?P<end>\d+)$")
 
 
-def read_h5ad(path: str | os.PathLike) -> ad.AnnData:
-    """Read an ``.h5ad``, turning a missing or unreadable file into a clear error."""
+def read_h5ad(path: str | os.PathLike, backed: bool = False) -> ad.AnnData:
+    """Read an ``.h5ad``, turning a missing or unreadable file into a clear error. ``backed`` leaves ``X`` in
+    the file (read-only; obs, var and layers are read), for inputs whose ``X`` a step does not need."""
     path = Path(path)
     if not path.is_file():
         raise input_error(path, "file not found")
     try:
-        return ad.read_h5ad(path)
+        return ad.read_h5ad(path, backed="r" if backed else None)
     except Exception as err:  # h5py/anndata raise many types for a corrupt file
         raise input_error(path, f"not a readable .h5ad file ({type(err).__name__}: {err})") from err
 

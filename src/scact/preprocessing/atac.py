@@ -354,24 +354,45 @@ def peak_matrix_from_fragments(path, barcodes: list[str], peaks: pd.DataFrame, t
     return matrix.tocsr()
 
 
-def binarize(counts: sp.spmatrix) -> sp.csr_matrix:
-    """Accessible or not: a sparse 0/1 float32 copy of a cells x peaks count matrix."""
-    binary = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+def binarize(counts: sp.spmatrix, copy: bool = True) -> sp.csr_matrix:
+    """Accessible or not: a sparse 0/1 float32 cells x peaks matrix. ``copy=False`` overwrites a float32 CSR
+    input in place, so an atlas-size matrix is never held twice."""
+    binary = sp.csr_matrix(counts, dtype=np.float32, copy=copy)
     binary.eliminate_zeros()
     binary.data[:] = 1.0
     return binary
 
 
-def tfidf(binary: sp.csr_matrix, scale: float = 1e4) -> sp.csr_matrix:
-    """Signac-style log TF-IDF: log1p(x / cell_total * n_cells / peak_total * scale), sparse."""
-    binary = sp.csr_matrix(binary, dtype=np.float32)
-    cell_totals = np.asarray(binary.sum(axis=1)).ravel()
-    peak_totals = np.asarray(binary.sum(axis=0)).ravel()
-    idf = binary.shape[0] / np.maximum(peak_totals, 1)
-    tf = sp.diags(1.0 / np.maximum(cell_totals, 1)) @ binary
-    out = (tf @ sp.diags(idf)).tocsr()
-    out.data = np.log1p(out.data * scale).astype(np.float32)
+def _tfidf_blocks(binary: sp.csr_matrix, scale: float, cell_totals: np.ndarray | None, rows: int = 8192):
+    """TF-IDF values of ``binary.data``, a block of cells at a time: (first, last) data offsets and values.
+    Blocks keep the temporaries small; a cells x peaks product of sparse diagonals would copy the matrix
+    twice in float64."""
+    if cell_totals is None:
+        cell_totals = np.asarray(binary.sum(axis=1)).ravel()
+    idf = binary.shape[0] / np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1)
+    for lo in range(0, binary.shape[0], rows):
+        hi = min(lo + rows, binary.shape[0])
+        first, last = binary.indptr[lo], binary.indptr[hi]
+        tf = np.repeat(1.0 / np.maximum(cell_totals[lo:hi], 1), np.diff(binary.indptr[lo:hi + 1]))
+        yield first, last, np.log1p(binary.data[first:last] * tf * idf[binary.indices[first:last]] * scale)
+
+
+def tfidf(binary: sp.csr_matrix, scale: float = 1e4, cell_totals: np.ndarray | None = None) -> sp.csr_matrix:
+    """Signac-style log TF-IDF: log1p(x / cell_total * n_cells / peak_total * scale), sparse float32.
+    ``cell_totals`` (default: the row sums) lets a subset of peaks keep the depths of all of them."""
+    out = sp.csr_matrix(binary, dtype=np.float32, copy=True)
+    for first, last, values in _tfidf_blocks(out, scale, cell_totals):
+        out.data[first:last] = values
     return out
+
+
+def tfidf_peak_scores(binary: sp.csr_matrix, scale: float = 1e4) -> np.ndarray:
+    """Column sums of ``tfidf(binary)`` without building it: the ranking of --n-top-peaks."""
+    binary = sp.csr_matrix(binary, dtype=np.float32)
+    scores = np.zeros(binary.shape[1])
+    for first, last, values in _tfidf_blocks(binary, scale, None):
+        scores += np.bincount(binary.indices[first:last], weights=values, minlength=binary.shape[1])
+    return scores
 
 
 def lsi(tfidf_matrix: sp.csr_matrix, depth: np.ndarray, n_components: int = 20, seed: int = 0,

@@ -391,27 +391,34 @@ def atac_process(inputs: list[str], output_h5ad, gene_activity_h5ad, annotation=
     import scanpy as sc
 
     parts = [read_h5ad(p) for p in inputs]
-    reference = parts[0].var_names
+    peaks = parts[0].var[["chrom", "start", "end"]].copy()
     for path, part in zip(inputs, parts):
-        if not part.var_names.equals(reference):
+        if not part.var_names.equals(peaks.index):
             raise input_error(path, "its peaks differ from those of the first input", "build every sample on the same peaks.bed")
         if part.n_vars == 0:
             raise input_error(path, "has no peaks", "run atac_matrix first")
-    joined = ad.concat(parts, join="outer", merge="same", uns_merge="first")
-    joined.var = parts[0].var[["chrom", "start", "end"]].copy()
-    binary = atac.binarize(joined.X)
+    # A lone sample is used as read and binarized in place: at atlas size each cells x peaks copy is GBs.
+    joined = parts[0] if len(parts) == 1 else ad.concat(parts, join="outer", merge="same", uns_merge="first")
+    del parts, part
+    joined.var = peaks
+    if "n_fragments" not in joined.obs:
+        joined.obs["n_fragments"] = np.asarray(joined.X.sum(axis=1)).ravel()
+    binary = atac.binarize(joined.X, copy=False)
+    joined.X = None
     depth = np.asarray(binary.sum(axis=1)).ravel()
     if (depth == 0).any():
         log.warning("%d cells have no accessible peak; they are kept with zero LSI signal", int((depth == 0).sum()))
-    weights = atac.tfidf(binary)
-    score = np.asarray(weights.sum(axis=0)).ravel()
+    activity = gene_activity(binary, joined, annotation, upstream_bp) if annotation is not None else None
+    score = atac.tfidf_peak_scores(binary)
     n_top = min(n_top_peaks, int((score > 0).sum()))
     top = np.sort(np.argsort(-score, kind="stable")[:n_top])  # genome order kept: var is in genome order
-    embedding, dropped, correlations = atac.lsi(weights[:, top], depth, n_components, seed, depth_r)
-    out = ad.AnnData(X=binary[:, top].tocsr(), obs=joined.obs.copy(), var=joined.var.iloc[top].copy())
+    if n_top < binary.shape[1]:
+        binary = binary[:, top].tocsr()
+    weights = atac.tfidf(binary, cell_totals=depth)  # depth over all peaks, as before the selection
+    embedding, dropped, correlations = atac.lsi(weights, depth, n_components, seed, depth_r)
+    del weights
+    out = ad.AnnData(X=binary, obs=joined.obs.copy(), var=joined.var.iloc[top].copy())
     out.obs["n_accessible_peaks"] = depth
-    if "n_fragments" not in out.obs:
-        out.obs["n_fragments"] = np.asarray(joined.X.sum(axis=1)).ravel()
     out.obs["log_depth"] = np.log1p(out.obs["n_fragments"].to_numpy(np.float64))
     if "tss_enrichment" not in out.obs:
         out.obs["tss_enrichment"] = np.nan
@@ -422,11 +429,11 @@ def atac_process(inputs: list[str], output_h5ad, gene_activity_h5ad, annotation=
     params = dict(n_top_peaks=n_top_peaks, n_components=n_components, depth_r=depth_r, resolution=resolution,
                   n_neighbors=n_neighbors, seed=seed, dropped_component=dropped)
     record_provenance(out, "atac_process", params)
-    if annotation is not None:
-        activity = gene_activity(binary, joined, annotation, upstream_bp)
+    if activity is not None:
         record_provenance(activity, "gene_activity", {"upstream_bp": upstream_bp, "annotation": str(annotation)})
         activity.obs["leiden"] = out.obs["leiden"].to_numpy()
         write_h5ad(activity, gene_activity_h5ad)
+        del activity
     if plot_prefix:
         sc.tl.umap(out, random_state=seed)
         atac_plots.umap_plot(out, Path(f"{plot_prefix}_umap.png"))

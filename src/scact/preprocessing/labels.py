@@ -102,12 +102,12 @@ def _read_two_columns(path: Path, names: tuple[str, str]) -> pd.DataFrame:
 
 def log_normalised(adata: ad.AnnData, layer: str | None = None) -> sp.csr_matrix:
     """log1p(CP10k) of ``adata.layers[layer]`` (or ``X``) as CSR, for scoring raw counts or gene activity."""
-    matrix = sp.csr_matrix(adata.layers[layer] if layer else adata.X, dtype=np.float64)
-    totals = np.asarray(matrix.sum(axis=1)).ravel()
+    matrix = sp.csr_matrix(adata.layers[layer] if layer else adata.X, dtype=np.float32, copy=True)
+    totals = np.asarray(matrix.sum(axis=1, dtype=np.float64)).ravel()
     scale = np.divide(1e4, totals, out=np.zeros_like(totals), where=totals > 0)
-    matrix = sp.diags(scale) @ matrix
-    matrix.data = np.log1p(matrix.data)
-    return sp.csr_matrix(matrix)
+    matrix.data *= np.repeat(scale.astype(np.float32), np.diff(matrix.indptr))  # one copy, in place (atlas size)
+    np.log1p(matrix.data, out=matrix.data)
+    return matrix
 
 
 def score_clusters(expression: sp.spmatrix | np.ndarray, genes: pd.Index, clusters: pd.Series,

@@ -47,7 +47,8 @@ def label_atac(atac: ad.AnnData, gene_activity: ad.AnnData | None, labels=None, 
     """ATAC ``obs['cell_type']``: user file, else user ``obs['label']``, else markers on gene activity.
 
     Marker scores use the ATAC Leiden clusters and log1p(CP10k) of the gene-activity counts
-    (``layers['counts']`` when present, as atac_process writes it, else ``X``).
+    (``layers['counts']`` when present, as atac_process writes it, else ``X``); ``gene_activity`` may be
+    backed (its ``X`` is then not read when it has counts).
     """
     if labels or ("label" in atac.obs and atac.obs["label"].notna().any()):
         return assign_labels(atac, labels=labels)
@@ -58,10 +59,16 @@ def label_atac(atac: ad.AnnData, gene_activity: ad.AnnData | None, labels=None, 
     if len(missing):
         raise input_error("gene activity", f"{len(missing)} ATAC cells have no gene-activity row "
                           f"(e.g. {missing[0]!r})", "use the gene_activity.h5ad of the same atac_process run")
-    activity = gene_activity[atac.obs_names].copy()
-    activity.obs["leiden"] = atac.obs["leiden"].astype(str).to_numpy()
-    layer = "counts" if "counts" in activity.layers else None
-    scores = assign_labels(activity, markers=markers, layer=layer, normalise=True, min_score=min_score)
+    has_counts = "counts" in gene_activity.layers
+    if gene_activity.isbacked and not has_counts:
+        gene_activity = gene_activity.to_memory()
+    matrix = gene_activity.layers["counts"] if has_counts else gene_activity.X
+    if not gene_activity.obs_names.equals(atac.obs_names):  # atac_process writes them aligned: no copy then
+        matrix = matrix[gene_activity.obs_names.get_indexer(atac.obs_names)]
+    activity = ad.AnnData(X=matrix, obs=pd.DataFrame({"leiden": atac.obs["leiden"].astype(str).to_numpy()},
+                                                     index=atac.obs_names),
+                          var=pd.DataFrame(index=gene_activity.var_names))
+    scores = assign_labels(activity, markers=markers, normalise=True, min_score=min_score)
     atac.obs["cell_type"] = activity.obs["cell_type"].to_numpy()
     atac.obs["cell_type"] = atac.obs["cell_type"].astype("category")
     return scores
@@ -144,27 +151,25 @@ def training_rna(rna: ad.AnnData, source="rna_processed.h5ad") -> ad.AnnData:
 
 
 def training_atac(atac: ad.AnnData, source="atac_processed.h5ad") -> ad.AnnData:
-    """The contract's ``atac.h5ad``: binary CSR float32 peaks in genome order, var chrom/start/end, obs."""
+    """The contract's ``atac.h5ad``: binary CSR float32 peaks in genome order, var chrom/start/end, obs.
+    It shares (and binarizes in place) the input's matrix: a copy of an atlas-size peak matrix is GBs."""
     missing = {"chrom", "start", "end"} - set(atac.var.columns)
     if missing:
         raise input_error(source, f"var lacks {', '.join(sorted(missing))}", "run scact atac-process first")
-    out = atac.copy()
-    out.X = binarize(out.X)
-    starts = out.var["start"].to_numpy()
-    chrom = out.var["chrom"].astype(str).to_numpy()
+    starts = atac.var["start"].to_numpy()
+    chrom = atac.var["chrom"].astype(str).to_numpy()
     same_chrom = chrom[1:] == chrom[:-1]
     if np.any(same_chrom & (starts[1:] < starts[:-1])) or len(set(chrom)) != 1 + int((~same_chrom).sum()):
         raise input_error(source, "peaks are not in genome order (chromosome blocks sorted by start)",
                           "run scact atac-process, which writes peaks in genome order")
-    if "log_depth" not in out.obs:
-        depth = out.obs["n_fragments"] if "n_fragments" in out.obs else np.asarray(out.X.sum(axis=1)).ravel()
-        out.obs["log_depth"] = np.log1p(np.asarray(depth, dtype=np.float64))
-    out.obs = out.obs[[c for c in ATAC_OBS if c in out.obs]].copy()
-    out.layers = {}
-    out.obsp = {}
-    out.uns = {k: v for k, v in out.uns.items() if k in ("scact", "fragments")}
-    out.obsm = {k: v for k, v in out.obsm.items() if k in ("X_lsi", "X_umap")}
-    return out
+    binary = binarize(atac.X, copy=False)
+    obs = atac.obs.copy()
+    if "log_depth" not in obs:
+        depth = obs["n_fragments"] if "n_fragments" in obs else np.asarray(binary.sum(axis=1)).ravel()
+        obs["log_depth"] = np.log1p(np.asarray(depth, dtype=np.float64))
+    return ad.AnnData(X=binary, obs=obs[[c for c in ATAC_OBS if c in obs]].copy(), var=atac.var.copy(),
+                      uns={k: v for k, v in atac.uns.items() if k in ("scact", "fragments")},
+                      obsm={k: v for k, v in atac.obsm.items() if k in ("X_lsi", "X_umap")})
 
 
 def apply_reconciled(adata: ad.AnnData, labels: pd.Series, report: pd.DataFrame, drop_unshared: bool) -> ad.AnnData:

@@ -48,7 +48,7 @@ import scipy.sparse as sp
 from scact.errors import input_error
 from scact.io.atomic import atomic_path, write_text
 from scact.io.tenx import write_10x_h5
-from scact.simulate._generate import (FragmentWindow, peak_cut_sites, planted_matrices, rna_counts,
+from scact.simulate._generate import (FragmentWindow, peak_cut_counts, peak_cut_sites, planted_matrices, rna_counts,
                                       tss_fragment_counts, window_fragments)
 from scact.simulate._layouts import TENX_LAYOUTS, write_tenx_layouts
 from scact.simulate._model import SimulationConfig, Truth, build_truth
@@ -58,9 +58,10 @@ from scact.simulate._small import (PLANTED_MARKERS, PlantedFragments, parsed_ata
 from scact.simulate._variants import VARIANTS, write_samplesheet_variants
 
 __all__ = ["PLANTED_MARKERS", "PRESETS", "TENX_LAYOUTS", "VARIANTS", "PlantedFragments", "SimulationConfig",
-           "build_truth", "config_from_preset", "parsed_atac_h5ad", "planted_fragments", "planted_links",
-           "planted_matrices", "planted_modalities", "planted_paired", "planted_processed_atac",
-           "planted_rna_counts", "simulate_dataset", "write_samplesheet_variants", "write_tenx_layouts"]
+           "build_truth", "config_from_preset", "parsed_atac_h5ad", "peak_cut_counts", "planted_fragments",
+           "planted_links", "planted_matrices", "planted_modalities", "planted_paired", "planted_processed_atac",
+           "planted_rna_counts", "rna_counts", "simulate_dataset", "write_samplesheet_variants", "write_tenx_layouts",
+           "write_truth_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def simulate_dataset(config: SimulationConfig, outdir: str | os.PathLike, split:
     if split:
         write_10x_h5(rna, None, outdir / RNA_ONLY_MATRIX, genome=config.genome)
     _write_metrics(outdir / "per_barcode_metrics.csv", truth, umis, atac_stats)
-    _write_tables(outdir, truth)
+    write_truth_tables(outdir, truth)
     _write_samplesheet(outdir / "samplesheet.csv", config.sample, split)
     write_text(outdir / "simulation.json", json.dumps(asdict(config), indent=2) + "\n")
     return truth
@@ -233,7 +234,8 @@ def _write_tsv(path: Path, table: pd.DataFrame, header: bool = True, sep: str = 
         table.to_csv(tmp, sep=sep, index=False, header=header)
 
 
-def _write_tables(outdir: Path, truth: Truth) -> None:
+def write_truth_tables(outdir: Path, truth: Truth) -> None:
+    """The truth's tables: peaks, annotation (TSS, GTF, chromosome sizes), markers, labels and ground truth."""
     genes, peaks = truth.genes, truth.peaks
     _write_tsv(outdir / "atac_peaks.bed", peaks[["chrom", "start", "end"]], header=False)
     # CellOracle's convention, as in the real *_tss.bed tables: 1,000 bp upstream to 100 bp downstream

@@ -43,23 +43,29 @@ MIDPOINT_OFFSETS = _quantiles(lambda rng, n: rng.normal(0, MIDPOINT_SD, n)).roun
 _LENGTH_BITS = 12  # PEAK_LENGTHS has 2**12 entries
 
 
+def _peak_fragment_rate(truth: Truth, window: int, chunk: int, lo: int, hi: int) -> np.ndarray:
+    """Expected fragments of latent cells ``lo:hi`` on each peak of the window (0 where closed): the cell's
+    signal fragments spread over its open peaks by peak weight."""
+    row = truth.windows.iloc[window]
+    expected_open = truth.open_probability @ truth.peak_weight  # per type, so no pass over all peaks first
+    signal = truth.fragment_depth[lo:hi] * truth.signal_fraction[lo:hi]
+    rate = signal / expected_open[truth.latent_type[lo:hi]]
+    return truth.accessibility(chunk, lo, hi, window) * rate[:, None] * truth.peak_weight[None, row.peak_lo:row.peak_hi]
+
+
 def window_fragments(truth: Truth, window: int) -> FragmentWindow:
     """Fragments of every barcode in one window: open peaks yield fragments centred on them (promoter
     peaks on their TSS), the rest fall uniformly as background."""
     row = truth.windows.iloc[window]
     peaks = truth.peaks.iloc[row.peak_lo:row.peak_hi]
     centers = peaks["center"].to_numpy()
-    weights = truth.peak_weight[row.peak_lo:row.peak_hi]
-    expected_open = truth.open_probability @ truth.peak_weight  # per type, so no pass over all peaks first
     genome_length = sum(size for chrom, size in truth.chrom_sizes.items() if chrom != "chrM")
     width = row.end - row.start
     parts = []
     for chunk, lo, hi in truth.cell_chunks():
         rng = np.random.default_rng([truth.config.seed, _FRAGMENTS, chunk, window])
-        open_ = truth.accessibility(chunk, lo, hi, window)
         signal = truth.fragment_depth[lo:hi] * truth.signal_fraction[lo:hi]
-        rate = signal / expected_open[truth.latent_type[lo:hi]]
-        counts = rng.poisson(open_ * rate[:, None] * weights[None, :])
+        counts = rng.poisson(_peak_fragment_rate(truth, window, chunk, lo, hi))
         cells, cols = np.nonzero(counts)
         reps = counts[cells, cols]
         draws = rng.integers(0, 1 << (2 * _LENGTH_BITS), len(cells_of := np.repeat(cells, reps)))
@@ -98,6 +104,29 @@ def peak_cut_sites(truth: Truth, window: int, fragments: FragmentWindow) -> sp.c
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     return sp.csr_matrix((np.ones(len(rows), np.int32), (rows, cols)),
                          shape=(len(truth.barcodes), len(peaks)))
+
+
+def peak_cut_counts(truth: Truth) -> sp.csr_matrix:
+    """The matrix cells x peaks: two Tn5 cuts for each fragment drawn on an open peak, with no fragment file
+    (no background or doublet fragments), for memory benchmarks of the steps after peak calling at atlas
+    size. Its draws are not those of the fragments (only open peaks draw, which is what makes it fast)."""
+    n_cells = truth.config.n_cells  # the first latent cells are the matrix cells, in the order of cells
+    rows = []
+    for chunk, lo, hi in truth.cell_chunks():
+        if lo >= n_cells:
+            break
+        hi = min(hi, n_cells)
+        blocks = []
+        for window in range(len(truth.windows)):
+            rng = np.random.default_rng([truth.config.seed, _FRAGMENTS, chunk, window])
+            rate = _peak_fragment_rate(truth, window, chunk, lo, hi)
+            cells, peaks = np.nonzero(rate)
+            cuts = 2 * rng.poisson(rate[cells, peaks]).astype(np.int32)
+            blocks.append(sp.csr_matrix((cuts, (cells, peaks)), shape=rate.shape))
+        rows.append(sp.hstack(blocks, format="csr"))
+    matrix = sp.vstack(rows, format="csr")
+    matrix.eliminate_zeros()
+    return matrix
 
 
 def tss_fragment_counts(truth: Truth, fragments: FragmentWindow) -> np.ndarray:

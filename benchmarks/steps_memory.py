@@ -1,0 +1,132 @@
+"""Peak memory of the pipeline's steps at atlas size, without simulating fragments (issue 15).
+
+    PYTHONPATH=src python benchmarks/steps_memory.py --cells 100000 [--doublet-n-iters 1] [--start-at STEP]
+
+Simulates the scale benchmark's sample (``benchmarks/scale.py``: 20,000 genes, 100,000 peaks, 10 cell types,
+median 3,000 UMIs and 5,000 fragments) without writing fragments, so that the steps after peak calling can be
+measured at sizes where simulating, counting and calling peaks on fragments would take hours on a laptop:
+
+- RNA: the UMI matrix with doublets and low-quality barcodes, as an RNA-only CellRanger HDF5, through
+  ``parse``, ``rna-qc`` (DoubletDetection) and ``rna-process`` with the simulation's markers;
+- ATAC: the matrix cells' peak cut counts (``scact.simulate.peak_cut_counts``: CellRanger-arc sparsity, about
+  2,900 accessible peaks per cell) written as an ``atac-matrix`` output, through ``atac-process``,
+  ``reconcile`` (markers on gene activity, held-out split) and ``train`` (``--max-epochs`` per phase).
+
+Each step runs as the pipeline runs it and prints wall time, CPU time and peak RSS (the task's process
+tree, as the runner's trace measures it). DoubletDetection's peak memory is reached in every iteration (one
+iteration's matrices live at a time), so ``--doublet-n-iters 1`` measures the peak of the default 10
+iterations at a tenth of the CPU time; the CPU time printed is then that of one iteration.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = ("parse", "rna-qc", "rna-process", "atac-process", "reconcile", "train")
+MATRIX, ATAC_MATRIX = "filtered_feature_bc_matrix.h5", "sim_atac_peaks.h5ad"
+
+
+def truth_of(cells: int, genes: int, seed: int):
+    from scact.simulate import build_truth, config_from_preset
+
+    return build_truth(config_from_preset("large", n_cells=cells, n_peaks=100_000, n_genes=genes, n_chromosomes=20,
+                                          n_cell_types=10, median_fragments=5000, median_umis=3000, seed=seed))
+
+
+def simulate_rna(truth, folder: Path) -> None:
+    """The RNA-only CellRanger HDF5 of every barcode called a cell (doublets and low-quality ones included)."""
+    import anndata as ad
+    import pandas as pd
+
+    from scact.io.tenx import write_10x_h5
+    from scact.simulate import rna_counts
+
+    umis = rna_counts(truth)[truth.cell_barcodes]
+    obs = pd.DataFrame(index=pd.Index(truth.cells["barcode"].to_numpy(), dtype=str))
+    var = pd.DataFrame({"gene_ids": truth.genes["gene_id"].to_numpy()},
+                       index=pd.Index(truth.genes["gene"].to_numpy(), dtype=str))
+    write_10x_h5(ad.AnnData(X=umis, obs=obs, var=var), None, folder / MATRIX, genome=truth.config.genome)
+
+
+def simulate_atac(truth, folder: Path) -> None:
+    """``sim_atac_peaks.h5ad`` as atac-matrix writes it, its cells named ``sim:<barcode>`` as parse names the
+    RNA cells (the held-out split pairs them by name)."""
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+
+    from scact.io.anndata import write_h5ad
+    from scact.preprocessing.atac import peak_names
+    from scact.simulate import peak_cut_counts
+
+    barcodes = truth.cells["barcode"].to_numpy().astype(str)
+    peaks = truth.peaks[["chrom", "start", "end"]].reset_index(drop=True)
+    obs = pd.DataFrame({"sample": "sim", "batch": "sim", "barcode": barcodes,
+                        "n_fragments": truth.fragment_depth[:len(barcodes)].round()},
+                       index=pd.Index([f"sim:{b}" for b in barcodes]))
+    write_h5ad(ad.AnnData(X=peak_cut_counts(truth).astype(np.float32), obs=obs,
+                          var=peaks.set_index(pd.Index(peak_names(peaks)))), folder / ATAC_MATRIX)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, required=True)
+    parser.add_argument("--genes", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--doublet-n-iters", type=int, default=1)
+    parser.add_argument("--max-epochs", type=int, default=1, help="epochs of each training phase")
+    parser.add_argument("--start-at", choices=STEPS, default="parse",
+                        help="skip the steps before (their outputs are in the workdir)")
+    parser.add_argument("--stop-after", choices=STEPS, default=STEPS[-1])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/scale/steps_memory"))
+    args = parser.parse_args()
+
+    from scact.pipeline import run_measured
+    from scact.simulate import write_truth_tables
+
+    workdir = args.workdir / str(args.cells)
+    workdir.mkdir(parents=True, exist_ok=True)
+    steps = STEPS[STEPS.index(args.start_at):STEPS.index(args.stop_after) + 1]
+    truth = None
+    for first_step, output, simulate in (("parse", MATRIX, simulate_rna), ("atac-process", ATAC_MATRIX, simulate_atac)):
+        if first_step in steps and not (workdir / output).is_file():
+            start = time.monotonic()
+            if truth is None:
+                truth = truth_of(args.cells, args.genes, args.seed)
+                write_truth_tables(workdir, truth)  # markers.tsv, annotation/tss.bed
+            simulate(truth, workdir)
+            print(f"simulated {output}: {args.cells:,} cells in {time.monotonic() - start:.0f} s", flush=True)
+    del truth
+    epochs = str(args.max_epochs)
+    commands = {
+        "parse": ["parse", "--sample", "sim", "--modality", "rna", "--input", MATRIX, "--outdir", "."],
+        "rna-qc": ["rna-qc", "--input", "sim_rna.h5ad", "--sample", "sim", "--outdir", ".",
+                   "--doublet-n-iters", str(args.doublet_n_iters), "--seed", str(args.seed)],
+        "rna-process": ["rna-process", "--input", "sim_rna_qc.h5ad", "--markers", "markers.tsv", "--outdir", ".",
+                        "--seed", str(args.seed)],
+        "atac-process": ["atac-process", "--input", ATAC_MATRIX, "--annotation", "annotation/tss.bed", "--outdir", ".",
+                         "--seed", str(args.seed)],
+        "reconcile": ["reconcile", "--rna", "rna_processed.h5ad", "--atac", "atac_processed.h5ad", "--gene-activity",
+                      "gene_activity.h5ad", "--markers", "markers.tsv", "--outdir", ".", "--seed", str(args.seed)],
+        "train": ["train", "--rna", "rna.h5ad", "--atac", "atac.h5ad", "--outdir", ".", "--no-progress",
+                  "--max-epochs-autoencoder", epochs, "--max-epochs-mapping", epochs, "--max-epochs-joint", epochs,
+                  "--seed", str(args.seed)],
+    }
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    for name in steps:
+        start = time.monotonic()
+        with open(workdir / f"{name}.log", "w") as log_file:
+            status, cpu, peak = run_measured([sys.executable, "-c", "from scact.cli import main; main()",
+                                              *commands[name]], workdir, log_file, env)
+        if status != 0:
+            raise SystemExit(f"{name} failed ({status}); see {workdir / f'{name}.log'}")
+        print(f"{name}: {args.cells:,} cells, wall {time.monotonic() - start:.0f} s, CPU {cpu:.0f} s, "
+              f"peak RSS {peak:.2f} GiB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
