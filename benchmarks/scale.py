@@ -38,21 +38,31 @@ RESULTS = ROOT / "benchmarks" / "results_scale.tsv"
 PLOT = ROOT / "docs" / "benchmarks_scale.png"
 COLUMNS = ["cells", "peaks", "step", "wall_s", "cpu_s", "peak_rss_gb", "settings"]
 TARGET_GB = 8.0
+ATLAS_PEAKS = 100_000
+
+
+def atlas_config(cells: int, peaks: int = ATLAS_PEAKS, genes: int = 20_000, seed: int = 0):
+    """The scale benchmarks' sample: CellRanger-arc sparsity (median 5,000 fragments and 3,000 UMIs per
+    cell), 10 cell types, 20 chromosomes."""
+    from scact.simulate import config_from_preset
+
+    return config_from_preset("large", n_cells=cells, n_peaks=peaks, n_genes=genes, n_chromosomes=20,
+                              n_cell_types=10, median_fragments=5000, median_umis=3000, seed=seed)
 
 
 def simulate(outdir: Path, cells: int, peaks: int, genes: int, seed: int) -> None:
     """The simulated sample (run in a measured subprocess by :func:`measure_size`)."""
     import logging
 
-    from scact.simulate import config_from_preset, simulate_dataset
+    from scact.simulate import simulate_dataset
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    config = config_from_preset("large", n_cells=cells, n_peaks=peaks, n_genes=genes, n_chromosomes=20,
-                                n_cell_types=10, median_fragments=5000, median_umis=3000, seed=seed)
-    simulate_dataset(config, outdir)
+    simulate_dataset(atlas_config(cells, peaks, genes, seed), outdir)
 
 
-def measure_size(cells: int, peaks: int, genes: int, workdir: Path, run_params: list[str], seed: int) -> pd.DataFrame:
+def measure_size(cells: int, peaks: int, genes: int, workdir: Path, run_params: list[str], seed: int,
+                 results_tsv: Path) -> pd.DataFrame:
+    """Simulate (its row is added to ``results_tsv`` at once, so a run stopped later keeps it) and run."""
     from scact.pipeline import run_measured
 
     data, results = workdir / f"data_{cells}", workdir / f"results_{cells}"
@@ -68,8 +78,9 @@ def measure_size(cells: int, peaks: int, genes: int, workdir: Path, run_params: 
                                               "--seed", str(seed)], workdir, log_file, env)
         if status != 0:
             raise SystemExit(f"simulation failed ({status}); see {workdir / f'simulate_{cells}.log'}")
-        rows.append((cells, peaks, "SIMULATE", time.monotonic() - start, cpu, peak, f"seed {seed}"))
-        print(f"{cells} cells: simulated in {rows[-1][3]:.0f} s, peak {peak:.2f} GiB", flush=True)
+        row = (cells, peaks, "SIMULATE", time.monotonic() - start, cpu, peak, f"seed {seed}")
+        append_results(pd.DataFrame([row], columns=COLUMNS), results_tsv)
+        print(f"{cells} cells: simulated in {row[3]:.0f} s, peak {peak:.2f} GiB", flush=True)
     genome_size = sum(int(line.split()[1]) for line in (data / "annotation" / "chrom.sizes").read_text().splitlines()
                       if line.strip() and not line.startswith("chrM"))
     markers = pd.read_csv(data / "markers.tsv", sep="\t")
@@ -90,13 +101,16 @@ def measure_size(cells: int, peaks: int, genes: int, workdir: Path, run_params: 
 
 
 def trace_rows(results: Path, cells: int, peaks: int, settings: str, failed: bool) -> list[tuple]:
-    """One row per task of the run's trace (written after every task, so a stopped run keeps its
-    finished steps); in a failed run the failing task is marked."""
+    """One row per task that ran in the run's trace (written after every task, so a stopped run keeps its
+    finished steps; tasks reused by --resume have no figures of this run and are left out); in a failed run
+    the failing task is marked."""
     trace_path = results / "pipeline_info" / "execution_trace.tsv"
     if not trace_path.is_file():
         return []
     rows = []
     for row in pd.read_csv(trace_path, sep="\t").itertuples():
+        if row.status == "CACHED":
+            continue
         step = row.process.removeprefix("SCACT_") + (" (failed)" if failed and row.exit != 0 else "")
         rows.append((cells, peaks, step, row.seconds, row.cpu_seconds, row.peak_rss_gb, settings))
     return rows
@@ -190,7 +204,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=int, nargs="+", default=[10_000, 30_000, 100_000])
-    parser.add_argument("--peaks", type=int, default=100_000)
+    parser.add_argument("--peaks", type=int, default=ATLAS_PEAKS)
     parser.add_argument("--genes", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/scale/bench"))
@@ -222,8 +236,8 @@ def main() -> None:
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}", flush=True)
     for cells in args.cells:
-        append_results(measure_size(cells, args.peaks, args.genes, args.workdir, args.run_params, args.seed),
-                       args.results)
+        append_results(measure_size(cells, args.peaks, args.genes, args.workdir, args.run_params, args.seed,
+                                    args.results), args.results)
     summarise(args.results, args.plot)
 
 

@@ -2,9 +2,10 @@
 
     PYTHONPATH=src python benchmarks/steps_memory.py --cells 100000 [--doublet-n-iters 1] [--start-at STEP]
 
-Simulates the scale benchmark's sample (``benchmarks/scale.py``: 20,000 genes, 100,000 peaks, 10 cell types,
-median 3,000 UMIs and 5,000 fragments) without writing fragments, so that the steps after peak calling can be
-measured at sizes where simulating, counting and calling peaks on fragments would take hours on a laptop:
+Simulates the scale benchmark's sample (``atlas_config`` of ``benchmarks/scale.py``: 20,000 genes, 100,000
+peaks, 10 cell types, median 3,000 UMIs and 5,000 fragments) without writing fragments, so that the steps
+after peak calling can be measured at sizes where simulating, counting and calling peaks on fragments would
+take hours on a laptop:
 
 - RNA: the UMI matrix with doublets and low-quality barcodes, as an RNA-only CellRanger HDF5, through
   ``parse``, ``rna-qc`` (DoubletDetection) and ``rna-process`` with the simulation's markers;
@@ -13,7 +14,9 @@ measured at sizes where simulating, counting and calling peaks on fragments woul
   ``reconcile`` (markers on gene activity, held-out split) and ``train`` (``--max-epochs`` per phase).
 
 Each step runs as the pipeline runs it and prints wall time, CPU time and peak RSS (the task's process
-tree, as the runner's trace measures it). DoubletDetection's peak memory is reached in every iteration (one
+tree, as the runner's trace measures it); the rows go to ``benchmarks/results_steps_memory.tsv`` (the columns
+of ``results_scale.tsv``; ``scale.py --summarise --results benchmarks/results_steps_memory.tsv --plot
+docs/benchmarks_steps_memory.png`` prints their table and slopes). DoubletDetection's peak memory is reached in every iteration (one
 iteration's matrices live at a time), so ``--doublet-n-iters 1`` measures the peak of the default 10
 iterations at a tenth of the CPU time; the CPU time printed is then that of one iteration.
 """
@@ -31,10 +34,11 @@ MATRIX, ATAC_MATRIX = "filtered_feature_bc_matrix.h5", "sim_atac_peaks.h5ad"
 
 
 def truth_of(cells: int, genes: int, seed: int):
-    from scact.simulate import build_truth, config_from_preset
+    from scale import atlas_config
 
-    return build_truth(config_from_preset("large", n_cells=cells, n_peaks=100_000, n_genes=genes, n_chromosomes=20,
-                                          n_cell_types=10, median_fragments=5000, median_umis=3000, seed=seed))
+    from scact.simulate import build_truth
+
+    return build_truth(atlas_config(cells, genes=genes, seed=seed))
 
 
 def simulate_rna(truth, folder: Path) -> None:
@@ -83,7 +87,11 @@ def main() -> None:
                         help="skip the steps before (their outputs are in the workdir)")
     parser.add_argument("--stop-after", choices=STEPS, default=STEPS[-1])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/scale/steps_memory"))
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results_steps_memory.tsv")
     args = parser.parse_args()
+
+    import pandas as pd
+    from scale import ATLAS_PEAKS, COLUMNS, append_results
 
     from scact.pipeline import run_measured
     from scact.simulate import write_truth_tables
@@ -102,6 +110,7 @@ def main() -> None:
             print(f"simulated {output}: {args.cells:,} cells in {time.monotonic() - start:.0f} s", flush=True)
     del truth
     epochs = str(args.max_epochs)
+    settings = {"rna-qc": f"--doublet-n-iters {args.doublet_n_iters}", "train": f"{args.max_epochs} epoch(s) per phase"}
     commands = {
         "parse": ["parse", "--sample", "sim", "--modality", "rna", "--input", MATRIX, "--outdir", "."],
         "rna-qc": ["rna-qc", "--input", "sim_rna.h5ad", "--sample", "sim", "--outdir", ".",
@@ -124,8 +133,11 @@ def main() -> None:
                                               *commands[name]], workdir, log_file, env)
         if status != 0:
             raise SystemExit(f"{name} failed ({status}); see {workdir / f'{name}.log'}")
-        print(f"{name}: {args.cells:,} cells, wall {time.monotonic() - start:.0f} s, CPU {cpu:.0f} s, "
-              f"peak RSS {peak:.2f} GiB", flush=True)
+        wall = time.monotonic() - start
+        row = (args.cells, ATLAS_PEAKS, name.upper().replace("-", "_"), wall, cpu, peak,
+               "; ".join(filter(None, ["no fragments (steps_memory.py)", settings.get(name)])))
+        append_results(pd.DataFrame([row], columns=COLUMNS), args.results)
+        print(f"{name}: {args.cells:,} cells, wall {wall:.0f} s, CPU {cpu:.0f} s, peak RSS {peak:.2f} GiB", flush=True)
 
 
 if __name__ == "__main__":

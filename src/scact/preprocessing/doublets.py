@@ -45,7 +45,7 @@ BOOST_RATE = 0.25
 #: DoubletDetection builds when a setting densifies (a pseudocount other than 1, or standard scaling);
 #: it holds up to four such copies at once. With 10,000 features that copy is 5 GB at 100,000 cells
 #: (RNA_QC measured 2.8 GiB at 10,000 cells and 6.6 GiB at 30,000; at 100,000 cells 9.8 GiB with a
-#: 1.43 GB copy, benchmarks/rna_steps_memory.py), so beyond 15,000 cells the feature count shrinks to
+#: 1.43 GB copy, benchmarks/steps_memory.py), so beyond 15,000 cells the feature count shrinks to
 #: keep the copy within this size.
 DENSE_COPY_BYTES = 7.5e8
 #: ...but never below this many features (then memory grows again, linearly in cells).
