@@ -43,11 +43,16 @@ MIDPOINT_OFFSETS = _quantiles(lambda rng, n: rng.normal(0, MIDPOINT_SD, n)).roun
 _LENGTH_BITS = 12  # PEAK_LENGTHS has 2**12 entries
 
 
-def _peak_fragment_rate(truth: Truth, window: int, chunk: int, lo: int, hi: int) -> np.ndarray:
+def _expected_open_weight(truth: Truth) -> np.ndarray:
+    """Per type, the peak weight a cell has open on average (so no pass over all peaks per window)."""
+    return truth.open_probability @ truth.peak_weight
+
+
+def _peak_fragment_rate(truth: Truth, window: int, chunk: int, lo: int, hi: int,
+                        expected_open: np.ndarray) -> np.ndarray:
     """Expected fragments of latent cells ``lo:hi`` on each peak of the window (0 where closed): the cell's
     signal fragments spread over its open peaks by peak weight."""
     row = truth.windows.iloc[window]
-    expected_open = truth.open_probability @ truth.peak_weight  # per type, so no pass over all peaks first
     signal = truth.fragment_depth[lo:hi] * truth.signal_fraction[lo:hi]
     rate = signal / expected_open[truth.latent_type[lo:hi]]
     return truth.accessibility(chunk, lo, hi, window) * rate[:, None] * truth.peak_weight[None, row.peak_lo:row.peak_hi]
@@ -61,11 +66,12 @@ def window_fragments(truth: Truth, window: int) -> FragmentWindow:
     centers = peaks["center"].to_numpy()
     genome_length = sum(size for chrom, size in truth.chrom_sizes.items() if chrom != "chrM")
     width = row.end - row.start
+    expected_open = _expected_open_weight(truth)
     parts = []
     for chunk, lo, hi in truth.cell_chunks():
         rng = np.random.default_rng([truth.config.seed, _FRAGMENTS, chunk, window])
         signal = truth.fragment_depth[lo:hi] * truth.signal_fraction[lo:hi]
-        counts = rng.poisson(_peak_fragment_rate(truth, window, chunk, lo, hi))
+        counts = rng.poisson(_peak_fragment_rate(truth, window, chunk, lo, hi, expected_open))
         cells, cols = np.nonzero(counts)
         reps = counts[cells, cols]
         draws = rng.integers(0, 1 << (2 * _LENGTH_BITS), len(cells_of := np.repeat(cells, reps)))
@@ -111,6 +117,7 @@ def peak_cut_counts(truth: Truth) -> sp.csr_matrix:
     (no background or doublet fragments), for memory benchmarks of the steps after peak calling at atlas
     size. Its draws are not those of the fragments (only open peaks draw, which is what makes it fast)."""
     n_cells = truth.config.n_cells  # the first latent cells are the matrix cells, in the order of cells
+    expected_open = _expected_open_weight(truth)
     rows = []
     for chunk, lo, hi in truth.cell_chunks():
         if lo >= n_cells:
@@ -119,7 +126,7 @@ def peak_cut_counts(truth: Truth) -> sp.csr_matrix:
         blocks = []
         for window in range(len(truth.windows)):
             rng = np.random.default_rng([truth.config.seed, _FRAGMENTS, chunk, window])
-            rate = _peak_fragment_rate(truth, window, chunk, lo, hi)
+            rate = _peak_fragment_rate(truth, window, chunk, lo, hi, expected_open)
             cells, peaks = np.nonzero(rate)
             cuts = 2 * rng.poisson(rate[cells, peaks]).astype(np.int32)
             blocks.append(sp.csr_matrix((cuts, (cells, peaks)), shape=rate.shape))
