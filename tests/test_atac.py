@@ -155,6 +155,24 @@ def test_matrix_and_process_recover_cell_types(planted_atac, peaks_done, matrix_
 
 
 @pytest.mark.slow
+def test_process_joins_samples_as_one(peaks_done, matrix_done, tmp_path):
+    """Two samples are concatenated, a lone one is binarized in place: the same cells give the same result."""
+    folder, _ = peaks_done
+    whole = ad.read_h5ad(folder / "sim_atac_peaks.h5ad")
+    halves = []
+    for i, part in enumerate((whole[: whole.n_obs // 2], whole[whole.n_obs // 2:])):
+        part.write_h5ad(tmp_path / f"s{i}.h5ad")
+        halves.append(str(tmp_path / f"s{i}.h5ad"))
+    joined = atac_process(halves, tmp_path / "joined.h5ad", tmp_path / "joined_ga.h5ad", n_top_peaks=150, seed=0)
+    single = atac_process([str(folder / "sim_atac_peaks.h5ad")], tmp_path / "single.h5ad", tmp_path / "single_ga.h5ad",
+                          n_top_peaks=150, seed=0)
+    assert joined.obs_names.equals(single.obs_names) and joined.var_names.equals(single.var_names)
+    assert (joined.X != single.X).nnz == 0
+    assert np.allclose(np.abs(joined.obsm["X_lsi"]), np.abs(single.obsm["X_lsi"]), atol=1e-4)
+    assert (ad.read_h5ad(folder / "sim_atac_peaks.h5ad").X != whole.X).nnz == 0  # the input file is untouched
+
+
+@pytest.mark.slow
 def test_real_pbmc_peaks_recover_cellranger_peaks(shared_data, tmp_path):
     """MACS on every barcode of the real fragments vs the CellRanger-arc peaks of the same run.
 
