@@ -212,35 +212,30 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
     if seen != n_cells:
         raise ValueError(f"the predictions cover {seen} cells, the observed matrix {n_cells}")
 
-    # pass 2: for each positive, how many predictions lie below it (and tie with it) ...
-    below_flat = np.zeros(n_pos)      # ... among all entries
-    strictly_below_flat = np.zeros(n_pos)  # (without the ties, for the average precision)
-    below_type = np.zeros(n_pos)      # ... among entries of cells of the positive's type
-    below_peak = np.zeros(n_pos)      # ... in the positive's peak
-    below_cell = np.zeros(n_pos)      # ... in the positive's cell
+    # pass 2: for each positive, how many predictions lie below it (and tie with it): among all entries,
+    # among the entries of cells of its type, in its peak (keys offset by 2 per peak, so one counter serves
+    # every peak) and in its cell. The first three stream each block's values into counters over the sorted
+    # positives, so a block costs the same whatever the number of cells (linear in cells overall).
+    flat = _RankCounter(pos_scores)
     pos_type = type_codes[pos_rows]
+    by_type = {code: (mine, _RankCounter(pos_scores[mine]))
+               for code in range(n_types) if len(mine := np.flatnonzero(pos_type == code))}
+    by_peak = _RankCounter(pos_scores + 2.0 * pos_cols)
+    peak_offsets = 2.0 * np.arange(n_peaks)
+    below_cell = np.zeros(n_pos)
     thresholds = np.linspace(0.0, 1.0, roc_points)
-    at_or_above = np.zeros(roc_points)  # predictions >= each threshold, for the ROC curve table
+    threshold_bins = np.zeros(roc_points + 1)  # values by how many thresholds they reach, for the ROC table
     for start, stop, block in prediction_blocks():
         block = _clip(block, stop - start, n_peaks)
         rows = stop - start
-        ranked = np.sort(block.ravel())
-        strict = np.searchsorted(ranked, pos_scores, side="left")
-        strictly_below_flat += strict
-        below_flat += strict + 0.5 * (np.searchsorted(ranked, pos_scores, side="right") - strict)
-        at_or_above += len(ranked) - np.searchsorted(ranked, thresholds, side="left")
-        del ranked
+        flat.add(block)
+        threshold_bins += np.bincount(np.searchsorted(thresholds, block.ravel(), side="right"),
+                                      minlength=roc_points + 1)
         block_codes = type_codes[start:stop]
         for code in np.unique(block_codes):
-            mine = np.flatnonzero(pos_type == code)
-            if len(mine):
-                ranked = np.sort(block[block_codes == code].ravel())
-                below_type[mine] += _below_counts(ranked, pos_scores[mine])
-        # per peak: columns sorted, offset so one searchsorted serves every column
-        by_column = np.sort(np.ascontiguousarray(block.T), axis=1).astype(np.float64)
-        by_column += 2.0 * np.arange(n_peaks)[:, None]
-        below_peak += _below_counts(by_column.ravel(), pos_scores + 2.0 * pos_cols) - rows * pos_cols
-        del by_column
+            if code in by_type:
+                by_type[code][1].add(block[block_codes == code])
+        by_peak.add(block + peak_offsets)
         # per cell: only this block's positives, against their own rows
         lo, hi = observed.indptr[start], observed.indptr[stop]
         local = pos_rows[lo:hi] - start
@@ -248,6 +243,13 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
         below_cell[lo:hi] = (_below_counts(by_row.ravel(), pos_scores[lo:hi] + 2.0 * local)
                              - n_peaks * local)
         del by_row
+    strictly_below_flat = flat.strictly_below()
+    below_flat = flat.midrank_below()
+    below_type = np.zeros(n_pos)
+    for mine, counter in by_type.values():
+        below_type[mine] = counter.midrank_below()
+    below_peak = by_peak.midrank_below() - n_cells * pos_cols  # less the entries of the earlier peaks
+    at_or_above = n_cells * n_peaks - np.cumsum(threshold_bins)[:roc_points]
 
     # Mann-Whitney: positives counted against themselves contribute n_pos^2 / 2 to a group's sum
     def auroc(below, group, n_groups, group_sizes):
@@ -352,6 +354,47 @@ def _clip(block, rows, n_peaks):
     if block.shape != (rows, n_peaks):
         raise ValueError(f"prediction block of shape {block.shape}, expected {(rows, n_peaks)}")
     return np.clip(block, 0.0, 1.0)
+
+
+class _RankCounter:
+    """For fixed queries, how many streamed values lie strictly below and tie with each one, accumulated
+    block by block: each value is placed among the sorted distinct queries (O(block x log queries)), instead
+    of each query searched in each block, which grows with cells x cells. Placements are buffered and
+    counted once at least as many as there are queries have come, so counting stays linear too."""
+
+    def __init__(self, queries: np.ndarray):
+        self.distinct, self.inverse = np.unique(np.asarray(queries, dtype=np.float64), return_inverse=True)
+        self.placed = np.zeros(len(self.distinct) + 1)  # values by the number of distinct queries <= them
+        self.ties = np.zeros(len(self.distinct))
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self.n_pending = 0
+
+    def add(self, values: np.ndarray) -> None:
+        values = np.sort(np.asarray(values, dtype=np.float64), axis=None)  # sorted keys search faster
+        at_or_below = np.searchsorted(self.distinct, values, side="right")
+        tie = at_or_below - 1
+        equal = (tie >= 0) & (self.distinct[np.maximum(tie, 0)] == values)
+        self.pending.append((at_or_below.astype(np.int32 if len(self.distinct) < 2**31 - 1 else np.int64), tie[equal]))
+        self.n_pending += len(values)
+        if self.n_pending >= max(len(self.distinct), 1 << 22):
+            self._count()
+
+    def _count(self) -> None:
+        if self.pending:
+            places, ties = (np.concatenate(part) for part in zip(*self.pending))
+            self.placed += np.bincount(places, minlength=len(self.placed))
+            self.ties += np.bincount(ties, minlength=len(self.ties))
+            self.pending, self.n_pending = [], 0
+
+    def strictly_below(self) -> np.ndarray:
+        """Per query: the values below it (a value lies below distinct query j when fewer than j + 1
+        distinct queries are <= it)."""
+        self._count()
+        return np.cumsum(self.placed)[:-1][self.inverse]
+
+    def midrank_below(self) -> np.ndarray:
+        """Per query: values strictly below + half the values equal (midrank convention)."""
+        return self.strictly_below() + 0.5 * self.ties[self.inverse]
 
 
 def _below_counts(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
