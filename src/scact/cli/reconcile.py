@@ -54,7 +54,7 @@ def run(args) -> None:
         raise input_error(args.rna, "has no obs['cell_type']", "run scact rna-process, which labels the cells")
     rna_genes = rna.var_names
     rna = training_rna(rna, args.rna)
-    atac = read_h5ad(args.atac)
+    atac = read_h5ad(args.atac, backed=True)  # labels need its obs only; its matrix is read after them
     gene_activity = read_h5ad(args.gene_activity, backed=True) if args.gene_activity else None
     if gene_activity is not None:  # its genes are the annotation's: a wrong annotation shows here first
         annotation = gene_activity.uns.get("scact", {}).get("gene_activity", {}).get("params", {}).get(
@@ -64,6 +64,7 @@ def run(args) -> None:
                         min_score=args.min_marker_score, source=args.atac)
     if gene_activity is not None:
         gene_activity.file.close()
+    atac = atac.to_memory()
     mapping = read_label_mapping(args.label_mapping) if args.label_mapping else None
     rna_labels, atac_labels, report = reconcile_labels(rna.obs["cell_type"], atac.obs["cell_type"], mapping,
                                                        sources=(args.rna, args.atac), label_free=args.label_free)

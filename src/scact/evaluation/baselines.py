@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from scact.evaluation.metrics import PredictionSource
 from scact.io.annotation import tss_regions
-from scact.preprocessing.atac import binarize, gene_activity_matrix
+from scact.preprocessing.atac import as_binary, gene_activity_matrix
 
 
 def _repeat_rows(profiles: np.ndarray, row_of_cell: np.ndarray, block_size: int) -> PredictionSource:
@@ -76,7 +76,7 @@ def gene_activity(atac, genes: pd.DataFrame, window: int = 10_000) -> tuple[sp.c
     ``atac.var`` needs chrom/start/end; ``genes`` is an annotation as :func:`scact.io.annotation.read_annotation`
     reads it (a gene with several TSSs takes the span of their windows).
     """
-    counts, regions = gene_activity_matrix(binarize(atac.X), atac.var[["chrom", "start", "end"]],
+    counts, regions = gene_activity_matrix(as_binary(atac.X), atac.var[["chrom", "start", "end"]],
                                            tss_regions(genes, window))
     used = counts.getnnz(axis=0) > 0
     return counts[:, used].tocsr(), regions["gene"][used].tolist()

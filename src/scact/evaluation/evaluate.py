@@ -22,7 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.evaluation import baselines, metrics
-from scact.preprocessing.atac import binarize
+from scact.preprocessing.atac import as_binary
 from scact.preprocessing.split import heldout_pairs, stored_roles, training_mask
 from scact.progress import tracked
 
@@ -120,7 +120,7 @@ def type_mean_method(name, rna, atac, pairing: Pairing, labels_key: str, rna_ref
     atac_labels = atac.obs[labels_key].astype(str).to_numpy()
     rna_expr = sp.csr_matrix(rna.X) if sp.issparse(rna.X) else np.asarray(rna.X)
     return Method(name,
-                  rna_to_atac=baselines.type_mean(binarize(atac.X)[atac_reference], atac_labels[atac_reference],
+                  rna_to_atac=baselines.type_mean(as_binary(atac.X)[atac_reference], atac_labels[atac_reference],
                                                   rna_labels[pairing.rna_rows], block_size),
                   atac_to_rna=baselines.dense_prediction(baselines.type_mean(
                       rna_expr[rna_reference], rna_labels[rna_reference], atac_labels[pairing.atac_rows],
@@ -140,7 +140,7 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
     reference cells."""
     rna_reference = training_mask(rna) if rna_reference is None else np.asarray(rna_reference, bool)
     atac_reference = training_mask(atac) if atac_reference is None else np.asarray(atac_reference, bool)
-    atac_binary = binarize(atac.X)
+    atac_binary = as_binary(atac.X)
     rna_expr = sp.csr_matrix(rna.X) if sp.issparse(rna.X) else np.asarray(rna.X)
     n = len(pairing)
     rna_labels = rna.obs[labels_key].astype(str).to_numpy()
@@ -198,7 +198,7 @@ def evaluate(rna, atac, methods: list[Method], labels_key: str = "cell_type", se
         rows.extend({"method": method, "metric": f"{prefix}/{k}", "value": float(v)} for k, v in values.items())
 
     if paired:
-        observed_atac = binarize(atac.X)[pairing.atac_rows]
+        observed_atac = as_binary(atac.X)[pairing.atac_rows]
         observed_rna = rna.X[pairing.rna_rows]
         labels = rna_labels[pairing.rna_rows]
     else:

@@ -33,7 +33,7 @@ from scact.model._modules import RNA_LIKELIHOODS, ScactNetwork
 from scact.model._training import (ModalityData, Trainer, TrainingConfig, dense_rows, resolve_device,
                                    sparse_tensor)
 from scact.preprocessing import MIN_CELLS_AFTER_QC
-from scact.preprocessing.atac import binarize
+from scact.preprocessing.atac import as_binary, binarize
 from scact.preprocessing.reconcile import LABEL_FREE_FIX
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class SCACT:
             raise TypeError(f"unknown hyperparameters: {', '.join(sorted(unknown))}")
         hyper = {**DEFAULT_HYPERPARAMETERS, **hyperparameters}
         rna_x = _csr(rna.X, "rna")
-        atac_x = binarize(_csr(atac.X, "atac"))
+        atac_x = as_binary(_csr(atac.X, "atac"))  # read only: no copy of a binary input
         for name, x in (("rna", rna_x), ("atac", atac_x)):
             if x.shape[1] == 0 or x.nnz == 0:
                 raise input_error(name, "has no usable features (0 features or an all-zero matrix)",
@@ -167,7 +167,8 @@ class SCACT:
         coords = peak_coordinates(atac.var, "atac").reset_index(drop=True)
         chrom_codes, chromosomes = pd.factorize(coords["chrom"])  # first-appearance (genome) order
         order = np.argsort(chrom_codes, kind="stable")
-        atac_x = atac_x[:, order]
+        if (order != np.arange(len(order))).any():  # peaks of a chromosome apart: regroup (a copy)
+            atac_x = atac_x[:, order]
         peaks = coords.iloc[order]
         peaks.index = pd.Index(atac.var_names[order].astype(str), name=None)
         sizes = np.bincount(chrom_codes, minlength=len(chromosomes)).tolist()
@@ -210,7 +211,7 @@ class SCACT:
             "history": [],
         }
         self._build_network()
-        self.module.atac.encoder.set_idf(atac_x.shape[0], torch.from_numpy(np.diff(atac_x.tocsc().indptr)))
+        self.module.atac.encoder.set_idf(atac_x.shape[0], torch.from_numpy(np.bincount(atac_x.indices, minlength=atac_x.shape[1])))
         self._training_data = {}
         for name, adata, x, labels in (("rna", rna, rna_x, rna_labels), ("atac", atac, atac_x, atac_labels)):
             self._training_data[name] = ModalityData(
@@ -460,7 +461,7 @@ class SCACT:
         return (x @ select).tocsr()
 
     def _align_atac(self, adata) -> sp.csr_matrix:
-        x = binarize(_csr(adata.X, "atac input"))
+        x = as_binary(_csr(adata.X, "atac input"))
         peaks = self._metadata["peaks"]
         if list(adata.var_names.astype(str)) == peaks["name"]:
             self._report("atac", peaks["name"], np.ones(len(peaks["name"]), bool), x.shape[1])

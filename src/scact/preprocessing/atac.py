@@ -363,6 +363,14 @@ def binarize(counts: sp.spmatrix, copy: bool = True) -> sp.csr_matrix:
     return binary
 
 
+def as_binary(matrix) -> sp.csr_matrix:
+    """``matrix`` itself when it is already a 0/1 float32 CSR (as atac.h5ad holds it), else a binarized
+    copy: for read-only uses, which then need no copy of an atlas-size matrix."""
+    if sp.isspmatrix_csr(matrix) and matrix.dtype == np.float32 and bool((matrix.data == 1).all()):
+        return matrix
+    return binarize(matrix)
+
+
 def _tfidf_blocks(binary: sp.csr_matrix, scale: float, cell_totals: np.ndarray | None, rows: int = 8192):
     """TF-IDF values of ``binary.data``, a block of cells at a time: (first, last) data offsets and values.
     Blocks keep the temporaries small; a cells x peaks product of sparse diagonals would copy the matrix

@@ -408,16 +408,16 @@ def atac_process(inputs: list[str], output_h5ad, gene_activity_h5ad, annotation=
     depth = np.asarray(binary.sum(axis=1)).ravel()
     if (depth == 0).any():
         log.warning("%d cells have no accessible peak; they are kept with zero LSI signal", int((depth == 0).sum()))
-    activity = gene_activity(binary, joined, annotation, upstream_bp) if annotation is not None else None
     score = atac.tfidf_peak_scores(binary)
     n_top = min(n_top_peaks, int((score > 0).sum()))
     top = np.sort(np.argsort(-score, kind="stable")[:n_top])  # genome order kept: var is in genome order
-    if n_top < binary.shape[1]:
-        binary = binary[:, top].tocsr()
-    weights = atac.tfidf(binary, cell_totals=depth)  # depth over all peaks, as before the selection
+    selected = binary[:, top].tocsr() if n_top < binary.shape[1] else binary
+    weights = atac.tfidf(selected, cell_totals=depth)  # depth over all peaks, as before the selection
     embedding, dropped, correlations = atac.lsi(weights, depth, n_components, seed, depth_r)
-    del weights
-    out = ad.AnnData(X=binary, obs=joined.obs.copy(), var=joined.var.iloc[top].copy())
+    del weights  # before gene activity: the two together were the step's peak at atlas size
+    activity = gene_activity(binary, joined, annotation, upstream_bp) if annotation is not None else None
+    del binary
+    out = ad.AnnData(X=selected, obs=joined.obs.copy(), var=joined.var.iloc[top].copy())
     out.obs["n_accessible_peaks"] = depth
     out.obs["log_depth"] = np.log1p(out.obs["n_fragments"].to_numpy(np.float64))
     if "tss_enrichment" not in out.obs:

@@ -100,14 +100,22 @@ def _read_two_columns(path: Path, names: tuple[str, str]) -> pd.DataFrame:
     return table.apply(lambda column: column.str.strip())
 
 
-def log_normalised(adata: ad.AnnData, layer: str | None = None) -> sp.csr_matrix:
-    """log1p(CP10k) of ``adata.layers[layer]`` (or ``X``) as CSR, for scoring raw counts or gene activity."""
-    matrix = sp.csr_matrix(adata.layers[layer] if layer else adata.X, dtype=np.float32, copy=True)
-    totals = np.asarray(matrix.sum(axis=1, dtype=np.float64)).ravel()
+def log_normalised(adata: ad.AnnData, layer: str | None = None, columns: np.ndarray | None = None) -> sp.csr_matrix:
+    """log1p(CP10k) of ``adata.layers[layer]`` (or ``X``) as float32 CSR, for scoring raw counts or gene
+    activity; ``columns`` keeps only those genes (depths still over all), so that only they are copied."""
+    counts = sp.csr_matrix(adata.layers[layer] if layer else adata.X)
+    totals = np.asarray(counts.sum(axis=1, dtype=np.float64)).ravel()
+    matrix = sp.csr_matrix(counts if columns is None else counts[:, columns], dtype=np.float32, copy=True)
     scale = np.divide(1e4, totals, out=np.zeros_like(totals), where=totals > 0)
-    matrix.data *= np.repeat(scale.astype(np.float32), np.diff(matrix.indptr))  # one copy, in place (atlas size)
+    matrix.data *= np.repeat(scale.astype(np.float32), np.diff(matrix.indptr))
     np.log1p(matrix.data, out=matrix.data)
     return matrix
+
+
+def marker_columns(genes: pd.Index, markers: dict[str, dict[str, list[str]]]) -> np.ndarray:
+    """Positions of the marker genes (either sign, any case) among ``genes``."""
+    wanted = {g.upper() for sets in markers.values() for g in sets["+"] + sets["-"]}
+    return np.flatnonzero(pd.Index(genes).str.upper().isin(wanted))
 
 
 def score_clusters(expression: sp.spmatrix | np.ndarray, genes: pd.Index, clusters: pd.Series,
@@ -116,8 +124,7 @@ def score_clusters(expression: sp.spmatrix | np.ndarray, genes: pd.Index, cluste
     expression = sp.csr_matrix(expression)
     clusters = pd.Categorical(clusters)
     upper = pd.Index(genes).str.upper()
-    wanted = {g.upper() for sets in markers.values() for g in sets["+"] + sets["-"]}
-    columns = np.flatnonzero(upper.isin(wanted))
+    columns = marker_columns(genes, markers)
     sub = expression[:, columns]
     mean = np.asarray(sub.mean(axis=0)).ravel()
     sq = np.asarray(sub.multiply(sub).mean(axis=0)).ravel()
@@ -177,8 +184,13 @@ def label_by_markers(adata: ad.AnnData, markers: dict, cluster_key: str = "leide
     """
     if cluster_key not in adata.obs:
         raise input_error(source, f"the data have no obs['{cluster_key}'] clusters to label")
-    expression = log_normalised(adata, layer) if normalise else (adata.layers[layer] if layer else adata.X)
-    scores = score_clusters(expression, adata.var_names, adata.obs[cluster_key].astype(str), markers)
+    genes = adata.var_names
+    if normalise:  # only the marker genes are scored: only they are normalised (atlas-size gene activity)
+        columns = marker_columns(genes, markers)
+        expression, genes = log_normalised(adata, layer, columns), genes[columns]
+    else:
+        expression = adata.layers[layer] if layer else adata.X
+    scores = score_clusters(expression, genes, adata.obs[cluster_key].astype(str), markers)
     if scores.shape[1] == 0:
         raise input_error(source, "none of its marker genes is among the data's genes "
                           f"(e.g. {', '.join(list(adata.var_names[:3]))})",
