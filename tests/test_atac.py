@@ -149,6 +149,10 @@ def test_matrix_and_process_recover_cell_types(planted_atac, peaks_done, matrix_
     assert out.uns["lsi"]["dropped_component"] == 0  # the first component tracks depth here
     activity = ad.read_h5ad(folder / "gene_activity.h5ad")
     assert activity.n_obs == written.n_obs and activity.layers["counts"].nnz > 0
+    counts = activity.layers["counts"].toarray().astype(np.float64)
+    assert activity.X.dtype == np.float32
+    cp10k = counts * 1e4 / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    assert np.allclose(np.expm1(activity.X.toarray()), cp10k, rtol=1e-4)
     again = atac_process([str(folder / "sim_atac_peaks.h5ad")], folder / "again.h5ad", folder / "again_ga.h5ad",
                          n_top_peaks=150, seed=0)
     assert np.allclose(again.obsm["X_lsi"], out.obsm["X_lsi"])

@@ -371,13 +371,14 @@ def as_binary(matrix) -> sp.csr_matrix:
     return binarize(matrix)
 
 
-def _tfidf_blocks(binary: sp.csr_matrix, scale: float, cell_totals: np.ndarray | None, rows: int = 8192):
+def _tfidf_blocks(binary: sp.csr_matrix, scale: float, cell_totals: np.ndarray | None, block_nnz: int = 1 << 22):
     """TF-IDF values of ``binary.data``, a block of cells at a time: (first, last) data offsets and values.
-    Blocks keep the temporaries small; a cells x peaks product of sparse diagonals would copy the matrix
-    twice in float64."""
+    Blocks of about ``block_nnz`` entries keep the temporaries small; a cells x peaks product of sparse
+    diagonals would copy the matrix twice in float64."""
     if cell_totals is None:
         cell_totals = np.asarray(binary.sum(axis=1)).ravel()
     idf = binary.shape[0] / np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1)
+    rows = max(1, int(block_nnz * binary.shape[0] / max(binary.nnz, 1)))
     for lo in range(0, binary.shape[0], rows):
         hi = min(lo + rows, binary.shape[0])
         first, last = binary.indptr[lo], binary.indptr[hi]
@@ -443,9 +444,9 @@ def gene_activity_matrix(binary: sp.csr_matrix, peaks: pd.DataFrame, regions: pd
             cols.extend([gene_id] * len(hits))
     overlap = sp.csr_matrix((np.ones(len(rows), np.float32), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
                             shape=(len(peaks), len(regions)))
-    activity = (sp.csr_matrix(binary, dtype=np.float32) @ overlap).tocsr()
     has_signal = np.asarray(overlap.sum(axis=0)).ravel() > 0
-    return activity[:, has_signal], regions.loc[has_signal]
+    overlap = overlap[:, has_signal]  # genes without a peak dropped before the product, not after it
+    return (sp.csr_matrix(binary, dtype=np.float32) @ overlap).tocsr(), regions.loc[has_signal]
 
 
 def temporary_directory(prefix: str) -> tempfile.TemporaryDirectory:

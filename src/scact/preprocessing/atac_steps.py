@@ -20,6 +20,7 @@ from scact.io.fragments import fragment_contigs
 from scact.io.provenance import record_provenance
 from scact.preprocessing import MIN_CELLS_AFTER_QC, atac
 from scact.preprocessing import atac_plots, doublets
+from scact.preprocessing.labels import log_cp10k
 
 log = logging.getLogger(__name__)
 
@@ -447,10 +448,6 @@ def gene_activity(binary: sp.csr_matrix, joined: ad.AnnData, annotation, upstrea
     check_chromosomes(annotation, genes, "the peaks", set(joined.var["chrom"]))
     regions = gene_regions(genes, upstream_bp)
     counts, kept = atac.gene_activity_matrix(binary, joined.var[["chrom", "start", "end"]], regions)
-    totals = np.asarray(counts.sum(axis=1)).ravel()
-    normalised = (sp.diags(1e4 / np.maximum(totals, 1)) @ counts).tocsr()
-    normalised.data = np.log1p(normalised.data)
-    var = kept.set_index("gene")
-    out = ad.AnnData(X=normalised.astype(np.float32), obs=joined.obs.copy(), var=var)
-    out.layers["counts"] = counts.astype(np.float32)
+    out = ad.AnnData(X=log_cp10k(counts), obs=joined.obs.copy(), var=kept.set_index("gene"))
+    out.layers["counts"] = counts
     return out

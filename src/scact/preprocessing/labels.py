@@ -103,7 +103,13 @@ def _read_two_columns(path: Path, names: tuple[str, str]) -> pd.DataFrame:
 def log_normalised(adata: ad.AnnData, layer: str | None = None, columns: np.ndarray | None = None) -> sp.csr_matrix:
     """log1p(CP10k) of ``adata.layers[layer]`` (or ``X``) as float32 CSR, for scoring raw counts or gene
     activity; ``columns`` keeps only those genes (depths still over all), so that only they are copied."""
-    counts = sp.csr_matrix(adata.layers[layer] if layer else adata.X)
+    return log_cp10k(adata.layers[layer] if layer else adata.X, columns)
+
+
+def log_cp10k(counts, columns: np.ndarray | None = None) -> sp.csr_matrix:
+    """log1p(counts per 10,000) as a new float32 CSR, built in place in one copy (atlas-size matrices);
+    ``columns`` keeps only those columns, normalised by the totals over all of them."""
+    counts = sp.csr_matrix(counts)
     totals = np.asarray(counts.sum(axis=1, dtype=np.float64)).ravel()
     matrix = sp.csr_matrix(counts if columns is None else counts[:, columns], dtype=np.float32, copy=True)
     scale = np.divide(1e4, totals, out=np.zeros_like(totals), where=totals > 0)

@@ -1,0 +1,33 @@
+"""Run one ``scact`` command as the pipeline's runner measures a task, and print its figures.
+
+    PYTHONPATH=src python benchmarks/measure_step.py atac-process --input sim_atac_peaks.h5ad --outdir . ...
+
+Prints the exit status, wall time, CPU time (user + system of the command's process tree) and peak resident
+memory (``scact.pipeline.run_measured``, the trace's ``cpu_seconds`` and ``peak_rss_gb``); the command's
+output goes to ``measure.log`` in the working directory. Used to re-measure single steps on the inputs of an
+earlier run (docs/benchmarks_scale.md).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from scact.pipeline import run_measured
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        raise SystemExit(__doc__)
+    start = time.monotonic()
+    with open("measure.log", "a") as log_file:
+        status, cpu, peak = run_measured([sys.executable, "-c", "from scact.cli import main; main()", *sys.argv[1:]],
+                                         Path("."), log_file, dict(os.environ))
+    print(f"{sys.argv[1]}: exit {status}, wall {time.monotonic() - start:.0f} s, CPU {cpu:.0f} s, "
+          f"peak RSS {peak:.2f} GiB", flush=True)
+    raise SystemExit(status)
+
+
+if __name__ == "__main__":
+    main()
