@@ -51,6 +51,22 @@ def test_rna_to_atac_auroc_matches_sklearn_with_ties():
     assert result.roc_curve["tpr"].iloc[0] == 1.0 and result.roc_curve["fpr"].iloc[0] == 1.0
 
 
+def test_rna_to_atac_scores_do_not_depend_on_the_row_blocks(monkeypatch):
+    """The metrics cut large prediction blocks into small row blocks (memory); one row at a time gives the
+    same scores as the source's blocks."""
+    rng = np.random.default_rng(3)
+    truth = (rng.random((50, 30)) < 0.3).astype(np.float32)
+    scores = np.round(rng.random((50, 30)), 2).astype(np.float32)
+    labels = rng.choice(["a", "b"], 50)
+    whole = metrics.rna_to_atac_metrics(sp.csr_matrix(truth), _blocks(scores, 50), labels=labels)
+    monkeypatch.setattr(metrics._bounded_blocks, "__defaults__", (1,))  # one row per block
+    rows = metrics.rna_to_atac_metrics(sp.csr_matrix(truth), _blocks(scores, 50), labels=labels)
+    assert whole.scalars == pytest.approx(rows.scalars, nan_ok=True)
+    np.testing.assert_allclose(whole.per_peak["auroc"], rows.per_peak["auroc"])
+    np.testing.assert_allclose(whole.per_cell["auroc"], rows.per_cell["auroc"])
+    np.testing.assert_allclose(whole.roc_curve["tpr"], rows.roc_curve["tpr"])
+
+
 def test_constant_prediction_scores_half_per_peak():
     rng = np.random.default_rng(2)
     truth = sp.csr_matrix((rng.random((200, 30)) < 0.2).astype(np.float32))

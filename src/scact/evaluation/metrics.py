@@ -201,8 +201,7 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
     pred_sq_sum = np.zeros(n_peaks)
     type_pred_sum = np.zeros((n_types, n_peaks))
     seen = 0
-    for start, stop, block in prediction_blocks():
-        block = _clip(block, stop - start, n_peaks)
+    for start, stop, block in _bounded_blocks(prediction_blocks(), n_peaks):
         lo, hi = observed.indptr[start], observed.indptr[stop]
         pos_scores[lo:hi] = block[pos_rows[lo:hi] - start, pos_cols[lo:hi]]
         pred_sum += block.sum(0, dtype=np.float64)
@@ -225,8 +224,7 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
     below_cell = np.zeros(n_pos)
     thresholds = np.linspace(0.0, 1.0, roc_points)
     threshold_bins = np.zeros(roc_points + 1)  # values by how many thresholds they reach, for the ROC table
-    for start, stop, block in prediction_blocks():
-        block = _clip(block, stop - start, n_peaks)
+    for start, stop, block in _bounded_blocks(prediction_blocks(), n_peaks):
         rows = stop - start
         flat.add(block)
         threshold_bins += np.bincount(np.searchsorted(thresholds, block.ravel(), side="right"),
@@ -354,6 +352,16 @@ def _clip(block, rows, n_peaks):
     if block.shape != (rows, n_peaks):
         raise ValueError(f"prediction block of shape {block.shape}, expected {(rows, n_peaks)}")
     return np.clip(block, 0.0, 1.0)
+
+
+def _bounded_blocks(blocks, n_peaks: int, max_values: int = 1 << 22):
+    """The prediction blocks, clipped and cut into row blocks of at most ``max_values`` entries (at least one
+    row), so that the float64 temporaries of the metrics stay small whatever block size a source yields."""
+    for start, stop, block in blocks:
+        block = _clip(block, stop - start, n_peaks)
+        step = max(1, max_values // max(n_peaks, 1))
+        for lo in range(0, stop - start, step):
+            yield start + lo, min(start + lo + step, stop), block[lo:lo + step]
 
 
 class _RankCounter:
