@@ -50,6 +50,15 @@ def atlas_config(cells: int, peaks: int = ATLAS_PEAKS, genes: int = 20_000, seed
                               n_cell_types=10, median_fragments=5000, median_umis=3000, seed=seed)
 
 
+def perturbed_genes(markers_tsv: Path, among=None) -> str:
+    """The ``--genes`` of the scale runs: the first marker of each of the first two cell types (of those
+    ``among`` the model's genes, when given)."""
+    markers = pd.read_csv(markers_tsv, sep="\t")
+    if among is not None:
+        markers = markers[markers["gene"].isin(among)]
+    return ",".join(markers.groupby("cell_type")["gene"].first().iloc[:2])
+
+
 def simulate(outdir: Path, cells: int, peaks: int, genes: int, seed: int) -> None:
     """The simulated sample (run in a measured subprocess by :func:`measure_size`)."""
     import logging
@@ -83,8 +92,7 @@ def measure_size(cells: int, peaks: int, genes: int, workdir: Path, run_params: 
         print(f"{cells} cells: simulated in {row[3]:.0f} s, peak {peak:.2f} GiB", flush=True)
     genome_size = sum(int(line.split()[1]) for line in (data / "annotation" / "chrom.sizes").read_text().splitlines()
                       if line.strip() and not line.startswith("chrM"))
-    markers = pd.read_csv(data / "markers.tsv", sep="\t")
-    genes_asked = ",".join(markers.groupby("cell_type")["gene"].first().iloc[:2])
+    genes_asked = perturbed_genes(data / "markers.tsv")
     shutil.rmtree(results, ignore_errors=True)
     argv = [sys.executable, "-c", "from scact.cli import main; main()", "run", "--input", str(data / "samplesheet.csv"),
             "--outdir", str(results), "--annotation", str(data / "annotation" / "tss.bed"),

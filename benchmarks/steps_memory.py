@@ -11,7 +11,9 @@ take hours on a laptop:
   ``parse``, ``rna-qc`` (DoubletDetection) and ``rna-process`` with the simulation's markers;
 - ATAC: the matrix cells' peak cut counts (``scact.simulate.peak_cut_counts``: CellRanger-arc sparsity, about
   2,900 accessible peaks per cell) written as an ``atac-matrix`` output, through ``atac-process``,
-  ``reconcile`` (markers on gene activity, held-out split) and ``train`` (``--max-epochs`` per phase).
+  ``reconcile`` (markers on gene activity, held-out split) and ``train`` (``--max-epochs`` per phase);
+- then ``translate``, ``evaluate`` (with the baselines), ``perturb`` (the scale runs' two genes), ``link`` and
+  ``motifs`` (no genome FASTA: its TF-IDF-free part only) with the pipeline's arguments.
 
 Each step runs as the pipeline runs it and prints wall time, CPU time and peak RSS (the task's process
 tree, as the runner's trace measures it); the rows go to ``benchmarks/results_steps_memory.tsv`` (the columns
@@ -24,12 +26,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = ("parse", "rna-qc", "rna-process", "atac-process", "reconcile", "train")
+STEPS = ("parse", "rna-qc", "rna-process", "atac-process", "reconcile", "train", "translate", "evaluate", "perturb",
+         "link", "motifs")
 MATRIX, ATAC_MATRIX = "filtered_feature_bc_matrix.h5", "sim_atac_peaks.h5ad"
 
 
@@ -91,9 +93,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import pandas as pd
-    from scale import ATLAS_PEAKS, COLUMNS, append_results
+    from measure_step import measure
+    from scale import ATLAS_PEAKS, COLUMNS, append_results, perturbed_genes
 
-    from scact.pipeline import run_measured
     from scact.simulate import write_truth_tables
 
     workdir = args.workdir / str(args.cells)
@@ -124,16 +126,29 @@ def main() -> None:
         "train": ["train", "--rna", "rna.h5ad", "--atac", "atac.h5ad", "--outdir", ".", "--no-progress",
                   "--max-epochs-autoencoder", epochs, "--max-epochs-mapping", epochs, "--max-epochs-joint", epochs,
                   "--seed", str(args.seed)],
+        "translate": ["translate", "--model", "model", "--rna", "rna.h5ad", "--atac", "atac.h5ad", "--outdir", "."],
+        "evaluate": ["evaluate", "--rna", "rna.h5ad", "--atac", "atac.h5ad", "--rna-to-atac", "rna_to_atac.h5ad",
+                     "--atac-to-rna", "atac_to_rna.h5ad", "--joint-embedding", "joint_embedding.h5ad",
+                     "--gene-activity", "gene_activity.h5ad", "--outdir", "."],
+        "perturb": ["perturb", "--model", "model", "--atac", "atac.h5ad", "--genes", "GENES",
+                    "--annotation", "annotation/tss.bed", "--outdir", "."],
+        "link": ["link", "--rna", "rna.h5ad", "--atac", "atac.h5ad", "--annotation", "annotation/tss.bed",
+                 "--rna-to-atac", "rna_to_atac.h5ad", "--atac-to-rna", "atac_to_rna.h5ad", "--ig-dir", ".",
+                 "--genes", "GENES", "--outdir", "."],
+        "motifs": ["motifs", "--atac", "atac.h5ad", "--rna-to-atac", "rna_to_atac.h5ad", "--rna", "rna.h5ad",
+                   "--outdir", "."],
     }
+    if any(step in steps for step in ("perturb", "link")):
+        import anndata as ad
+
+        genes = perturbed_genes(workdir / "markers.tsv", among=ad.read_h5ad(workdir / "rna.h5ad", backed="r").var_names)
+        commands = {name: [genes if word == "GENES" else word for word in command] for name, command in commands.items()}
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     for name in steps:
-        start = time.monotonic()
-        with open(workdir / f"{name}.log", "w") as log_file:
-            status, cpu, peak = run_measured([sys.executable, "-c", "from scact.cli import main; main()",
-                                              *commands[name]], workdir, log_file, env)
+        (workdir / f"{name}.log").unlink(missing_ok=True)
+        status, wall, cpu, peak = measure(commands[name], workdir, workdir / f"{name}.log", env)
         if status != 0:
             raise SystemExit(f"{name} failed ({status}); see {workdir / f'{name}.log'}")
-        wall = time.monotonic() - start
         row = (args.cells, ATLAS_PEAKS, name.upper().replace("-", "_"), wall, cpu, peak,
                "; ".join(filter(None, ["no fragments (steps_memory.py)", settings.get(name)])))
         append_results(pd.DataFrame([row], columns=COLUMNS), args.results)
