@@ -61,3 +61,42 @@ def test_liger_joint_embedding_aligns_types():
     table = evaluate.evaluate(rna, atac, [liger], "cell_type").metrics.set_index(["method", "metric"])["value"]
     assert table["LIGER", "alignment/label_transfer_atac_to_rna"] > 0.8  # 3 types: chance ~0.33
     assert table["LIGER", "alignment/foscttm"] < 0.4
+
+
+def test_harmony_inputs_are_z_scored_in_place_as_the_formula():
+    rng = np.random.default_rng(0)
+    x = rng.gamma(2.0, 1.0, size=(300, 600)).astype(np.float32)
+    x[:, 5] = 3.0  # a constant column stays 0
+    x[0, 7] = 1e4  # an outlier is clipped at 10 sd
+    expected = (x.astype(np.float64) - x.mean(0, dtype=np.float64)) / np.where(x.std(0, dtype=np.float64) > 0,
+                                                                              x.std(0, dtype=np.float64), 1.0)
+    expected = np.clip(expected, -10, 10)
+    baselines._zscore_in_place(x, block_columns=256)
+    assert x.dtype == np.float32
+    np.testing.assert_allclose(x, expected, rtol=1e-5, atol=1e-5)
+    assert x[0, 7] == pytest.approx(np.clip(expected[0, 7], -10, 10)) and np.all(x[:, 5] == 0)
+
+
+def test_references_given_as_rows_match_copies_of_those_rows():
+    """Baselines read their reference cells as rows of the whole matrix (no atlas-size copy)."""
+    rng = np.random.default_rng(1)
+    matrix = sp.random(60, 40, density=0.3, format="csr", dtype=np.float32, random_state=1)
+    matrix.data[:] = 1
+    rows = rng.random(60) < 0.5
+    labels = rng.choice(["a", "b", "c"], 60)
+    query_labels = np.array(["a", "c", "d"])
+    whole = baselines.dense_prediction(baselines.type_mean(matrix, labels, query_labels, reference_rows=rows))
+    copied = baselines.dense_prediction(baselines.type_mean(matrix[rows], labels[rows], query_labels))
+    np.testing.assert_allclose(whole, copied, rtol=1e-6)
+    np.testing.assert_allclose(baselines.dense_prediction(baselines.global_mean(matrix, 2, reference_rows=rows)),
+                               baselines.dense_prediction(baselines.global_mean(matrix[rows], 2)), rtol=1e-6)
+    z = rng.normal(size=(60, 5))
+    query = rng.normal(size=(7, 5))
+    by_rows = baselines.knn_weights(query, z, k=4, reference_rows=rows)
+    by_copy = baselines.knn_weights(query, z[rows], k=4)
+    assert by_rows.shape == (7, 60) and set(by_rows.indices) <= set(np.flatnonzero(rows))
+    np.testing.assert_allclose((by_rows @ matrix).toarray(), (by_copy @ matrix[rows]).toarray(), rtol=1e-6)
+    # dense blocks stay under MAX_BLOCK_VALUES whatever block size is asked for
+    wide = sp.csr_matrix(np.ones((3, 2_000_000), np.float32))
+    sizes = [block.shape[0] for _, _, block in baselines.global_mean(wide, 5, block_size=1024)()]
+    assert sizes == [2, 2, 1]

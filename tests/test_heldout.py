@@ -55,6 +55,31 @@ def test_evaluation_scores_heldout_pairs_against_training_references():
         (shares ** 2).sum() / 2, abs=0.05)
 
 
+def test_scored_pairs_are_a_seeded_sample_above_the_cap():
+    rna, atac, _ = planted_paired(n_cells=120, seed=2)
+    annotate_split(rna, atac, fraction=0.25, seed=0)
+    every = evaluate.Pairing.for_scoring(rna, atac)
+    sample = evaluate.Pairing.for_scoring(rna, atac, max_pairs=12, seed=1)
+    assert every.sampled_from is None and evaluate.Pairing.for_scoring(rna, atac, max_pairs=30).sampled_from is None
+    assert len(sample) == 12 and sample.heldout and sample.sampled_from == 30
+    assert set(zip(sample.rna_rows, sample.atac_rows)) <= set(zip(every.rna_rows, every.atac_rows))
+    assert np.all(np.diff(sample.rna_rows) > 0)  # kept in RNA order
+    again = evaluate.Pairing.for_scoring(rna, atac, max_pairs=12, seed=1)
+    assert np.array_equal(again.rna_rows, sample.rna_rows)
+    assert not np.array_equal(evaluate.Pairing.for_scoring(rna, atac, max_pairs=12, seed=2).rna_rows,
+                              sample.rna_rows)
+    rows = {r["metric"]: r["value"] for r in evaluate.pairing_rows(sample, rna.obs_names, atac.obs_names)}
+    assert rows["pairing/scored_pairs"] == 12 and rows["pairing/scorable_pairs"] == 30
+    assert "pairing/scorable_pairs" not in {r["metric"] for r in evaluate.pairing_rows(every, rna.obs_names,
+                                                                                        atac.obs_names)}
+    result = evaluate.evaluate(rna, atac, evaluate.baseline_methods(rna, atac, sample, "cell_type"), "cell_type",
+                               pairing=sample)
+    from scact.report._metrics import pairing_note
+
+    note = pairing_note(result.metrics)
+    assert "30 of them were held out" in note.text and "sample of 12" in note.text
+
+
 def _planted(strength: float):
     """Paired cells from a small simulation with two programs (no doublets, no low-quality cells)."""
     truth = build_truth(SimulationConfig(n_cells=800, n_genes=300, n_peaks=900, n_chromosomes=2,

@@ -243,3 +243,19 @@ def test_implausible_log_normalised_values_are_refused(lognormalised, kind, mess
     with pytest.raises(ScactInputError, match=message):
         check_log_normalised(values, "published.h5ad")
     check_log_normalised(np.log1p(cp10k), "published.h5ad")
+
+
+def test_matrix_only_read_leaves_layers_and_embeddings_on_disk(tmp_path):
+    from scact.io.anndata import read_h5ad, write_h5ad
+
+    x = sp.random(40, 30, density=0.2, format="csr", dtype=np.float32, random_state=0)
+    adata = ad.AnnData(X=x, obs=pd.DataFrame({"kind": ["a"] * 40}, index=[f"c{i}" for i in range(40)]),
+                       var=pd.DataFrame(index=[f"g{i}" for i in range(30)]))
+    adata.layers["counts"], adata.obsm["X_pca"] = x.copy(), np.zeros((40, 2))
+    write_h5ad(adata, tmp_path / "a.h5ad")
+    read = read_h5ad(tmp_path / "a.h5ad", matrix_only=True)
+    assert not read.layers and not read.obsm and read.obs_names.equals(adata.obs_names)
+    assert read.var_names.equals(adata.var_names) and (read.X != x).nnz == 0 and list(read.obs["kind"]) == ["a"] * 40
+    with pytest.raises(ScactInputError, match="not a readable"):
+        (tmp_path / "b.h5ad").write_text("no")
+        read_h5ad(tmp_path / "b.h5ad", matrix_only=True)

@@ -24,6 +24,9 @@ def add_arguments(parser):
     parser.add_argument("--tss-window", type=int, default=10_000, help="bp around a TSS counted as the gene's")
     parser.add_argument("--no-baselines", action="store_true", help="score only the given translations")
     parser.add_argument("--seed", type=int, default=0, help="seed of subsampling, Leiden and Harmony")
+    parser.add_argument("--max-scored-pairs", type=int, default=10_000,
+                        help="score at most this many pairs, a seeded sample of them (0: all); the metrics' "
+                             "memory grows with the scored cells' accessible peaks")
     parser.add_argument("--outdir", default=".", help="folder for the outputs")
 
 
@@ -36,4 +39,5 @@ def run(args):
                  joint=args.joint_embedding and Path(args.joint_embedding), method_name=args.method_name,
                  labels_key=args.labels_key, gene_activity_path=args.gene_activity and Path(args.gene_activity),
                  tss_bed=args.tss_bed and Path(args.tss_bed), tss_window=args.tss_window,
-                 baselines_on=not args.no_baselines, seed=args.seed, outdir=Path(args.outdir))
+                 baselines_on=not args.no_baselines, seed=args.seed, outdir=Path(args.outdir),
+                 max_scored_pairs=args.max_scored_pairs or None)

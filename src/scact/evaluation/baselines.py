@@ -21,14 +21,21 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from scact.evaluation.metrics import PredictionSource
+from scact.evaluation.metrics import MAX_BLOCK_VALUES, PredictionSource
 from scact.io.annotation import tss_regions
 from scact.preprocessing.atac import as_binary, gene_activity_matrix
+
+
+def _rows_per_block(block_size: int, n_features: int) -> int:
+    """``block_size`` cells, fewer when their dense block would exceed MAX_BLOCK_VALUES (1,024 cells x
+    100,000 peaks is 400 MB)."""
+    return max(1, min(block_size, MAX_BLOCK_VALUES // max(n_features, 1)))
 
 
 def _repeat_rows(profiles: np.ndarray, row_of_cell: np.ndarray, block_size: int) -> PredictionSource:
     """Stream ``profiles[row_of_cell[i]]`` for every cell i, one block of cells at a time."""
     profiles = np.asarray(profiles, dtype=np.float32)
+    block_size = _rows_per_block(block_size, profiles.shape[1])
 
     def blocks():
         for start in range(0, len(row_of_cell), block_size):
@@ -37,29 +44,41 @@ def _repeat_rows(profiles: np.ndarray, row_of_cell: np.ndarray, block_size: int)
     return blocks
 
 
-def global_mean(reference, n_query: int, block_size: int = 1024) -> PredictionSource:
-    """Every query cell predicted as the mean profile of the reference cells (binarised if ATAC)."""
-    mean = np.asarray(reference.mean(0)).reshape(1, -1)
-    return _repeat_rows(mean, np.zeros(n_query, dtype=int), block_size)
+def _rows_mean(matrix, rows: np.ndarray) -> np.ndarray:
+    """Mean of the ``rows`` (boolean mask) of ``matrix``, without copying them (an atlas's reference cells
+    are GBs)."""
+    weights = rows.astype(np.float64) / max(int(rows.sum()), 1)
+    return np.asarray(weights @ matrix).ravel()
 
 
-def type_means(reference, reference_labels, query_labels) -> tuple[np.ndarray, np.ndarray]:
-    """Mean profile of each type of the reference, and, per query cell, the row of its type.
+def global_mean(reference, n_query: int, block_size: int = 1024, reference_rows=None) -> PredictionSource:
+    """Every query cell predicted as the mean profile of the reference cells (binarised if ATAC); with
+    ``reference_rows`` (boolean mask), of those rows of ``reference``."""
+    rows = np.ones(reference.shape[0], bool) if reference_rows is None else np.asarray(reference_rows, bool)
+    return _repeat_rows(_rows_mean(reference, rows)[None, :], np.zeros(n_query, dtype=int), block_size)
+
+
+def type_means(reference, reference_labels, query_labels, reference_rows=None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean profile of each type of the reference (of its ``reference_rows``, a boolean mask, when given),
+    and, per query cell, the row of its type.
 
     A query type absent from the reference falls back to the global mean (last row).
     """
     reference_labels = np.asarray(reference_labels)
-    names = np.unique(reference_labels)
-    rows = [np.asarray(reference[reference_labels == name].mean(0)).ravel() for name in names]
-    rows.append(np.asarray(reference.mean(0)).ravel())
+    used = np.ones(reference.shape[0], bool) if reference_rows is None else np.asarray(reference_rows, bool)
+    names = np.unique(reference_labels[used])
+    rows = [_rows_mean(reference, used & (reference_labels == name)) for name in names]
+    rows.append(_rows_mean(reference, used))
     lookup = {name: i for i, name in enumerate(names)}
     row_of_cell = np.array([lookup.get(label, len(names)) for label in np.asarray(query_labels)])
     return np.vstack(rows), row_of_cell
 
 
-def type_mean(reference, reference_labels, query_labels, block_size: int = 1024) -> PredictionSource:
-    """Every query cell predicted as the mean profile of its type among the reference cells."""
-    profiles, row_of_cell = type_means(reference, reference_labels, query_labels)
+def type_mean(reference, reference_labels, query_labels, block_size: int = 1024,
+              reference_rows=None) -> PredictionSource:
+    """Every query cell predicted as the mean profile of its type among the reference cells (its
+    ``reference_rows``, when given)."""
+    profiles, row_of_cell = type_means(reference, reference_labels, query_labels, reference_rows)
     return _repeat_rows(profiles, row_of_cell, block_size)
 
 
@@ -84,29 +103,37 @@ def gene_activity(atac, genes: pd.DataFrame, window: int = 10_000) -> tuple[sp.c
 
 def harmony_embedding(rna_expression, rna_genes, activity, activity_genes, n_pcs: int = 30,
                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Joint Harmony embedding of RNA (log-normalised) and ATAC gene activity on their shared genes."""
+    """Joint Harmony embedding of RNA (log-normalised) and ATAC gene activity on their shared genes.
+
+    Both modalities are z-scored in one preallocated float32 matrix that PCA centres in place: at 100,000
+    cells the float64 copies (densified, z-scored, stacked, centred) held ~10 GB."""
     import harmonypy
+    from sklearn.decomposition import PCA
 
     shared = sorted(set(rna_genes) & set(activity_genes))
     if len(shared) < 10:
         raise ValueError(f"only {len(shared)} genes shared by RNA and gene activity")
-    rna_pos = pd.Index(rna_genes).get_indexer(shared)
-    act_pos = pd.Index(activity_genes).get_indexer(shared)
-    rna = _dense(rna_expression[:, rna_pos])
-    act = sp.csr_matrix(activity[:, act_pos], dtype=np.float64)
-    depth = np.asarray(act.sum(1)).ravel()
-    act = np.log1p(_dense(sp.diags(1e4 / np.maximum(depth, 1)) @ act))
-    scaled = np.vstack([_zscore(rna), _zscore(act)])
-    from sklearn.decomposition import PCA
-
+    n_rna, n_act = rna_expression.shape[0], activity.shape[0]
+    scaled = np.empty((n_rna + n_act, len(shared)), dtype=np.float32)
+    rna = rna_expression[:, pd.Index(rna_genes).get_indexer(shared)]
+    scaled[:n_rna] = rna.toarray() if sp.issparse(rna) else rna
+    act = sp.csr_matrix(activity[:, pd.Index(activity_genes).get_indexer(shared)], dtype=np.float32)
+    depth = np.asarray(act.sum(1), dtype=np.float64).ravel()
+    act = sp.csr_matrix(sp.diags((1e4 / np.maximum(depth, 1)).astype(np.float32)) @ act)
+    np.log1p(act.data, out=act.data)
+    scaled[n_rna:] = act.toarray()
+    del rna, act
+    _zscore_in_place(scaled[:n_rna])
+    _zscore_in_place(scaled[n_rna:])
     n_comp = min(n_pcs, scaled.shape[1] - 1, scaled.shape[0] - 1)
-    pcs = PCA(n_components=n_comp, random_state=seed).fit_transform(scaled)
-    meta = pd.DataFrame({"modality": ["rna"] * rna.shape[0] + ["atac"] * act.shape[0]})
-    corrected = harmonypy.run_harmony(pcs, meta, "modality", random_state=seed, verbose=False).Z_corr
-    corrected = np.asarray(corrected)
+    pcs = PCA(n_components=n_comp, random_state=seed, copy=False).fit_transform(scaled)
+    del scaled
+    meta = pd.DataFrame({"modality": ["rna"] * n_rna + ["atac"] * n_act})
+    corrected = np.asarray(harmonypy.run_harmony(np.asarray(pcs, dtype=np.float64), meta, "modality",
+                                                 random_state=seed, verbose=False).Z_corr)
     if corrected.shape[0] != pcs.shape[0]:  # older harmonypy returns dims x cells
         corrected = corrected.T
-    return corrected[: rna.shape[0]], corrected[rna.shape[0]:]
+    return corrected[:n_rna], corrected[n_rna:]
 
 
 def liger_embedding(rna_counts, rna_genes, activity, activity_genes, k: int = 20, seed: int = 0,
@@ -161,20 +188,24 @@ def type_only_embedding(rna_labels, atac_labels, seed: int = 0, spread: float = 
     return place(rna_labels), place(atac_labels)
 
 
-def knn_weights(query: np.ndarray, reference: np.ndarray, k: int = 15) -> sp.csr_matrix:
-    """Row-normalised weights (query x reference) on each query cell's k nearest reference cells."""
+def knn_weights(query: np.ndarray, reference: np.ndarray, k: int = 15, reference_rows=None) -> sp.csr_matrix:
+    """Row-normalised weights (query x reference) on each query cell's k nearest reference cells; with
+    ``reference_rows`` (boolean mask) the neighbours are sought among those rows only, and the columns
+    still index every row of ``reference`` (so the weights apply to a whole matrix, not a copy of rows)."""
     from sklearn.neighbors import NearestNeighbors
 
-    k = min(k, len(reference))
-    _, idx = NearestNeighbors(n_neighbors=k, metric="cosine").fit(reference).kneighbors(query)
+    candidates = np.arange(len(reference)) if reference_rows is None else np.flatnonzero(reference_rows)
+    k = min(k, len(candidates))
+    _, idx = NearestNeighbors(n_neighbors=k, metric="cosine").fit(reference[candidates]).kneighbors(query)
     rows = np.repeat(np.arange(len(query)), k)
-    return sp.csr_matrix((np.full(rows.size, 1.0 / k, np.float32), (rows, idx.ravel())),
+    return sp.csr_matrix((np.full(rows.size, 1.0 / k, np.float32), (rows, candidates[idx.ravel()])),
                          shape=(len(query), len(reference)))
 
 
 def knn_translation(weights: sp.csr_matrix, reference_profiles, block_size: int = 1024) -> PredictionSource:
     """Each query cell predicted as the weighted mean of its neighbours' observed profiles."""
     reference_profiles = sp.csr_matrix(reference_profiles, dtype=np.float32)
+    block_size = _rows_per_block(block_size, reference_profiles.shape[1])
 
     def blocks():
         for start in range(0, weights.shape[0], block_size):
@@ -183,10 +214,12 @@ def knn_translation(weights: sp.csr_matrix, reference_profiles, block_size: int 
     return blocks
 
 
-def _dense(matrix) -> np.ndarray:
-    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix, dtype=np.float64)
-
-
-def _zscore(x: np.ndarray) -> np.ndarray:
-    sd = x.std(0)
-    return np.clip((x - x.mean(0)) / np.where(sd > 0, sd, 1.0), -10, 10)
+def _zscore_in_place(x: np.ndarray, block_columns: int = 256) -> None:
+    """Centre and scale each column of ``x`` to unit variance, clipped to [-10, 10], a block of columns at a
+    time (float64 statistics; no copy of ``x``)."""
+    for start in range(0, x.shape[1], block_columns):
+        block = x[:, start:start + block_columns].astype(np.float64)
+        block -= block.mean(0)
+        sd = block.std(0)
+        block /= np.where(sd > 0, sd, 1.0)
+        x[:, start:start + block_columns] = np.clip(block, -10, 10)

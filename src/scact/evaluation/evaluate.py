@@ -58,6 +58,8 @@ class Pairing:
     atac_rows: np.ndarray
     #: True when these are held-out pairs (no cell of them trained); alignment is then scored on them only
     heldout: bool = False
+    #: how many pairs there were when these are a sample of them (:meth:`sample`), else None
+    sampled_from: int | None = None
 
     @classmethod
     def by_name(cls, rna_names, atac_names) -> "Pairing":
@@ -66,15 +68,25 @@ class Pairing:
         return cls(rna_rows, atac_pos[rna_rows])
 
     @classmethod
-    def for_scoring(cls, rna, atac) -> "Pairing":
+    def for_scoring(cls, rna, atac, max_pairs: int | None = None, seed: int = 0) -> "Pairing":
         """The held-out pairs when both inputs carry a split (``obs['split']``), else every pair by name
-        (never the training pairs of a split)."""
+        (never the training pairs of a split); at most ``max_pairs`` of them (:meth:`sample`)."""
         rna_roles, atac_roles = stored_roles(rna), stored_roles(atac)
         if rna_roles is None or atac_roles is None:
-            return cls.by_name(rna.obs_names, atac.obs_names)
+            return cls.by_name(rna.obs_names, atac.obs_names).sample(max_pairs, seed)
         rna_rows, atac_rows = heldout_pairs(rna.obs_names, atac.obs_names, rna_roles, atac_roles)
         # no held-out pair (unpaired data): nothing to score, alignment on all cells
-        return cls(rna_rows, atac_rows, heldout=len(rna_rows) > 0)
+        return cls(rna_rows, atac_rows, heldout=len(rna_rows) > 0).sample(max_pairs, seed)
+
+    def sample(self, max_pairs: int | None, seed: int = 0) -> "Pairing":
+        """At most ``max_pairs`` of these pairs, drawn with ``seed`` (kept in RNA order): the metrics hold
+        ~150 bytes per accessible entry of the scored cells, so an atlas's held-out pairs are scored on a
+        sample (10,000 cells by default in ``scact evaluate``: medians and means over peaks, genes and cells
+        barely move, and memory and time stop growing with the atlas)."""
+        if not max_pairs or len(self) <= max_pairs:
+            return self
+        keep = np.sort(np.random.default_rng(seed).choice(len(self), max_pairs, replace=False))
+        return Pairing(self.rna_rows[keep], self.atac_rows[keep], self.heldout, sampled_from=len(self))
 
     def __len__(self) -> int:
         return len(self.rna_rows)
@@ -95,9 +107,12 @@ def pairing_case(n_paired: int, n_rna: int, n_atac: int) -> str:
 
 def pairing_rows(pairing: Pairing, rna_names, atac_names) -> list[dict]:
     """The ``pairing/*`` rows of metrics.tsv: how many cells each modality has, how many are named alike in
-    both (which case the data are) and how many pairs are scored (the held-out ones, with a split)."""
+    both (which case the data are) and how many pairs are scored (the held-out ones, with a split); when
+    they are a sample (:meth:`Pairing.sample`), ``scorable_pairs`` says of how many."""
     counts = (("rna_cells", len(rna_names)), ("atac_cells", len(atac_names)),
               ("paired_cells", len(Pairing.by_name(rna_names, atac_names))), ("scored_pairs", len(pairing)))
+    if pairing.sampled_from is not None:
+        counts += (("scorable_pairs", pairing.sampled_from),)
     return [{"method": INPUTS_ROW, "metric": f"pairing/{name}", "value": float(value)} for name, value in counts]
 
 
@@ -120,11 +135,11 @@ def type_mean_method(name, rna, atac, pairing: Pairing, labels_key: str, rna_ref
     atac_labels = atac.obs[labels_key].astype(str).to_numpy()
     rna_expr = sp.csr_matrix(rna.X) if sp.issparse(rna.X) else np.asarray(rna.X)
     return Method(name,
-                  rna_to_atac=baselines.type_mean(as_binary(atac.X)[atac_reference], atac_labels[atac_reference],
-                                                  rna_labels[pairing.rna_rows], block_size),
+                  rna_to_atac=baselines.type_mean(as_binary(atac.X), atac_labels, rna_labels[pairing.rna_rows],
+                                                  block_size, reference_rows=atac_reference),
                   atac_to_rna=baselines.dense_prediction(baselines.type_mean(
-                      rna_expr[rna_reference], rna_labels[rna_reference], atac_labels[pairing.atac_rows],
-                      block_size)))
+                      rna_expr, rna_labels, atac_labels[pairing.atac_rows], block_size,
+                      reference_rows=rna_reference)))
 
 
 def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None, activity_genes=None,
@@ -147,9 +162,9 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
     atac_labels = atac.obs[labels_key].astype(str).to_numpy()
     methods = [] if not pairing.scorable else [
         Method("global mean",
-               rna_to_atac=baselines.global_mean(atac_binary[atac_reference], n, block_size),
-               atac_to_rna=baselines.dense_prediction(baselines.global_mean(rna_expr[rna_reference], n,
-                                                                            block_size))),
+               rna_to_atac=baselines.global_mean(atac_binary, n, block_size, reference_rows=atac_reference),
+               atac_to_rna=baselines.dense_prediction(baselines.global_mean(rna_expr, n, block_size,
+                                                                            reference_rows=rna_reference))),
         type_mean_method("cell-type mean", rna, atac, pairing, labels_key, rna_reference, atac_reference,
                          block_size)]
     if activity is not None:
@@ -157,13 +172,12 @@ def baseline_methods(rna, atac, pairing: Pairing, labels_key: str, activity=None
                                                     seed=seed)
         harmony = Method("Harmony kNN", embeddings={"harmony": (z_rna, z_atac)})
         if pairing.scorable:
-            rna_ref_rows, atac_ref_rows = np.flatnonzero(rna_reference), np.flatnonzero(atac_reference)
-            to_atac = baselines.knn_weights(z_rna[pairing.rna_rows], z_atac[atac_ref_rows], k)
-            to_rna = baselines.knn_weights(z_atac[pairing.atac_rows], z_rna[rna_ref_rows], k)
-            rna_ref_expr = rna_expr[rna_ref_rows]
-            harmony.rna_to_atac = baselines.knn_translation(to_atac, atac_binary[atac_ref_rows], block_size)
-            harmony.atac_to_rna = np.asarray((to_rna @ rna_ref_expr).toarray() if sp.issparse(rna_ref_expr)
-                                             else to_rna @ rna_ref_expr)
+            # neighbours among the reference cells, weights over all cells: no copy of the reference rows
+            to_atac = baselines.knn_weights(z_rna[pairing.rna_rows], z_atac, k, reference_rows=atac_reference)
+            to_rna = baselines.knn_weights(z_atac[pairing.atac_rows], z_rna, k, reference_rows=rna_reference)
+            harmony.rna_to_atac = baselines.knn_translation(to_atac, atac_binary, block_size)
+            harmony.atac_to_rna = np.asarray((to_rna @ rna_expr).toarray() if sp.issparse(rna_expr)
+                                             else to_rna @ rna_expr)
         methods.append(harmony)
         if liger and "counts" in rna.layers:
             try:
@@ -341,7 +355,7 @@ def method_from_files(name, rna, atac, pairing: Pairing, rna_to_atac=None, atac_
 
 def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=None, method_name="scACT",
                  labels_key="cell_type", gene_activity_path=None, tss_bed=None, tss_window=10_000,
-                 baselines_on=True, seed=0, outdir=".") -> Evaluation:
+                 baselines_on=True, seed=0, outdir=".", max_scored_pairs: int | None = 10_000) -> Evaluation:
     """The whole ``scact evaluate`` step."""
     from pathlib import Path
 
@@ -360,14 +374,19 @@ def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=
         missing = pd.Index(peaks).difference(atac.var_names)
         if len(missing):
             raise input_error(rna_to_atac, f"{len(missing)} translated peaks are not in {atac_path}")
-        atac = atac[:, peaks].copy()
+        if not atac.var_names.equals(pd.Index(peaks)):
+            atac = atac[:, peaks].copy()
     if atac_to_rna is not None:
         genes = read_h5ad_var_names(atac_to_rna)
         missing = pd.Index(genes).difference(rna.var_names)
         if len(missing):
             raise input_error(atac_to_rna, f"{len(missing)} translated genes are not in {rna_path}")
-        rna = rna[:, genes].copy()
-    pairing = Pairing.for_scoring(rna, atac)
+        if not rna.var_names.equals(pd.Index(genes)):
+            rna = rna[:, genes].copy()
+    pairing = Pairing.for_scoring(rna, atac, max_scored_pairs, seed)
+    if pairing.sampled_from is not None:
+        log.info("%d of %d pairs are scored, drawn with seed %d (--max-scored-pairs)", len(pairing),
+                 pairing.sampled_from, seed)
     if pairing.heldout:
         log.info("%d held-out pairs are scored (obs['split']); references hold training cells only",
                  len(pairing))
@@ -378,17 +397,20 @@ def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=
     if baselines_on:
         activity, activity_genes = None, None
         if gene_activity_path is not None:
-            table = read_h5ad(gene_activity_path)
+            table = read_h5ad(gene_activity_path, matrix_only=True)
             pos = table.obs_names.get_indexer(atac.obs_names)
             if (pos < 0).any():
                 raise input_error(gene_activity_path, f"lacks {int((pos < 0).sum())} cells of {atac_path}")
-            activity, activity_genes = sp.csr_matrix(table.X[pos]), list(table.var_names)
+            in_rna = np.flatnonzero(table.var_names.isin(rna.var_names))  # Harmony uses the shared genes only
+            activity = sp.csr_matrix(sp.csr_matrix(table.X)[:, in_rna][pos])
+            activity_genes = list(table.var_names[in_rna])
+            del table
         elif tss_bed is not None:
             activity, activity_genes = baselines.gene_activity(atac, read_annotation(tss_bed), tss_window)
         else:
             log.warning("no --gene-activity or --tss-bed: the Harmony kNN baseline is skipped")
         methods += baseline_methods(rna, atac, pairing, labels_key, activity, activity_genes, seed=seed)
-    result = evaluate(rna, atac, methods, labels_key, seed=seed)
+    result = evaluate(rna, atac, methods, labels_key, seed=seed, pairing=pairing)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     for name, frame in (("metrics.tsv", result.metrics), ("metrics_per_type.tsv", result.per_type),

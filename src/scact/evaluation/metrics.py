@@ -17,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import hypergeom
 
-from scact.preprocessing.atac import binarize
+from scact.preprocessing.atac import as_binary
 from scact.stats import column_pearson, one_vs_rest_t
 
 #: ``prediction_blocks()`` -> iterator of (start, stop, block) with block float32 of shape (stop-start, n_peaks)
@@ -182,14 +182,16 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
     correlation (per peak across cells; per cell type between pseudobulk profiles across peaks); a constant
     prediction has no correlation and scores 0.
     """
-    observed = binarize(observed)
+    observed = as_binary(observed)  # no copy of a 0/1 float32 CSR
     observed.sort_indices()
     n_cells, n_peaks = observed.shape
     labels = np.zeros(n_cells, dtype=int) if labels is None else np.asarray(labels)
     type_names, type_codes = np.unique(labels, return_inverse=True)
+    type_codes = type_codes.astype(np.int32)
     n_types = len(type_names)
 
-    pos_rows = np.repeat(np.arange(n_cells), np.diff(observed.indptr))
+    # per accessible entry (positive) ~100 bytes are held below: int32 where an index fits
+    pos_rows = np.repeat(np.arange(n_cells, dtype=np.int32), np.diff(observed.indptr))
     pos_cols = observed.indices.astype(np.int64)
     n_pos = len(pos_cols)
     if n_pos == 0:
@@ -217,7 +219,7 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
     # positives, so a block costs the same whatever the number of cells (linear in cells overall).
     flat = _RankCounter(pos_scores)
     pos_type = type_codes[pos_rows]
-    by_type = {code: (mine, _RankCounter(pos_scores[mine]))
+    by_type = {code: (mine.astype(np.int32), _RankCounter(pos_scores[mine]))
                for code in range(n_types) if len(mine := np.flatnonzero(pos_type == code))}
     by_peak = _RankCounter(pos_scores + 2.0 * pos_cols)
     peak_offsets = 2.0 * np.arange(n_peaks)
@@ -247,6 +249,7 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
     for mine, counter in by_type.values():
         below_type[mine] = counter.midrank_below()
     below_peak = by_peak.midrank_below() - n_cells * pos_cols  # less the entries of the earlier peaks
+    del flat, by_type, by_peak  # their sorted positives
     at_or_above = n_cells * n_peaks - np.cumsum(threshold_bins)[:roc_points]
 
     # Mann-Whitney: positives counted against themselves contribute n_pos^2 / 2 to a group's sum
@@ -354,7 +357,11 @@ def _clip(block, rows, n_peaks):
     return np.clip(block, 0.0, 1.0)
 
 
-def _bounded_blocks(blocks, n_peaks: int, max_values: int = 1 << 22):
+#: Most values of a dense prediction block that a metric or a baseline handles at once (16 MB in float32).
+MAX_BLOCK_VALUES = 1 << 22
+
+
+def _bounded_blocks(blocks, n_peaks: int, max_values: int = MAX_BLOCK_VALUES):
     """The prediction blocks, clipped and cut into row blocks of at most ``max_values`` entries (at least one
     row), so that the float64 temporaries of the metrics stay small whatever block size a source yields."""
     for start, stop, block in blocks:
@@ -371,7 +378,8 @@ class _RankCounter:
     counted once at least as many as there are queries have come, so counting stays linear too."""
 
     def __init__(self, queries: np.ndarray):
-        self.distinct, self.inverse = np.unique(np.asarray(queries, dtype=np.float64), return_inverse=True)
+        self.distinct, inverse = np.unique(np.asarray(queries, dtype=np.float64), return_inverse=True)
+        self.inverse = inverse.astype(np.int32) if len(self.distinct) < 2**31 - 1 else inverse
         self.placed = np.zeros(len(self.distinct) + 1)  # values by the number of distinct queries <= them
         self.ties = np.zeros(len(self.distinct))
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []

@@ -17,13 +17,22 @@ from scact.io.atomic import atomic_path
 _INTERVAL = re.compile(r"^(?P<chrom>[^:\-_\s]+)[:\-_](?P<start>\d+)[\-_](?P<end>\d+)$")
 
 
-def read_h5ad(path: str | os.PathLike, backed: bool = False) -> ad.AnnData:
+def read_h5ad(path: str | os.PathLike, backed: bool = False, matrix_only: bool = False) -> ad.AnnData:
     """Read an ``.h5ad``, turning a missing or unreadable file into a clear error. ``backed`` leaves ``X`` in
-    the file (read-only; obs, var and layers are read), for inputs whose ``X`` a step does not need."""
+    the file (read-only; obs, var and layers are read), for inputs whose ``X`` a step does not need;
+    ``matrix_only`` reads ``X``, obs and var and nothing else (no layers, obsm or uns), for inputs whose
+    other parts a step does not need."""
     path = Path(path)
     if not path.is_file():
         raise input_error(path, "file not found")
     try:
+        if matrix_only:
+            import h5py
+            from anndata.io import read_elem
+
+            with h5py.File(path, "r") as handle:
+                return ad.AnnData(X=read_elem(handle["X"]), obs=read_elem(handle["obs"]),
+                                  var=read_elem(handle["var"]))
         return ad.read_h5ad(path, backed="r" if backed else None)
     except Exception as err:  # h5py/anndata raise many types for a corrupt file
         raise input_error(path, f"not a readable .h5ad file ({type(err).__name__}: {err})") from err

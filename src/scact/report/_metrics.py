@@ -17,9 +17,10 @@ def read_metrics(results: Results) -> pd.DataFrame | None:
     return table
 
 
-def pairing_of(metrics: pd.DataFrame | None) -> tuple[str, int, int, int, int] | None:
-    """(case, RNA cells, ATAC cells, cells named alike in both, scored pairs) from evaluate's ``pairing/*``
-    rows of metrics.tsv."""
+def pairing_of(metrics: pd.DataFrame | None) -> tuple[str, int, int, int, int, int] | None:
+    """(case, RNA cells, ATAC cells, cells named alike in both, scorable pairs, scored pairs) from evaluate's
+    ``pairing/*`` rows of metrics.tsv (scored pairs are a sample of the scorable ones above
+    ``--max-scored-pairs``)."""
     from scact.evaluation.evaluate import pairing_case
 
     if metrics is None:
@@ -30,7 +31,8 @@ def pairing_of(metrics: pd.DataFrame | None) -> tuple[str, int, int, int, int] |
         return None
     n_rna, n_atac, n_paired = counts["rna_cells"], counts["atac_cells"], counts["paired_cells"]
     n_scored = counts.get("scored_pairs", n_paired)
-    return pairing_case(n_paired, n_rna, n_atac), n_rna, n_atac, n_paired, n_scored
+    return pairing_case(n_paired, n_rna, n_atac), n_rna, n_atac, n_paired, counts.get("scorable_pairs", n_scored), \
+        n_scored
 
 
 def pairing_note(metrics: pd.DataFrame | None) -> Note | None:
@@ -38,20 +40,23 @@ def pairing_note(metrics: pd.DataFrame | None) -> Note | None:
     pairing = pairing_of(metrics)
     if pairing is None:
         return None
-    case, n_rna, n_atac, n_paired, n_scored = pairing
+    case, n_rna, n_atac, n_paired, n_scorable, n_scored = pairing
     if case == "unpaired":
         return Note(f"Unpaired data: {n_rna:,} RNA cells and {n_atac:,} ATAC cells, no cell named alike in both "
                     "modalities. Alignment is scored by pairing-free metrics on all cells; translation scores "
                     "against the truth are not available (no paired cells).")
-    if n_scored < n_paired:
+    sample = (f" A seeded sample of {n_scored:,} of these pairs is scored (--max-scored-pairs)."
+              if n_scored < n_scorable else "")
+    if n_scorable < n_paired:
         return Note(f"{case.capitalize()} data: {n_paired:,} cells are named alike in both modalities (of "
-                    f"{n_rna:,} RNA and {n_atac:,} ATAC cells). {n_scored:,} of them were held out from training "
-                    "(neither modality trained) and are the only cells scored; every reference the baselines "
-                    "average or search holds training cells only. The pairing is never used in training.")
+                    f"{n_rna:,} RNA and {n_atac:,} ATAC cells). {n_scorable:,} of them were held out from "
+                    "training (neither modality trained) and are the only cells scored; every reference the "
+                    f"baselines average or search holds training cells only.{sample} The pairing is never used "
+                    "in training.")
     return Note(f"{case.capitalize()} data: {n_paired:,} cells are named alike in both modalities (of {n_rna:,} "
                 f"RNA and {n_atac:,} ATAC cells). Translations are scored on these {n_paired:,} paired cells "
-                "in-sample (no held-out split); alignment metrics other than FOSCTTM use all cells. The pairing "
-                "is never used in training.")
+                f"in-sample (no held-out split); alignment metrics other than FOSCTTM use all cells.{sample} The "
+                "pairing is never used in training.")
 
 
 def metric_table(writer, metrics, prefixes, name, title) -> object | None:
