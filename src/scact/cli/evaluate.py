@@ -24,7 +24,7 @@ def add_arguments(parser):
     parser.add_argument("--tss-window", type=int, default=10_000, help="bp around a TSS counted as the gene's")
     parser.add_argument("--no-baselines", action="store_true", help="score only the given translations")
     parser.add_argument("--seed", type=int, default=0, help="seed of subsampling, Leiden and Harmony")
-    parser.add_argument("--max-scored-pairs", type=int, default=10_000,
+    parser.add_argument("--max-scored-pairs", type=int, default=5_000,
                         help="score at most this many pairs, a seeded sample of them (0: all); the metrics' "
                              "memory grows with the scored cells' accessible peaks")
     parser.add_argument("--outdir", default=".", help="folder for the outputs")

@@ -190,9 +190,9 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
     type_codes = type_codes.astype(np.int32)
     n_types = len(type_names)
 
-    # per accessible entry (positive) ~100 bytes are held below: int32 where an index fits
+    # ~190 bytes per accessible entry (positive) at the peak (measured), int32 where an index fits
     pos_rows = np.repeat(np.arange(n_cells, dtype=np.int32), np.diff(observed.indptr))
-    pos_cols = observed.indices.astype(np.int64)
+    pos_cols = observed.indices.astype(np.int32, copy=False)
     n_pos = len(pos_cols)
     if n_pos == 0:
         raise ValueError("the observed ATAC matrix has no accessible entries")
@@ -243,13 +243,16 @@ def rna_to_atac_metrics(observed, prediction_blocks: PredictionSource, labels=No
         below_cell[lo:hi] = (_below_counts(by_row.ravel(), pos_scores[lo:hi] + 2.0 * local)
                              - n_peaks * local)
         del by_row
+    # each counter's sorted positives are freed once read (they are most of this function's memory)
     strictly_below_flat = flat.strictly_below()
     below_flat = flat.midrank_below()
+    del flat
     below_type = np.zeros(n_pos)
     for mine, counter in by_type.values():
         below_type[mine] = counter.midrank_below()
-    below_peak = by_peak.midrank_below() - n_cells * pos_cols  # less the entries of the earlier peaks
-    del flat, by_type, by_peak  # their sorted positives
+    del by_type
+    below_peak = by_peak.midrank_below() - float(n_cells) * pos_cols  # less the entries of the earlier peaks
+    del by_peak
     at_or_above = n_cells * n_peaks - np.cumsum(threshold_bins)[:roc_points]
 
     # Mann-Whitney: positives counted against themselves contribute n_pos^2 / 2 to a group's sum
