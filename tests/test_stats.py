@@ -19,3 +19,20 @@ def test_benjamini_hochberg_counts_nan_as_one():
     q = benjamini_hochberg(np.array([0.01, np.nan, 0.02]))
     assert q == pytest.approx([0.03, 1.0, 0.03])
     assert benjamini_hochberg(np.array([])).shape == (0,)
+
+
+def test_one_vs_rest_t_from_type_moments_matches_two_pass_welch_on_dense_and_sparse():
+    import scipy.sparse as sp
+
+    from scact.stats import one_vs_rest_t
+
+    rng = np.random.default_rng(0)
+    x = rng.gamma(1.0, 2.0, size=(200, 30)) * (rng.random((200, 30)) < 0.4)
+    labels = np.array(["a"] * 120 + ["b"] * 79 + ["c"])  # "c": a single cell (no variance: unit error)
+    for matrix in (x, sp.csr_matrix(x)):
+        scores = one_vs_rest_t(matrix, labels)
+        for label in ("a", "b"):
+            a, b = x[labels == label], x[labels != label]
+            se = np.sqrt(a.var(0, ddof=1) / len(a) + b.var(0, ddof=1) / len(b))
+            np.testing.assert_allclose(scores[label], (a.mean(0) - b.mean(0)) / se, rtol=1e-9)
+        np.testing.assert_allclose(scores["c"], x[labels == "c"][0] - x[labels != "c"].mean(0), rtol=1e-9)

@@ -29,14 +29,43 @@ def column_pearson(a: np.ndarray, b: np.ndarray, constant_b: float = np.nan) -> 
     return np.where(var_a > 0, r, np.nan)
 
 
-def one_vs_rest_t(x: np.ndarray, labels: np.ndarray) -> dict:
-    """Welch t statistic of every gene, each type against all other cells."""
-    out = {}
-    for label in np.unique(labels):
-        inside = labels == label
-        a, b = x[inside], x[~inside]
-        se = np.sqrt(a.var(0, ddof=1) / max(len(a), 1) + b.var(0, ddof=1) / max(len(b), 1)) if len(a) > 1 \
-            else np.ones(x.shape[1])
+def type_moments(x, labels: np.ndarray, block_values: int = 1 << 22) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                              np.ndarray]:
+    """(type names, cells per type, per-type column sums, per-type column sums of squares), float64, read a
+    block of rows at a time from a dense or sparse ``x``: no copy of ``x`` (an atlas's cells x genes is GBs)."""
+    import scipy.sparse as sp
+
+    names, codes = np.unique(np.asarray(labels), return_inverse=True)
+    sums = np.zeros((len(names), x.shape[1]))
+    squares = np.zeros((len(names), x.shape[1]))
+    rows = max(1, block_values // max(x.shape[1], 1))
+    for start in range(0, x.shape[0], rows):
+        block = x[start:start + rows]
+        block = block.toarray() if sp.issparse(block) else np.asarray(block)
+        block = block.astype(np.float64)
+        indicator = sp.csr_matrix((np.ones(len(block)), (codes[start:start + rows], np.arange(len(block)))),
+                                  shape=(len(names), len(block)))
+        sums += indicator @ block
+        squares += indicator @ np.square(block)
+    return names, np.bincount(codes, minlength=len(names)), sums, squares
+
+
+def one_vs_rest_t(x, labels: np.ndarray) -> dict:
+    """Welch t statistic of every gene, each type against all other cells (``x`` dense or sparse, never
+    copied: from :func:`type_moments`)."""
+    names, sizes, sums, squares = type_moments(x, labels)
+    total, total_squares, n = sums.sum(0), squares.sum(0), sizes.sum()
+
+    def mean_and_variance(count, column_sums, column_squares):
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[label] = np.nan_to_num((a.mean(0) - b.mean(0)) / se, nan=0.0, posinf=0.0, neginf=0.0)
+            mean = column_sums / count
+            return mean, np.maximum(column_squares - count * mean ** 2, 0.0) / (count - 1)
+
+    out = {}
+    for name, size, type_sums, type_squares in zip(names, sizes, sums, squares):
+        mean_a, var_a = mean_and_variance(size, type_sums, type_squares)
+        mean_b, var_b = mean_and_variance(n - size, total - type_sums, total_squares - type_squares)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se = np.sqrt(var_a / max(size, 1) + var_b / max(n - size, 1)) if size > 1 else np.ones(x.shape[1])
+            out[name] = np.nan_to_num((mean_a - mean_b) / se, nan=0.0, posinf=0.0, neginf=0.0)
     return out

@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from scact.errors import input_error
-from scact.stats import one_vs_rest_t
+from scact.stats import one_vs_rest_t, type_moments
 
 log = logging.getLogger(__name__)
 
@@ -164,13 +164,14 @@ def marker_genes(expression, gene_names, labels, per_type: int = 2, limit: int |
     """
     if statistic not in MARKER_STATISTICS:
         raise ValueError(f"statistic must be one of {MARKER_STATISTICS} (got {statistic!r})")
-    x = expression.toarray() if sp.issparse(expression) else np.asarray(expression)
     labels = np.asarray(labels)
     if statistic == "welch_t":
-        scores = one_vs_rest_t(x, labels)
-    else:
-        scores = {t: x[labels == t].mean(0) - x[labels != t].mean(0) for t in np.unique(labels)
-                  if not (labels == t).all()}
+        scores = one_vs_rest_t(expression, labels)
+    else:  # from per-type sums: the matrix (sparse or dense, atlas-size) is never copied
+        names, sizes, sums, _ = type_moments(expression, labels)
+        total, n = sums.sum(0), sizes.sum()
+        scores = {t: sums[i] / sizes[i] - (total - sums[i]) / (n - sizes[i]) for i, t in enumerate(names)
+                  if sizes[i] < n}
     chosen: list[str] = []
     for cell_type in pd.Series(labels).value_counts().index:
         if cell_type not in scores:
