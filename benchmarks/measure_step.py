@@ -17,7 +17,8 @@ from pathlib import Path
 from scact.pipeline import run_measured
 
 
-def measure(arguments: list[str], workdir: Path, log_path: Path, env: dict[str, str]) -> tuple[int, float, float, float]:
+def measure(arguments: list[str], workdir: Path, log_path: Path,
+            env: dict[str, str]) -> tuple[int, float, float, float]:
     """Exit status, wall seconds, CPU seconds and peak GiB of ``scact <arguments>`` run in ``workdir``."""
     start = time.monotonic()
     with open(log_path, "a") as log_file:

@@ -139,10 +139,11 @@ def main() -> None:
                    "--outdir", "."],
     }
     if any(step in steps for step in ("perturb", "link")):
-        import anndata as ad
+        from scact.evaluation.evaluate import read_h5ad_var_names
 
-        genes = perturbed_genes(workdir / "markers.tsv", among=ad.read_h5ad(workdir / "rna.h5ad", backed="r").var_names)
-        commands = {name: [genes if word == "GENES" else word for word in command] for name, command in commands.items()}
+        genes = perturbed_genes(workdir / "markers.tsv", among=read_h5ad_var_names(workdir / "rna.h5ad"))
+        commands = {name: [genes if word == "GENES" else word for word in command]
+                    for name, command in commands.items()}
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     for name in steps:
         (workdir / f"{name}.log").unlink(missing_ok=True)

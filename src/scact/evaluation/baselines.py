@@ -21,21 +21,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from scact.evaluation.metrics import MAX_BLOCK_VALUES, PredictionSource
+from scact.evaluation.metrics import PredictionSource, rows_per_block
 from scact.io.annotation import tss_regions
 from scact.preprocessing.atac import as_binary, gene_activity_matrix
-
-
-def _rows_per_block(block_size: int, n_features: int) -> int:
-    """``block_size`` cells, fewer when their dense block would exceed MAX_BLOCK_VALUES (1,024 cells x
-    100,000 peaks is 400 MB)."""
-    return max(1, min(block_size, MAX_BLOCK_VALUES // max(n_features, 1)))
 
 
 def _repeat_rows(profiles: np.ndarray, row_of_cell: np.ndarray, block_size: int) -> PredictionSource:
     """Stream ``profiles[row_of_cell[i]]`` for every cell i, one block of cells at a time."""
     profiles = np.asarray(profiles, dtype=np.float32)
-    block_size = _rows_per_block(block_size, profiles.shape[1])
+    block_size = rows_per_block(profiles.shape[1], block_size)
 
     def blocks():
         for start in range(0, len(row_of_cell), block_size):
@@ -205,7 +199,7 @@ def knn_weights(query: np.ndarray, reference: np.ndarray, k: int = 15, reference
 def knn_translation(weights: sp.csr_matrix, reference_profiles, block_size: int = 1024) -> PredictionSource:
     """Each query cell predicted as the weighted mean of its neighbours' observed profiles."""
     reference_profiles = sp.csr_matrix(reference_profiles, dtype=np.float32)
-    block_size = _rows_per_block(block_size, reference_profiles.shape[1])
+    block_size = rows_per_block(reference_profiles.shape[1], block_size)
 
     def blocks():
         for start in range(0, weights.shape[0], block_size):

@@ -403,7 +403,7 @@ def run_evaluate(rna_path, atac_path, rna_to_atac=None, atac_to_rna=None, joint=
             if (pos < 0).any():
                 raise input_error(gene_activity_path, f"lacks {int((pos < 0).sum())} cells of {atac_path}")
             in_rna = np.flatnonzero(table.var_names.isin(rna.var_names))  # Harmony uses the shared genes only
-            activity = sp.csr_matrix(sp.csr_matrix(table.X)[:, in_rna][pos])
+            activity = sp.csr_matrix(table.X)[:, in_rna][pos]
             activity_genes = list(table.var_names[in_rna])
             del table
         elif tss_bed is not None:

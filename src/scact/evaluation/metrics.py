@@ -364,12 +364,19 @@ def _clip(block, rows, n_peaks):
 MAX_BLOCK_VALUES = 1 << 22
 
 
+def rows_per_block(n_features: int, block_size: int | None = None, max_values: int = MAX_BLOCK_VALUES) -> int:
+    """Rows of a dense block of ``n_features`` columns within ``max_values`` (at least one; at most
+    ``block_size`` when given)."""
+    rows = max(1, max_values // max(n_features, 1))
+    return rows if block_size is None else max(1, min(block_size, rows))
+
+
 def _bounded_blocks(blocks, n_peaks: int, max_values: int = MAX_BLOCK_VALUES):
     """The prediction blocks, clipped and cut into row blocks of at most ``max_values`` entries (at least one
     row), so that the float64 temporaries of the metrics stay small whatever block size a source yields."""
     for start, stop, block in blocks:
         block = _clip(block, stop - start, n_peaks)
-        step = max(1, max_values // max(n_peaks, 1))
+        step = rows_per_block(n_peaks, max_values=max_values)
         for lo in range(0, stop - start, step):
             yield start + lo, min(start + lo + step, stop), block[lo:lo + step]
 
