@@ -44,6 +44,7 @@ from evaluate_snareseq import load_snareseq  # noqa: E402
 
 from scact.evaluation import baselines, metrics  # noqa: E402
 from scact.evaluation.evaluate import Pairing  # noqa: E402
+from scact.io.annotation import read_annotation, tss_regions  # noqa: E402
 from scact.model import SCACT  # noqa: E402
 
 #: candidate name -> (model hyperparameters, training options)
@@ -54,6 +55,10 @@ CANDIDATES = {
     "atac32": ({"atac_hidden": [32, 32, 32]}, {}),
     "joint10": ({}, {"max_epochs_joint": 10}),
     "dropout50+joint10": ({"atac_input_dropout": 0.5}, {"max_epochs_joint": 10}),
+    # the feature-level link (gene regions: TSS +- 10 kb of the dataset's annotation)
+    "dropout50+joint10+link5": ({"atac_input_dropout": 0.5, "link_weight": 5.0}, {"max_epochs_joint": 10}),
+    "dropout50+joint10+link1": ({"atac_input_dropout": 0.5, "link_weight": 1.0}, {"max_epochs_joint": 10}),
+    "dropout50+link5": ({"atac_input_dropout": 0.5, "link_weight": 5.0}, {}),
 }
 K = 15
 
@@ -163,7 +168,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/model/heldout_model_search.tsv"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    (rna, atac), _ = load_snareseq()
+    (rna, atac), annotation = load_snareseq()
+    regions = tss_regions(read_annotation(annotation))
     pairing = Pairing.by_name(rna.obs_names, atac.obs_names)
     rna, atac = rna[pairing.rna_rows].copy(), atac[pairing.atac_rows].copy()  # row i of both: one cell
     labels = rna.obs["cell_type"].to_numpy().astype(str)
@@ -178,7 +184,7 @@ def main() -> None:
     for name in args.candidates:
         hyper, options = CANDIDATES[name]
         start = time.perf_counter()
-        model = SCACT(rna[cells[1]], atac[cells[3]], seed=args.seed, **hyper)
+        model = SCACT(rna[cells[1]], atac[cells[3]], seed=args.seed, gene_regions=regions, **hyper)
         model.train(max_epochs_autoencoder=args.epochs_ae, max_epochs_mapping=args.epochs_map, device="cpu",
                     progress=False, **options)
         seconds = time.perf_counter() - start

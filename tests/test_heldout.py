@@ -171,10 +171,10 @@ def test_programs_leave_the_presets_unchanged_and_write_their_truth():
     assert set(peak_gene[in_program]) == set(with_programs.programs["gene"])
 
 
-@pytest.fixture(scope="module")
-def scact_on_programs():
-    """scACT (small: 15 + 30 epochs) trained on the training cells of the planted-program data; FOSCTTM of
-    the held-out pairs in its RNA latent space, and of the type-only oracle."""
+def _scact_on_programs(link_weight: float = 0.0, max_epochs_mapping: int = 30, max_epochs_joint: int = 0):
+    """scACT (small: 15 autoencoder epochs) trained on the training cells of the planted-program data; FOSCTTM
+    of the held-out pairs in its RNA latent space, and of the type-only oracle."""
+    from scact.io.annotation import tss_regions
     from scact.model import SCACT
 
     truth, rna, atac = _planted(1.5)
@@ -189,13 +189,20 @@ def scact_on_programs():
     split = split_cells(rna.obs_names, atac.obs_names, fraction=0.2, seed=0)
     rna_rows, atac_rows = split.heldout_pairs(rna.obs_names, atac.obs_names)
     model = SCACT(rna[split.rna_train].copy(), atac[split.atac_train].copy(), labels_key="cell_type",
-                  batch_key="batch", seed=0)
-    model.train(max_epochs_autoencoder=15, max_epochs_mapping=30, progress=False)
+                  batch_key="batch", seed=0, link_weight=link_weight, gene_regions=tss_regions(truth.genes))
+    model.train(max_epochs_autoencoder=15, max_epochs_mapping=max_epochs_mapping, max_epochs_joint=max_epochs_joint,
+                progress=False)
     z_rna = model.get_latent_representation(rna[rna_rows], "rna")
     z_atac = model.map_latent(model.get_latent_representation(atac[atac_rows], "atac"), "atac_to_rna")
     labels = rna.obs["cell_type"].to_numpy()
     oracle = baselines.type_only_embedding(labels[rna_rows], labels[atac_rows])
     return metrics.foscttm(z_rna, z_atac), metrics.foscttm(*oracle)
+
+
+@pytest.fixture(scope="module")
+def scact_on_programs():
+    """The defaults (no feature link, no joint phase), 15 + 30 epochs."""
+    return _scact_on_programs()
 
 
 @pytest.mark.slow
@@ -210,4 +217,13 @@ def test_scact_aligns_the_types_of_heldout_cells(scact_on_programs):
                                        "inside types on the planted programs")
 def test_scact_beats_the_type_only_oracle_on_planted_programs(scact_on_programs):
     foscttm, oracle = scact_on_programs
+    assert foscttm < oracle - 0.02
+
+
+@pytest.mark.slow
+def test_feature_link_finds_correspondence_inside_types_on_planted_programs():
+    """The feature-level link (a gene's expression and its peaks' accessibility co-vary inside a type) with a
+    joint phase moves held-out cells towards their own partners, past the type-only oracle."""
+    foscttm, oracle = _scact_on_programs(link_weight=5.0, max_epochs_mapping=100, max_epochs_joint=50)
+    # measured 0.131 vs the oracle's 0.179; the same epochs without the link: 0.172
     assert foscttm < oracle - 0.02

@@ -339,7 +339,7 @@ def test_bad_input_is_refused(data, problem):
 
 
 @pytest.mark.slow
-def test_train_command_writes_outputs_and_resumes(data, tmp_path, monkeypatch):
+def test_train_command_writes_outputs_and_resumes(data, tmp_path, monkeypatch, capsys):
     rna, atac = data
     rna.write_h5ad(tmp_path / "rna.h5ad")
     atac.write_h5ad(tmp_path / "atac.h5ad")
@@ -363,6 +363,16 @@ def test_train_command_writes_outputs_and_resumes(data, tmp_path, monkeypatch):
     bad.write_h5ad(tmp_path / "bad.h5ad")
     code = run_command("train", ["--rna", "rna.h5ad", "--atac", "bad.h5ad", "--outdir", "bad_out"])
     assert code == 2 and not (tmp_path / "bad_out").exists()
+    # the feature-level link: needs an annotation; with one (a TSS per gene at its peak), it trains
+    assert run_command("train", argv[:4] + ["--outdir", "link_out", "--link-weight", "1"]) == 2
+    assert "--link-weight" in capsys.readouterr().err and not (tmp_path / "link_out").exists()
+    peaks = atac.var.reset_index(drop=True)
+    pd.DataFrame({"chrom": peaks["chrom"], "start": peaks["start"] + 200, "end": peaks["start"] + 201,
+                  "gene": list(rna.var_names) + [f"other{i}" for i in range(len(peaks) - rna.n_vars)]}
+                 ).to_csv(tmp_path / "tss.bed", sep="\t", header=False, index=False)
+    link_argv = [*argv[:4], "--outdir", "link_out", *argv[6:], "--link-weight", "1", "--annotation", "tss.bed"]
+    assert run_command("train", link_argv) == 0
+    assert pd.read_csv(tmp_path / "link_out" / "training_history.csv")["train_link"].notna().any()
 
 
 def test_atac_input_dropout_masks_training_input_only(data, tmp_path):
@@ -431,6 +441,63 @@ def test_joint_phase_trains_encoders_with_the_mapping(data):
     (terms["adversarial"] + terms["cycle"]).backward()
     assert model.module.rna.encoder[0].weight.grad.abs().sum() > 0
     assert model.module.atac.encoder.merge.weight.grad.abs().sum() > 0
+
+
+def test_within_type_correlation_is_the_pearson_correlation_of_within_type_residuals():
+    from scact.model._modules import within_type_correlation
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat([0, 1, 2], 20)
+    predicted, observed = rng.normal(size=(60, 5)), rng.normal(size=(60, 5))
+    observed[:, 4] = groups  # no variation inside any type: left out
+    predicted[:, 0] = observed[:, 0] + 10 * groups  # type offsets do not count
+
+    def residual(x):
+        return x - np.vstack([x[groups == g].mean(0) for g in groups])
+
+    expected = [np.corrcoef(residual(predicted)[:, j], residual(observed)[:, j])[0, 1] for j in range(4)]
+    value = within_type_correlation(torch.from_numpy(predicted), torch.from_numpy(observed),
+                                    torch.from_numpy(groups))
+    assert float(value) == pytest.approx(np.mean(expected), abs=1e-6)
+    assert expected[0] == pytest.approx(1.0)
+
+
+def test_feature_link_trains_the_mappings_on_genes_and_their_peaks():
+    """``link_weight``: gene regions become peaks x genes links; the mapping phase adds the link term
+    (history ``train_link``) and still leaves both autoencoders as phase 1 left them; without regions, or
+    with regions that hold no peak, the model says so."""
+    rna, atac = planted_modalities(seed=2, n_rna=80, n_atac=80)
+    peaks = atac.var.reset_index(drop=True)
+    # gene i's region is peak i's interval widened by 100 bp (peaks are 500 bp apart); genes 40-59 have none
+    regions = pd.DataFrame({"gene": rna.var_names[:40], "chrom": peaks["chrom"][:40],
+                            "start": peaks["start"][:40] - 100, "end": peaks["end"][:40] + 100})
+    from scact.model._model import gene_peak_links
+
+    links = gene_peak_links(peaks, list(rna.var_names), regions)
+    assert links.shape == (100, 60) and links.nnz == 40 and all(links[i, i] == 1 for i in range(40))
+    model = SCACT(rna, atac, seed=0, link_weight=1.0, gene_regions=regions)
+    mapping_states = []
+
+    def snapshot(row):
+        if row["phase"] == "mapping":
+            mapping_states.append(_state(model))
+
+    model.train(max_epochs_autoencoder=2, max_epochs_mapping=3, batch_size=32, device="cpu", progress=False,
+                on_epoch_end=snapshot)
+    mapping = model.history[model.history.phase == "mapping"]
+    assert mapping["train_link"].between(0, 4).all()
+    first, last = mapping_states[0], mapping_states[-1]
+    for key in first:
+        if key.startswith(("rna.", "atac.")):
+            assert torch.equal(first[key], last[key]), key
+    assert not torch.equal(first["rna_to_atac.net.0.weight"], last["rna_to_atac.net.0.weight"])
+    with pytest.raises(ScactInputError, match="needs gene regions"):
+        SCACT(rna, atac, link_weight=1.0)
+    elsewhere = regions.assign(chrom="chrX")
+    with pytest.raises(ScactInputError, match="no peak of the model lies"):
+        SCACT(rna, atac, link_weight=1.0, gene_regions=elsewhere)
+    with pytest.raises(ScactInputError, match="--link-weight"):
+        SCACT(rna, atac, link_weight=-1.0)
 
 
 def test_public_api_at_the_top_level_without_importing_torch():

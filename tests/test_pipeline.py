@@ -115,3 +115,24 @@ def test_tasks_are_measured_over_their_whole_process_tree(tmp_path):
         status, cpu, peak_gb = run_measured([sys.executable, "-c", script], tmp_path, log_file, {}, poll_seconds=0.1)
     assert status == 0 and cpu > 0
     assert 0.39 < peak_gb < 1.0
+
+
+def test_run_checks_refuse_parameters_that_do_not_go_together(tmp_path):
+    """``check_run`` (scact run and Nextflow's SCACT_VALIDATE): the feature-level link needs the annotation,
+    NB likelihood needs raw counts."""
+    import numpy as np
+
+    from scact.io.samplesheet import read_samplesheet
+    from scact.pipeline import check_run
+
+    for name in ("rna", "atac"):
+        ad.AnnData(np.ones((3, 2), np.float32)).write_h5ad(tmp_path / f"{name}.h5ad")
+    sheet = tmp_path / "samplesheet.csv"
+    sheet.write_text(f"sample,modality,input\ns1,rna,{tmp_path / 'rna.h5ad'}\ns2,atac,{tmp_path / 'atac.h5ad'}\n")
+    rows = read_samplesheet(sheet)
+    check_run(resolve_params({"input": str(sheet), "outdir": str(tmp_path), "link_weight": 0.0}), rows)
+    with pytest.raises(ScactInputError, match="--link_weight > 0 .* needs --annotation"):
+        check_run(resolve_params({"input": str(sheet), "outdir": str(tmp_path), "link_weight": 1.0}), rows)
+    with pytest.raises(ScactInputError, match="--rna_normalised true and --rna_likelihood nb"):
+        check_run(resolve_params({"input": str(sheet), "outdir": str(tmp_path), "rna_normalised": True,
+                                  "rna_likelihood": "nb"}), rows)

@@ -512,6 +512,9 @@ def check_run(params: dict, rows: list[SampleRow]) -> None:
             raise ScactInputError(f"the samplesheet gives no {modality.upper()} sample: scACT needs both modalities")
     if params["annotation"]:
         check_annotation(Path(params["annotation"]), rows)
+    if params["link_weight"] > 0 and not params["annotation"]:
+        raise ScactInputError("parameter --link_weight > 0 links genes to the peaks near their TSS: it needs "
+                              "--annotation (a TSS BED or GTF of the genome)")
     if params["rna_normalised"] and params["rna_likelihood"] == "nb":
         raise ScactInputError("parameters --rna_normalised true and --rna_likelihood nb: the negative binomial "
                               "likelihood models raw counts, which log-normalised input lacks (use --rna_likelihood mse)")
@@ -630,9 +633,13 @@ def _reconcile(runner: LocalRunner, rna: Path, atac: Path, gene_activity: Path) 
 
 def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
     """SCACT_TRAIN: the scACT model on the unpaired training matrices."""
-    workdir = runner.task("SCACT_TRAIN", ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress",
-                                          "--device", task_device(runner.params)],
-                          [rna, atac])
+    args, stage = ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress",
+                   "--device", task_device(runner.params)], [rna, atac]
+    if runner.params["annotation"]:
+        annotation = Path(runner.params["annotation"])
+        args += ["--annotation", annotation.name]
+        stage.append(annotation)
+    workdir = runner.task("SCACT_TRAIN", args, stage)
     runner.publish("SCACT_TRAIN", workdir, ["model", "training_history.csv", "loss_curves.png"])
     return workdir / "model"
 

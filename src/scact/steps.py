@@ -82,6 +82,7 @@ STEPS: dict[str, Step] = {step.process: step for step in (
         ("--gamma", "gamma"), ("--lambda", "lambda_cycle"), ("--mi-weight", "mi_weight"),
         ("--classifier-weight", "classifier_weight"), ("--label-free", "label_free"),
         ("--rna-likelihood", "rna_likelihood"), ("--atac-input-dropout", "atac_input_dropout"),
+        ("--link-weight", "link_weight"),
         ("--max-epochs-autoencoder", "max_epochs_autoencoder"), ("--max-epochs-mapping", "max_epochs_mapping"),
         ("--max-epochs-joint", "max_epochs_joint"), SEED) + (
         Option("--batch-size", "batch_size",

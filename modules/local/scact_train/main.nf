@@ -5,6 +5,7 @@ process SCACT_TRAIN {
 
     input:
     tuple val(meta), path(rna), path(atac)
+    path annotation // TSS BED or GTF, or [] (for --link_weight)
 
     output:
     tuple val(meta), path("model"), emit: model
@@ -18,10 +19,12 @@ process SCACT_TRAIN {
     script:
     def args = task.ext.args ?: ''
     def device = task.accelerator ? 'cuda' : 'cpu'
+    def annotation_arg = annotation ? "--annotation ${annotation}" : ''
     """
     scact_train.py \\
         --rna ${rna} \\
         --atac ${atac} \\
+        ${annotation_arg} \\
         --outdir . \\
         --threads ${task.cpus} \\
         --device ${device} \\

@@ -45,6 +45,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--atac-input-dropout", type=float, default=0.5,
                         help="share of open peaks closed at random in each training minibatch of the ATAC "
                              "encoder, against memorising the training cells (0: off; docs/model.md)")
+    parser.add_argument("--link-weight", type=float, default=0.0,
+                        help="weight of the feature-level link in the mapping phases: a gene's expression and the "
+                             "accessibility of peaks within 10 kb of its TSS co-vary inside each cell type "
+                             "(needs --annotation; 0: off; docs/model.md)")
+    parser.add_argument("--annotation", type=Path,
+                        help="TSS BED or GTF of the genome, for --link-weight")
     parser.add_argument("--max-epochs-autoencoder", type=int, default=30)
     parser.add_argument("--max-epochs-mapping", type=int, default=100)
     parser.add_argument("--max-epochs-joint", type=int, default=0,
@@ -144,16 +150,24 @@ def run(args) -> None:
         if adata.n_obs == 0 or adata.n_vars == 0:
             raise input_error(path, f"the {name} matrix is empty ({adata.n_obs} cells x {adata.n_vars} features)")
     labels_key = None if args.label_free else _key(args.labels_key)
+    regions = None
+    if args.link_weight > 0:
+        if args.annotation is None:
+            raise input_error("--link-weight", "the feature-level link needs --annotation (TSS BED or GTF)")
+        from scact.io.annotation import read_annotation, tss_regions
+
+        regions = tss_regions(read_annotation(args.annotation))
     try:
         model = SCACT(rna, atac, labels_key=labels_key, batch_key=_key(args.batch_key),
-                      depth_key=_key(args.depth_key), latent_dim=args.latent_dim, gamma=args.gamma,
+                      depth_key=_key(args.depth_key), gene_regions=regions, latent_dim=args.latent_dim,
+                      gamma=args.gamma,
                       lam=args.lam, mi_weight=args.mi_weight,
                       classifier_weight=args.classifier_weight, rna_likelihood=args.rna_likelihood,
-                      atac_input_dropout=args.atac_input_dropout, seed=args.seed)
+                      atac_input_dropout=args.atac_input_dropout, link_weight=args.link_weight, seed=args.seed)
     except ScactInputError as err:
         # the model names the modality; name the file instead so the one-line message is actionable
         message = str(err)
-        for name, path in (("rna", args.rna), ("atac", args.atac)):
+        for name, path in (("rna", args.rna), ("atac", args.atac), ("gene_regions", args.annotation)):
             if message.startswith(f"{name}:"):
                 raise input_error(path, message[len(name) + 2:]) from err
         raise

@@ -66,6 +66,9 @@ DEFAULT_HYPERPARAMETERS = {
     # against memorising the training cells; chosen by pairing-free criteria on held-out cells,
     # docs/model.md); 0 disables it
     "atac_input_dropout": 0.5,
+    # weight of the feature-level link in the mapping phases (ScactNetwork.link_loss): a gene's expression
+    # and its linked peaks' accessibility co-vary inside each type; needs gene_regions; 0 disables it
+    "link_weight": 0.0,
     "seed": 0,
 }
 
@@ -137,11 +140,15 @@ class SCACT:
     **hyperparameters
         Overrides of :data:`DEFAULT_HYPERPARAMETERS` (``latent_dim``, the hidden sizes, the loss weights
         ``gamma``, ``lam``, ``mi_weight``, ``classifier_weight``, ``rna_likelihood``,
-        ``atac_input_dropout``, ``seed``).
+        ``atac_input_dropout``, ``link_weight``, ``seed``).
+    gene_regions
+        ``gene, chrom, start, end``: the window of each gene whose overlapping peaks are linked to it (e.g.
+        ``scact.io.annotation.tss_regions`` of a TSS table); needed by ``link_weight`` > 0 only.
     """
 
     def __init__(self, rna, atac, labels_key: str | None = "cell_type", batch_key: str | None = "batch",
-                 depth_key: str | None = "log_depth", **hyperparameters):
+                 depth_key: str | None = "log_depth", gene_regions: pd.DataFrame | None = None,
+                 **hyperparameters):
         unknown = set(hyperparameters) - set(DEFAULT_HYPERPARAMETERS)
         if unknown:
             raise TypeError(f"unknown hyperparameters: {', '.join(sorted(unknown))}")
@@ -217,6 +224,11 @@ class SCACT:
             self._training_data[name] = ModalityData(
                 x=x, confounders=self._confounders(adata, name, depth_key, batch_key, x),
                 heads=self._heads(labels, x.shape[0]), counts=rna_counts if name == "rna" else None)
+        self._gene_peak_links = None
+        if not hyper["link_weight"] >= 0:
+            raise input_error("--link-weight", f"must be 0 or more, got {hyper['link_weight']!r}")
+        if hyper["link_weight"] > 0:
+            self._gene_peak_links = gene_peak_links(peaks, self._metadata["genes"], gene_regions)
         self.alignment_reports: dict[str, dict] = {}
 
     # ------------------------------------------------------------------------------- construction
@@ -352,11 +364,14 @@ class SCACT:
         fingerprint = {"genes": len(self._metadata["genes"]), "peaks": len(self._metadata["peaks"]["name"]),
                        "cells": [d.x.shape[0] for d in self._training_data.values()],
                        "hyperparameters": hyper}
+        if self._gene_peak_links is not None:
+            fingerprint["gene_peak_links"] = int(self._gene_peak_links.nnz)
         trainer = Trainer(self.module, self._training_data,
                           {"gamma": hyper["gamma"], "lam": hyper["lam"], "mi_weight": hyper["mi_weight"],
                            "classifier_weight": hyper["classifier_weight"],
-                           "atac_input_dropout": hyper.get("atac_input_dropout", 0.0)},
-                          config, self.device, checkpoint_dir, progress, fingerprint)
+                           "atac_input_dropout": hyper.get("atac_input_dropout", 0.0),
+                           "link_weight": hyper.get("link_weight", 0.0)},
+                          config, self.device, checkpoint_dir, progress, fingerprint, self._gene_peak_links)
         history = trainer.run(resume=resume, on_epoch_end=on_epoch_end)
         self._metadata["history"] = history
         self._metadata["training"] = {k: v for k, v in vars(config).items()}
@@ -762,6 +777,24 @@ class SCACT:
         return (f"SCACT({len(self._metadata['genes'])} genes, {len(self._metadata['peaks']['name'])} peaks on "
                 f"{len(self._metadata['chromosomes'])} chromosomes, {mode}, latent "
                 f"{self._metadata['hyperparameters']['latent_dim']})")
+
+
+def gene_peak_links(peaks: pd.DataFrame, genes: list[str], gene_regions: pd.DataFrame | None) -> sp.csr_matrix:
+    """Peaks x ``genes`` (model order): 1 where a peak overlaps the gene's region of ``gene_regions``."""
+    if gene_regions is None:
+        raise input_error("link_weight", "the feature-level link needs gene regions (an annotation)",
+                          "give gene_regions (scact train: --annotation), or set the link weight to 0")
+    missing = {"gene", "chrom", "start", "end"} - set(gene_regions.columns)
+    if missing:
+        raise input_error("gene_regions", f"lacks the column(s) {', '.join(sorted(missing))}")
+    regions = gene_regions[gene_regions["gene"].isin(genes)].drop_duplicates("gene").reset_index(drop=True)
+    overlap = overlap_matrix(peaks.reset_index(drop=True), regions).tocoo()
+    column = pd.Index(genes).get_indexer(regions["gene"].to_numpy())[overlap.col]
+    links = sp.csr_matrix((overlap.data, (overlap.row, column)), shape=(len(peaks), len(genes)))
+    if links.nnz == 0:
+        raise input_error("gene_regions", "no peak of the model lies in any model gene's region",
+                          "check that the annotation and the peaks use the same genome build and chromosome names")
+    return links
 
 
 def overlap_matrix(source: pd.DataFrame, target: pd.DataFrame) -> sp.csr_matrix:

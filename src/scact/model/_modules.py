@@ -320,6 +320,26 @@ class ScactNetwork(nn.Module):
         return ({"adversarial": adversarial, "cycle": cycle, "classification": classification, "total": total},
                 (fake_atac, fake_rna))
 
+    def link_loss(self, fake_atac: torch.Tensor, rna_expression: torch.Tensor, rna_confounders: torch.Tensor,
+                  heads_rna: torch.Tensor, fake_rna: torch.Tensor, atac_activity: torch.Tensor,
+                  atac_confounders: torch.Tensor, heads_atac: torch.Tensor, links: torch.Tensor,
+                  linked_genes: torch.Tensor) -> torch.Tensor:
+        """Feature-level link between the modalities: a gene's expression and the accessibility of its
+        linked peaks must co-vary across cells of one type, in both translation directions.
+
+        The adversarial and classification terms place a mapped cell on the right type; nothing in them
+        says where inside the type. Here the decoded accessibility of f(z_R) around each gene (``links``,
+        genes x peaks, sparse) must correlate with the RNA cell's own expression, and the decoded expression
+        of g(z_A) with the ATAC cell's own activity at that gene (``atac_activity``, cells x linked genes),
+        after removing each type's mean in the minibatch. Loss: 2 - the two mean per-gene correlations.
+        Each translation decodes at its source cell's confounders (matched depth)."""
+        accessibility = torch.sigmoid(self.atac.decode(fake_atac, rna_confounders))
+        decoded_activity = torch.sparse.mm(links, accessibility.T).T
+        rna_to_atac = within_type_correlation(decoded_activity, rna_expression[:, linked_genes], heads_rna)
+        decoded_expression = self.rna.decode(fake_rna, atac_confounders)[:, linked_genes]
+        atac_to_rna = within_type_correlation(decoded_expression, atac_activity, heads_atac)
+        return 2.0 - rna_to_atac - atac_to_rna
+
     def discriminator_loss(self, zr: torch.Tensor, za: torch.Tensor, heads_rna: torch.Tensor,
                            heads_atac: torch.Tensor, fake_atac: torch.Tensor, fake_rna: torch.Tensor) -> torch.Tensor:
         """Discriminator side (Eq. 7-8): real codes of each modality against the other's mapped codes
@@ -352,6 +372,28 @@ def gaussian_mutual_information(z: torch.Tensor, confounders: torch.Tensor, ridg
     varying = var_c > 1e-8
     r2 = (explained[varying] / var_c[varying]).clamp(0.0, 1.0 - 1e-4)
     return (-0.5 * torch.log1p(-r2)).sum()
+
+
+def within_type_correlation(predicted: torch.Tensor, observed: torch.Tensor, groups: torch.Tensor,
+                            eps: float = 1e-8) -> torch.Tensor:
+    """Mean over features of the Pearson correlation across cells of ``predicted`` and ``observed`` after
+    subtracting each group's mean (``groups``: one integer per cell, e.g. its cell type), so that only the
+    variation inside groups counts. Features whose observed values do not vary inside any group are left out
+    (0 when none varies)."""
+    _, codes = torch.unique(groups, return_inverse=True)
+    one_hot = F.one_hot(codes).to(predicted.dtype)
+    sizes = one_hot.sum(0, keepdim=True).T
+
+    def centred(x: torch.Tensor) -> torch.Tensor:
+        return x - one_hot @ ((one_hot.T @ x) / sizes)
+
+    p, o = centred(predicted), centred(observed)
+    p_norm, o_norm = p.square().sum(0), o.square().sum(0)
+    varies = o_norm > eps
+    if not bool(varies.any()):
+        return predicted.sum() * 0.0
+    correlation = (p * o).sum(0)[varies] / torch.sqrt(p_norm[varies] * o_norm[varies] + eps)
+    return correlation.mean()
 
 
 def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:

@@ -14,7 +14,9 @@ classifier_weight * (CE(classifier_A(f(z_R)), label_R) + CE(classifier_R(g(z_A))
 Phase 3 ("joint", ``max_epochs_joint`` > 0) is Eq. 9-10 in full: the generator side holds the encoders
 and f, g; each step encodes its minibatches afresh and adds both autoencoders' reconstruction (with the
 mutual-information and own-type classification terms) to the mapping loss, so the encoders can move cells
-towards their counterparts while still describing their own modality.
+towards their counterparts while still describing their own modality. With ``link_weight`` > 0 phases 2
+and 3 also add the feature-level link (``ScactNetwork.link_loss``: a gene's expression and its peaks'
+accessibility co-vary inside each cell type), the one term that places cells inside their type.
 
 Everything a resumed run needs is in the checkpoint (weights, optimizer states, RNG states, phase, epoch,
 early-stopping state, history), so a run killed after a checkpoint and resumed ends with the same weights
@@ -23,6 +25,7 @@ as an uninterrupted one on CPU.
 from __future__ import annotations
 
 import copy
+import contextlib
 import logging
 import math
 import re
@@ -106,7 +109,7 @@ class Trainer:
 
     def __init__(self, network: ScactNetwork, data: dict[str, ModalityData], loss_weights: dict,
                  config: TrainingConfig, device: torch.device, checkpoint_dir=None, progress: bool = True,
-                 fingerprint: dict | None = None):
+                 fingerprint: dict | None = None, gene_peak_links: sp.csr_matrix | None = None):
         self.net = network.to(device)
         self.data = data
         self.weights = loss_weights
@@ -118,6 +121,14 @@ class Trainer:
                             "loss_weights": dict(loss_weights)}
         self.batch_size = config.batch_size
         self.atac_input_dropout = float(loss_weights.get("atac_input_dropout", 0.0))
+        self.link_weight = float(loss_weights.get("link_weight", 0.0))
+        if self.link_weight > 0:
+            if gene_peak_links is None or gene_peak_links.nnz == 0:
+                raise ValueError("link_weight > 0 needs gene-peak links (peaks x genes) with at least one link")
+            linked = np.flatnonzero(np.diff(gene_peak_links.tocsc().indptr))
+            self.peak_links = sp.csr_matrix(gene_peak_links[:, linked], dtype=np.float32)
+            self.linked_genes = torch.from_numpy(linked).to(device)
+            self.links = sparse_tensor(sp.csr_matrix(self.peak_links.T)).to(device)
         self.use_amp = bool(config.amp and device.type == "cuda")
         self.generator = torch.Generator().manual_seed(config.seed)
         self.split = {}
@@ -286,7 +297,7 @@ class Trainer:
         perm_r = train_r[torch.randperm(len(train_r), generator=self.generator)].to(self.device)
         perm_a = train_a[torch.randperm(len(train_a), generator=self.generator)].to(self.device)
         steps = math.ceil(max(len(perm_r), len(perm_a)) / bs)
-        totals = np.zeros(5)
+        totals, link_total = np.zeros(5), 0.0
         self.net.train()
         for step in range(steps):
             positions = torch.arange(step * bs, (step + 1) * bs, device=self.device)
@@ -299,16 +310,24 @@ class Trainer:
             self.optimizers["discriminator"].zero_grad(set_to_none=True)
             d_loss.backward()
             self.optimizers["discriminator"].step()
-            terms, _ = self._mapping_losses(ir, ia)
-            self.optimizers["mapping"].zero_grad(set_to_none=True)
-            terms["total"].backward()
+            with self._frozen_autoencoders():
+                terms, (_, _, hr, ha, fake_atac, fake_rna) = self._mapping_losses(ir, ia)
+                total = terms["total"]
+                if self.link_weight > 0:
+                    link = self._link_loss(ir, ia, hr, ha, fake_atac, fake_rna)
+                    total = total + self.link_weight * link
+                    link_total += link.item()
+                self.optimizers["mapping"].zero_grad(set_to_none=True)
+                total.backward()
             self.optimizers["mapping"].step()
-            totals += np.array([d_loss.item(), *(terms[t].item() for t in MAPPING_TERMS)])
+            totals += np.array([d_loss.item(), *(terms[t].item() for t in MAPPING_TERMS[:-1]), total.item()])
         totals /= steps
         row = dict(zip(["train_discriminator", "train_adversarial", "train_cycle", "train_classification",
                         "train_total"], totals))
         if not self._uses_classifier():
             del row["train_classification"]
+        if self.link_weight > 0:
+            row["train_link"] = link_total / steps
         val_r, val_a = self.split["rna"]["val"].to(self.device), self.split["atac"]["val"].to(self.device)
         if len(val_r) and len(val_a):
             self.net.eval()
@@ -322,6 +341,31 @@ class Trainer:
                 if self._uses_classifier():
                     row["val_classification"] = terms["classification"].item()
         return row
+
+    @contextlib.contextmanager
+    def _frozen_autoencoders(self):
+        """Phase 2: the link loss decodes through the autoencoders, which must stay as phase 1 left them
+        (no gradients are even computed for their weights)."""
+        weights = [p for name in ("rna", "atac") for p in getattr(self.net, name).parameters() if p.requires_grad]
+        for weight in weights:
+            weight.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for weight in weights:
+                weight.requires_grad_(True)
+
+    def _link_loss(self, ir: torch.Tensor, ia: torch.Tensor, hr: torch.Tensor, ha: torch.Tensor,
+                   fake_atac: torch.Tensor, fake_rna: torch.Tensor) -> torch.Tensor:
+        """The feature-level link term (``ScactNetwork.link_loss``) of the minibatch pair ``ir``, ``ia``."""
+        rna, atac = self.data["rna"], self.data["atac"]
+        rna_rows, atac_rows = ir.cpu().numpy(), ia.cpu().numpy()
+        expression = dense_rows(rna.x[rna_rows], self.device)
+        activity = dense_rows(sp.csr_matrix(atac.x[atac_rows] @ self.peak_links), self.device)
+        return self.net.link_loss(
+            fake_atac, expression, torch.from_numpy(rna.confounders[rna_rows]).to(self.device), hr,
+            fake_rna, activity, torch.from_numpy(atac.confounders[atac_rows]).to(self.device), ha,
+            self.links, self.linked_genes)
 
     # ----------------------------------------------------------------------------------- phase 3
     def _own_losses(self, name: str, index: torch.Tensor, masked: bool):
@@ -342,7 +386,7 @@ class Trainer:
         generator_side = [self.optimizers[name] for name in ("mapping", "rna", "atac")]
         names = ["discriminator", "adversarial", "cycle", "classification", "rna_reconstruction",
                  "atac_reconstruction", "total"]
-        totals = np.zeros(len(names))
+        totals, link_total = np.zeros(len(names)), 0.0
         self.net.train()
         for step in range(steps):
             positions = torch.arange(step * bs, (step + 1) * bs)
@@ -357,8 +401,12 @@ class Trainer:
             self.optimizers["discriminator"].zero_grad(set_to_none=True)
             d_loss.backward()
             self.optimizers["discriminator"].step()
-            terms, _ = self._mapping_losses(ir, ia, zr, za)
+            terms, (_, _, hr, ha, fake_atac, fake_rna) = self._mapping_losses(ir, ia, zr, za)
             total = terms["total"] + own_r + own_a
+            if self.link_weight > 0:
+                link = self._link_loss(ir, ia, hr, ha, fake_atac, fake_rna)
+                total = total + self.link_weight * link
+                link_total += link.item()
             for optimizer in generator_side:
                 optimizer.zero_grad(set_to_none=True)
             total.backward()
@@ -369,6 +417,8 @@ class Trainer:
         row = {f"train_{name}": value for name, value in zip(names, totals / steps)}
         if not self._uses_classifier():
             del row["train_classification"]
+        if self.link_weight > 0:
+            row["train_link"] = link_total / steps
         val_r, val_a = self.split["rna"]["val"], self.split["atac"]["val"]
         if len(val_r) and len(val_a):
             self.net.eval()
