@@ -38,7 +38,7 @@ workflow SCACT {
     ch_training = SCACT_RECONCILE.out.rna.join(SCACT_RECONCILE.out.atac)
 
     // The model: autoencoders, then mapping and per-type discriminators (GPU when the profile gives one)
-    SCACT_TRAIN(ch_training, annotation)
+    SCACT_TRAIN(ch_training, params.link_weight > 0 ? annotation : [])
 
     // Translation both ways, the joint embedding, and metrics against baselines
     SCACT_TRANSLATE(SCACT_TRAIN.out.model.join(ch_training))

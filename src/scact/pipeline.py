@@ -635,7 +635,7 @@ def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
     """SCACT_TRAIN: the scACT model on the unpaired training matrices."""
     args, stage = ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress",
                    "--device", task_device(runner.params)], [rna, atac]
-    if runner.params["annotation"]:
+    if runner.params["link_weight"] > 0:  # check_run: the link comes with an annotation
         annotation = Path(runner.params["annotation"])
         args += ["--annotation", annotation.name]
         stage.append(annotation)

@@ -151,9 +151,7 @@ def run(args) -> None:
             raise input_error(path, f"the {name} matrix is empty ({adata.n_obs} cells x {adata.n_vars} features)")
     labels_key = None if args.label_free else _key(args.labels_key)
     regions = None
-    if args.link_weight > 0:
-        if args.annotation is None:
-            raise input_error("--link-weight", "the feature-level link needs --annotation (TSS BED or GTF)")
+    if args.link_weight > 0 and args.annotation is not None:
         from scact.io.annotation import read_annotation, tss_regions
 
         regions = tss_regions(read_annotation(args.annotation))

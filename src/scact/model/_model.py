@@ -170,6 +170,8 @@ class SCACT:
         dropout = hyper["atac_input_dropout"]
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise input_error("--atac-input-dropout", f"{dropout!r} is not a probability in [0, 1)")
+        if not hyper["link_weight"] >= 0:
+            raise input_error("--link-weight", f"must be 0 or more, got {hyper['link_weight']!r}")
 
         coords = peak_coordinates(atac.var, "atac").reset_index(drop=True)
         chrom_codes, chromosomes = pd.factorize(coords["chrom"])  # first-appearance (genome) order
@@ -225,8 +227,6 @@ class SCACT:
                 x=x, confounders=self._confounders(adata, name, depth_key, batch_key, x),
                 heads=self._heads(labels, x.shape[0]), counts=rna_counts if name == "rna" else None)
         self._gene_peak_links = None
-        if not hyper["link_weight"] >= 0:
-            raise input_error("--link-weight", f"must be 0 or more, got {hyper['link_weight']!r}")
         if hyper["link_weight"] > 0:
             self._gene_peak_links = gene_peak_links(peaks, self._metadata["genes"], gene_regions)
         self.alignment_reports: dict[str, dict] = {}
@@ -782,7 +782,7 @@ class SCACT:
 def gene_peak_links(peaks: pd.DataFrame, genes: list[str], gene_regions: pd.DataFrame | None) -> sp.csr_matrix:
     """Peaks x ``genes`` (model order): 1 where a peak overlaps the gene's region of ``gene_regions``."""
     if gene_regions is None:
-        raise input_error("link_weight", "the feature-level link needs gene regions (an annotation)",
+        raise input_error("--link-weight", "the feature-level link needs gene regions (an annotation)",
                           "give gene_regions (scact train: --annotation), or set the link weight to 0")
     missing = {"gene", "chrom", "start", "end"} - set(gene_regions.columns)
     if missing:

@@ -310,7 +310,7 @@ class Trainer:
             self.optimizers["discriminator"].zero_grad(set_to_none=True)
             d_loss.backward()
             self.optimizers["discriminator"].step()
-            with self._frozen_autoencoders():
+            with self._frozen_autoencoders() if self.link_weight > 0 else contextlib.nullcontext():
                 terms, (_, _, hr, ha, fake_atac, fake_rna) = self._mapping_losses(ir, ia)
                 total = terms["total"]
                 if self.link_weight > 0:
