@@ -572,3 +572,30 @@ def test_minibatches_densified_on_the_device_equal_the_host_copy():
         assert host.dtype == torch.from_numpy(matrix.data).dtype
         assert torch.equal(csr_tensor(matrix).to_dense(), host)
         assert np.array_equal(host.numpy(), matrix.toarray())
+
+
+def test_early_stopping_waits_out_the_warm_up_then_restores_the_best_epoch():
+    """A validation reconstruction that stalls early (as the ATAC BCE does after learning peak frequencies)
+    does not stop an autoencoder during the first half of the budget; after it, ``patience`` epochs without
+    improvement do, and the best epoch's weights are the ones kept."""
+    from scact.model._training import Trainer, TrainingConfig
+
+    rna, atac = planted_modalities(seed=2, n_rna=80, n_atac=80)
+    model = SCACT(rna, atac, seed=0)
+    trainer = Trainer(model.module, model._training_data, {}, TrainingConfig(max_epochs_autoencoder=20,
+                                                                             patience=2), torch.device("cpu"))
+    assert trainer.early_stopping_warmup() == 10
+    stalled = [0.5, 0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.09, 0.2, 0.2]
+    for epoch, loss in enumerate(stalled, start=1):
+        trainer.phase_epoch = epoch
+        if epoch == 11:
+            best = {k: v.clone() for k, v in model.module.atac.state_dict().items()}
+        trainer._update_early_stopping({"val_rna_reconstruction": 1.0 / epoch, "val_atac_reconstruction": loss})
+        if epoch == 11:
+            for parameter in model.module.atac.parameters():
+                parameter.data.add_(1.0)  # later epochs move the weights away from the best ones
+        assert trainer.early["atac"]["stopped"] == (epoch >= 13), epoch
+    assert not trainer.early["rna"]["stopped"]
+    trainer._finish_autoencoders()
+    for key, value in model.module.atac.state_dict().items():
+        assert torch.equal(value, best[key]), key

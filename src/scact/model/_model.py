@@ -328,7 +328,8 @@ class SCACT:
         validation_fraction
             Share of each modality's cells held out for early stopping and the validation losses.
         patience
-            Phase-1 epochs without improvement of an autoencoder's validation reconstruction before it stops.
+            Phase-1 epochs without improvement of an autoencoder's validation reconstruction before it stops;
+            epochs of the first half of ``max_epochs_autoencoder`` do not count (a warm-up).
         device
             ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:<index>"``.
         amp
