@@ -105,6 +105,17 @@ def scact_methods(rna, atac, split, pairing, seed, epochs, log,
     return methods, {"train_s": train_s, "epochs": len(model.history)}
 
 
+def own_modality_embeddings(rna, atac, n_components, seed) -> tuple[np.ndarray, np.ndarray]:
+    """Model-free embeddings of each modality on its own, fitted on all cells without labels or pairing:
+    PCA of the log-normalised expression and LSI of the binarised accessibility."""
+    from scact.preprocessing.atac import as_binary, lsi, tfidf
+
+    expression = rna.X.toarray() if hasattr(rna.X, "toarray") else np.asarray(rna.X)
+    binary = as_binary(atac.X)
+    return (PCA(min(n_components, rna.n_vars - 1), random_state=seed).fit_transform(expression),
+            lsi(tfidf(binary), np.asarray(binary.sum(1)).ravel(), n_components, seed)[0])
+
+
 def paired_regression_oracle(rna, atac, pairing, labels_key, seed, n_components=20, alpha=1.0) -> evaluate.Method:
     """Oracle: a supervised linear translator fitted on the *pairs* of the training cells, which no unpaired
     method has. Translations: ridge regression of one modality on the other's own-modality embedding (RNA:
@@ -114,15 +125,14 @@ def paired_regression_oracle(rna, atac, pairing, labels_key, seed, n_components=
     profile its other modality predicts in these data: a reference for the targets, not a baseline. The
     held-out pairs are never used to fit it. Closed form on centred inputs, so the sparse targets stay
     sparse (only the coefficients, features x peaks, are dense)."""
-    from scact.preprocessing.atac import as_binary, lsi, tfidf
+    from scact.preprocessing.atac import as_binary
 
     everyone = evaluate.Pairing.by_name(rna.obs_names, atac.obs_names)
     training = ~np.isin(everyone.rna_rows, pairing.rna_rows)
     train_rna, train_atac = everyone.rna_rows[training], everyone.atac_rows[training]
     atac_binary = as_binary(atac.X)
     rna_expression = sp.csr_matrix(rna.X)
-    pcs = PCA(min(n_components, rna.n_vars - 1), random_state=seed).fit_transform(rna_expression.toarray())
-    lsis = lsi(tfidf(atac_binary), np.asarray(atac_binary.sum(1)).ravel(), n_components, seed)[0]
+    pcs, lsis = own_modality_embeddings(rna, atac, n_components, seed)
     rna_labels, atac_labels = (a.obs[labels_key].astype(str).to_numpy() for a in (rna, atac))
     types = np.unique(np.concatenate([rna_labels, atac_labels]))
     rna_features = np.hstack([pcs, rna_labels[:, None] == types])

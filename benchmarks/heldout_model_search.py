@@ -163,14 +163,10 @@ def heldout_metrics(model: SCACT, rna, atac, cells, labels) -> dict:
 def own_modality_reference(rna, atac, cells, labels, seed) -> dict:
     """Model-free reference for the own-modality label transfer: LSI of the ATAC (20 components), PCA of the
     RNA (20), fitted on all cells without labels, unseen cells voted among the fitting cells."""
-    from sklearn.decomposition import PCA
-
-    from scact.preprocessing.atac import as_binary, lsi, tfidf
+    from heldout import own_modality_embeddings
 
     _, rna_fit, rna_val, atac_fit, atac_val = cells
-    binary = as_binary(atac.X)
-    z_atac = lsi(tfidf(binary), np.asarray(binary.sum(1)).ravel(), 20, seed)[0]
-    z_rna = PCA(20, random_state=seed).fit_transform(rna.X.toarray())
+    z_rna, z_atac = own_modality_embeddings(rna, atac, 20, seed)
     return {"atac unseen own-modality label transfer": float(np.mean(
                 knn_vote(z_atac[atac_val], z_atac[atac_fit], labels[atac_fit]) == labels[atac_val])),
             "rna unseen own-modality label transfer": float(np.mean(

@@ -60,7 +60,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lr-mapping", type=float, default=1e-3)
     parser.add_argument("--lr-discriminator", type=float, default=1e-3)
     parser.add_argument("--validation-fraction", type=float, default=0.1)
-    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience (autoencoder epochs; the first half of --max-epochs-autoencoder does not count)")
+    parser.add_argument("--patience", type=int, default=5,
+                        help="early-stopping patience (autoencoder epochs; the first half of "
+                        "--max-epochs-autoencoder does not count)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (CUDA only)")
     parser.add_argument("--threads", type=int, default=0,
