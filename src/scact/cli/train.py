@@ -53,7 +53,7 @@ def add_arguments(parser) -> None:
                         help="TSS BED or GTF of the genome, for --link-weight")
     parser.add_argument("--max-epochs-autoencoder", type=int, default=30)
     parser.add_argument("--max-epochs-mapping", type=int, default=100)
-    parser.add_argument("--max-epochs-joint", type=int, default=0,
+    parser.add_argument("--max-epochs-joint", type=int, default=10,
                         help="epochs of phase 3: encoders, decoders and mappings trained together (0: off)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr-autoencoder", type=float, default=1e-3)

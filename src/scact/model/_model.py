@@ -300,7 +300,7 @@ class SCACT:
         return pd.DataFrame(self._metadata["history"])
 
     # ------------------------------------------------------------------------------- training
-    def train(self, max_epochs_autoencoder: int = 30, max_epochs_mapping: int = 100, max_epochs_joint: int = 0,
+    def train(self, max_epochs_autoencoder: int = 30, max_epochs_mapping: int = 100, max_epochs_joint: int = 10,
               batch_size: int = 256,
               lr_autoencoder: float = 1e-3, lr_mapping: float = 1e-3, lr_discriminator: float = 1e-3,
               validation_fraction: float = 0.1, patience: int = 5, device: str = "auto", amp: bool = False,
@@ -310,8 +310,8 @@ class SCACT:
 
         Phase 1 trains both autoencoders (reconstruction, confounder mutual information, cell-type
         classifier) with early stopping on the validation cells and keeps each one's best weights; phase 2
-        freezes them and alternates discriminator and mapping steps; phase 3 (optional) trains encoders,
-        decoders and f, g together (Eq. 9-10). See :mod:`scact.model._training`.
+        freezes them and alternates discriminator and mapping steps; phase 3 trains encoders, decoders and
+        f, g together (Eq. 9-10). See :mod:`scact.model._training`.
 
         Parameters
         ----------

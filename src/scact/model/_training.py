@@ -59,7 +59,7 @@ class TrainingConfig:
     max_epochs_autoencoder: int = 30
     max_epochs_mapping: int = 100
     #: epochs of phase 3 ("joint"): encoders, decoders and f, g trained together (Eq. 9-10); 0 skips it
-    max_epochs_joint: int = 0
+    max_epochs_joint: int = 10
     batch_size: int = 256
     lr_autoencoder: float = 1e-3
     lr_mapping: float = 1e-3
