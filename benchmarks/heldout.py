@@ -169,6 +169,9 @@ def glue_method(rna, atac, split, tss, seed) -> evaluate.Method:
 
 
 def run_seed(name, rna, atac, tss, activity, genes, seed, args, log) -> tuple[pd.DataFrame, dict]:
+    import torch
+
+    torch.set_num_threads(args.threads)
     split = split_cells(rna.obs_names, atac.obs_names, args.heldout_fraction, seed)
     pairing = evaluate.Pairing(*split.heldout_pairs(rna.obs_names, atac.obs_names), heldout=True)
     log(f"{name} seed {seed}: training RNA {int(split.rna_train.sum())}, training ATAC "
@@ -213,6 +216,10 @@ def main(argv=None):
     parser.add_argument("--glue-seeds", type=int, nargs="*", default=[0], help="seeds that also run GLUE (slow)")
     parser.add_argument("--liger-seeds", type=int, nargs="*", default=None,
                         help="seeds whose baselines include LIGER (slow on SNARE-seq; default: every seed)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads of scACT and GLUE, set before each seed: OMP_NUM_THREADS alone is "
+                        "not kept (the data loading raises OpenMP's count), and two 2-thread jobs on a 2-core "
+                        "machine train ten times slower than one thread each")
     parser.add_argument("--no-scact", action="store_true", help="skip scACT (e.g. a GLUE-only run)")
     parser.add_argument("--point-decode", action="store_true",
                         help="also score the paper's point decoding (row 'scACT (point decode)')")

@@ -520,6 +520,17 @@ def check_run(params: dict, rows: list[SampleRow]) -> None:
                               "likelihood models raw counts, which log-normalised input lacks (use --rna_likelihood mse)")
 
 
+def _param_file(runner: LocalRunner, name: str) -> Path | None:
+    """The file a path parameter (``annotation``, ``genome_fasta``) names, or None when it is unset."""
+    return Path(runner.params[name]) if runner.params[name] else None
+
+
+def _pass_file(args: list[str], stage: list[Path], flag: str, path: Path) -> None:
+    """Give a task ``path`` as ``flag <name>`` and stage it into the task's folder."""
+    args += [flag, path.name]
+    stage.append(path)
+
+
 def task_device(params: dict) -> str:
     """The torch device of the GPU-capable steps (train, translate, perturb) in the local runner:
     ``--device``, ``auto`` meaning CUDA when available. (Nextflow gives ``cuda`` to the tasks that hold
@@ -569,7 +580,7 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path],
                      atac_files: dict[str, dict[str, Path | None]]) -> tuple[Path, Path]:
     """SCACT_ATAC_QC per sample, SCACT_CALL_PEAKS on the samples with fragments, SCACT_ATAC_MATRIX per
     sample, SCACT_ATAC_PROCESS over all of them."""
-    annotation = Path(runner.params["annotation"]) if runner.params["annotation"] else None
+    annotation = _param_file(runner, "annotation")
     fragments = {sample: files["fragments"] for sample, files in atac_files.items() if files["fragments"]}
     if fragments and annotation is None:
         raise ScactInputError("ATAC fragments inputs need --annotation (a TSS BED or GTF of the genome)")
@@ -582,8 +593,7 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path],
             stage += [frag, Path(f"{frag}.tbi"), annotation]
             metrics = atac_files[sample]["cell_metrics"]
             if metrics is not None:
-                args += ["--cell-metrics", metrics.name]
-                stage.append(metrics)
+                _pass_file(args, stage, "--cell-metrics", metrics)
         workdir = runner.task("SCACT_ATAC_QC", args, stage, tag=sample)
         runner.publish("SCACT_ATAC_QC", workdir, [f"{sample}_atac_qc*"])
         qc[sample] = workdir / f"{sample}_atac_qc.h5ad"
@@ -604,8 +614,7 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path],
     for sample, h5ad in sorted(qc.items()):
         args, stage = ["--input", h5ad.name, "--sample", sample, "--outdir", "."], [h5ad]
         if peaks is not None:
-            args += ["--peaks", peaks.name]
-            stage.append(peaks)
+            _pass_file(args, stage, "--peaks", peaks)
         if sample in fragments:
             args += ["--fragments", fragments[sample].name]
             stage += [fragments[sample], Path(f"{fragments[sample]}.tbi")]
@@ -614,8 +623,7 @@ def _preprocess_atac(runner: LocalRunner, parsed: dict[str, Path],
         matrices.append(workdir / f"{sample}_atac_peaks.h5ad")
     args, stage = ["--input", *[m.name for m in matrices], "--outdir", "."], list(matrices)
     if annotation is not None:
-        args += ["--annotation", annotation.name]
-        stage.append(annotation)
+        _pass_file(args, stage, "--annotation", annotation)
     workdir = runner.task("SCACT_ATAC_PROCESS", args, stage)
     runner.publish("SCACT_ATAC_PROCESS", workdir, ["atac_processed.h5ad", "gene_activity.h5ad", "*.png"])
     return workdir / "atac_processed.h5ad", workdir / "gene_activity.h5ad"
@@ -636,9 +644,7 @@ def _train(runner: LocalRunner, rna: Path, atac: Path) -> Path:
     args, stage = ["--rna", rna.name, "--atac", atac.name, "--outdir", ".", "--no-progress",
                    "--device", task_device(runner.params)], [rna, atac]
     if runner.params["link_weight"] > 0:  # check_run: the link comes with an annotation
-        annotation = Path(runner.params["annotation"])
-        args += ["--annotation", annotation.name]
-        stage.append(annotation)
+        _pass_file(args, stage, "--annotation", _param_file(runner, "annotation"))
     workdir = runner.task("SCACT_TRAIN", args, stage)
     runner.publish("SCACT_TRAIN", workdir, ["model", "training_history.csv", "loss_curves.png"])
     return workdir / "model"
@@ -664,15 +670,14 @@ def _translate_and_evaluate(runner: LocalRunner, model: Path, rna: Path, atac: P
 
 def _regulation(runner: LocalRunner, model: Path, rna: Path, atac: Path, translations: dict[str, Path]) -> None:
     """SCACT_PERTURB (when genes are asked for), SCACT_LINK (when there is an annotation), SCACT_MOTIFS."""
-    annotation = Path(runner.params["annotation"]) if runner.params["annotation"] else None
+    annotation = _param_file(runner, "annotation")
     genes = runner.params["genes"]
     ig_peaks: list[Path] = []
     if genes:
         args, stage = ["--model", model.name, "--atac", atac.name, "--genes", genes, "--outdir", ".",
                        "--device", task_device(runner.params)], [model, atac]
         if annotation is not None:
-            args += ["--annotation", annotation.name]
-            stage.append(annotation)
+            _pass_file(args, stage, "--annotation", annotation)
         workdir = runner.task("SCACT_PERTURB", args, stage)
         runner.publish("SCACT_PERTURB", workdir, ["ig_summary.tsv", "*_ig_peaks.tsv", "*_ig_by_cell_type.tsv",
                                                   "*_ig_top_peaks_accessibility.png"])
@@ -692,9 +697,7 @@ def _regulation(runner: LocalRunner, model: Path, rna: Path, atac: Path, transla
     args, stage = ["--atac", atac.name, "--rna-to-atac", "rna_to_atac.h5ad", "--rna", rna.name, "--outdir", "."], \
         [atac, translations["rna_to_atac"], rna]
     if runner.params["genome_fasta"]:
-        fasta = Path(runner.params["genome_fasta"])
-        args += ["--fasta", fasta.name]
-        stage.append(fasta)
+        _pass_file(args, stage, "--fasta", _param_file(runner, "genome_fasta"))
     workdir = runner.task("SCACT_MOTIFS", args, stage)
     runner.publish("SCACT_MOTIFS", workdir, ["motif_*.tsv", "motif_activation_heatmap.png", "motifs_skipped.txt"])
 

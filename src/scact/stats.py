@@ -29,25 +29,33 @@ def column_pearson(a: np.ndarray, b: np.ndarray, constant_b: float = np.nan) -> 
     return np.where(var_a > 0, r, np.nan)
 
 
-def type_moments(x, labels: np.ndarray, block_values: int = 1 << 22) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                              np.ndarray]:
+def type_moments(x, labels: np.ndarray, rows=None, block_values: int = 1 << 22) -> tuple[np.ndarray, np.ndarray,
+                                                                                         np.ndarray, np.ndarray]:
     """(type names, cells per type, per-type column sums, per-type column sums of squares), float64, read a
-    block of rows at a time from a dense or sparse ``x``: no copy of ``x`` (an atlas's cells x genes is GBs)."""
+    block of rows at a time from a dense or sparse ``x``: no copy of ``x`` (an atlas's cells x genes is GBs).
+    With ``rows`` (a boolean mask), of those rows only."""
     import scipy.sparse as sp
 
-    names, codes = np.unique(np.asarray(labels), return_inverse=True)
+    labels = np.asarray(labels)
+    used = np.ones(len(labels), bool) if rows is None else np.asarray(rows, bool)
+    names, used_codes = np.unique(labels[used], return_inverse=True)
+    codes = np.full(len(labels), -1)
+    codes[used] = used_codes
     sums = np.zeros((len(names), x.shape[1]))
     squares = np.zeros((len(names), x.shape[1]))
-    rows = max(1, block_values // max(x.shape[1], 1))
-    for start in range(0, x.shape[0], rows):
-        block = x[start:start + rows]
+    step = max(1, block_values // max(x.shape[1], 1))
+    for start in range(0, x.shape[0], step):
+        block_codes = codes[start:start + step]
+        kept = np.flatnonzero(block_codes >= 0)
+        if not len(kept):
+            continue
+        block = x[start:start + step]
         block = block.toarray() if sp.issparse(block) else np.asarray(block)
         block = block.astype(np.float64)
-        indicator = sp.csr_matrix((np.ones(len(block)), (codes[start:start + rows], np.arange(len(block)))),
-                                  shape=(len(names), len(block)))
+        indicator = sp.csr_matrix((np.ones(len(kept)), (block_codes[kept], kept)), shape=(len(names), len(block)))
         sums += indicator @ block
         squares += indicator @ np.square(block)
-    return names, np.bincount(codes, minlength=len(names)), sums, squares
+    return names, np.bincount(used_codes, minlength=len(names)), sums, squares
 
 
 def one_vs_rest_t(x, labels: np.ndarray) -> dict:

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from scact.evaluation.metrics import PredictionSource, rows_per_block
 from scact.io.annotation import tss_regions
 from scact.preprocessing.atac import as_binary, gene_activity_matrix
+from scact.stats import type_moments
 
 
 def _repeat_rows(profiles: np.ndarray, row_of_cell: np.ndarray, block_size: int) -> PredictionSource:
@@ -38,18 +39,11 @@ def _repeat_rows(profiles: np.ndarray, row_of_cell: np.ndarray, block_size: int)
     return blocks
 
 
-def _rows_mean(matrix, rows: np.ndarray) -> np.ndarray:
-    """Mean of the ``rows`` (boolean mask) of ``matrix``, without copying them (an atlas's reference cells
-    are GBs)."""
-    weights = rows.astype(np.float64) / max(int(rows.sum()), 1)
-    return np.asarray(weights @ matrix).ravel()
-
-
 def global_mean(reference, n_query: int, block_size: int = 1024, reference_rows=None) -> PredictionSource:
     """Every query cell predicted as the mean profile of the reference cells (binarised if ATAC); with
     ``reference_rows`` (boolean mask), of those rows of ``reference``."""
-    rows = np.ones(reference.shape[0], bool) if reference_rows is None else np.asarray(reference_rows, bool)
-    return _repeat_rows(_rows_mean(reference, rows)[None, :], np.zeros(n_query, dtype=int), block_size)
+    _, sizes, sums, _ = type_moments(reference, np.zeros(reference.shape[0]), reference_rows)
+    return _repeat_rows(sums / max(sizes.sum(), 1), np.zeros(n_query, dtype=int), block_size)
 
 
 def type_means(reference, reference_labels, query_labels, reference_rows=None) -> tuple[np.ndarray, np.ndarray]:
@@ -58,14 +52,11 @@ def type_means(reference, reference_labels, query_labels, reference_rows=None) -
 
     A query type absent from the reference falls back to the global mean (last row).
     """
-    reference_labels = np.asarray(reference_labels)
-    used = np.ones(reference.shape[0], bool) if reference_rows is None else np.asarray(reference_rows, bool)
-    names = np.unique(reference_labels[used])
-    rows = [_rows_mean(reference, used & (reference_labels == name)) for name in names]
-    rows.append(_rows_mean(reference, used))
+    names, sizes, sums, _ = type_moments(reference, reference_labels, reference_rows)
+    profiles = np.vstack([sums / sizes[:, None], sums.sum(0) / max(sizes.sum(), 1)])
     lookup = {name: i for i, name in enumerate(names)}
     row_of_cell = np.array([lookup.get(label, len(names)) for label in np.asarray(query_labels)])
-    return np.vstack(rows), row_of_cell
+    return profiles, row_of_cell
 
 
 def type_mean(reference, reference_labels, query_labels, block_size: int = 1024,
