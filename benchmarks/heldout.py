@@ -246,13 +246,9 @@ def main(argv=None):
     timings = [pd.read_csv(timings_path(p), sep="\t") for p in args.merge if timings_path(p).is_file()]
 
     def write():
-        metrics = pd.concat(tables)[["dataset", "method", "seed", "metric", "value"]]
-        # every part of a seed counts the same inputs (cells, scored pairs): keep those rows once
-        metrics = metrics[~((metrics["method"] == evaluate.INPUTS_ROW) & metrics.duplicated()).to_numpy()]
-        metrics = metrics.sort_values(["dataset", "seed"], kind="stable")
+        metrics, timing = merged(tables, timings)
         Path(args.tsv).parent.mkdir(parents=True, exist_ok=True)
         metrics.to_csv(args.tsv, sep="\t", index=False)
-        timing = pd.concat(timings, ignore_index=True)
         timing.to_csv(timings_path(args.tsv), sep="\t", index=False)
         if args.out != "-":
             write_section(Path(args.out), report(metrics, timing, command, time.time() - started))
@@ -270,6 +266,27 @@ def main(argv=None):
     if not args.seeds:
         write()
     log(f"wrote {args.tsv}" + ("" if args.out == "-" else f" and {args.out}"))
+
+
+TIMED = ("train_s", "baselines_s", "glue_s", "evaluate_s")
+
+
+def merged(tables: list[pd.DataFrame], timings: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One metrics table and one timings table from parts given oldest first. A part that re-measures a
+    method on a seed replaces its earlier rows (every part of a seed also counts the same inputs, whose rows
+    are kept once). Timing lines are a log of the parts; one goes when a later line of the same dataset and
+    seed re-times its model (scACT's training or GLUE) and times all that it timed."""
+    metrics = pd.concat(tables)[["dataset", "method", "seed", "metric", "value"]]
+    metrics = metrics.drop_duplicates(["dataset", "method", "seed", "metric"], keep="last")
+    metrics = metrics.sort_values(["dataset", "seed"], kind="stable")
+    timing = pd.concat(timings, ignore_index=True)
+    timed = timing.reindex(columns=list(TIMED)).notna().to_numpy()
+    keys = timing[["dataset", "seed"]].to_numpy()
+    models = [TIMED.index("train_s"), TIMED.index("glue_s")]
+    superseded = [any((keys[later] == keys[row]).all() and (timed[later] >= timed[row]).all()
+                      and (timed[later, models] & timed[row, models]).any()
+                      for later in range(row + 1, len(timing))) for row in range(len(timing))]
+    return metrics, timing[~np.array(superseded, bool)].reset_index(drop=True)
 
 
 def timings_path(tsv) -> Path:
@@ -316,8 +333,7 @@ def report(metrics, timings, command, elapsed) -> str:
                 targets_text(part) or "- no scACT rows in this table (its runs had not finished)", ""]
         t = timings[timings["dataset"] == name]
         doc += ["Seconds per run (one line per process and seed): " + "; ".join(
-            f"seed {r.seed}: " + ", ".join(f"{k.removesuffix('_s')} {getattr(r, k):.0f}" for k in
-                                           ("train_s", "baselines_s", "glue_s", "evaluate_s")
+            f"seed {r.seed}: " + ", ".join(f"{k.removesuffix('_s')} {getattr(r, k):.0f}" for k in TIMED
                                            if k in t and getattr(r, k) == getattr(r, k))
             + (f" (scACT {int(r.epochs)} epochs)" if r.epochs == r.epochs else "")
             for r in t.itertuples()), ""]

@@ -221,9 +221,9 @@ def test_label_free_mode_runs(data):
     del atac.obs["cell_type"]  # labels in one modality only
     model = SCACT(rna, atac, seed=0)
     assert model.label_free and model.module.discriminator_atac.net[-1].out_features == 1
-    model.train(**{**FAST, "max_epochs_autoencoder": 5, "max_epochs_mapping": 5})
+    model.train(**{**FAST, "max_epochs_autoencoder": 5, "max_epochs_mapping": 5, "max_epochs_joint": 2})
     assert np.isfinite(model.get_latent_representation(rna, "rna")).all()
-    assert model.history["train_adversarial"].notna().sum() == 5
+    assert model.history["train_adversarial"].notna().sum() == 5 + 2  # the mapping and joint epochs
     assert not hasattr(model.module.atac, "classifier") and "train_classification" not in model.history
 
 

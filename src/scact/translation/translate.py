@@ -119,8 +119,10 @@ def run_translate(model_dir, rna_path, atac_path, outdir, probabilities="auto", 
     z_atac = model.get_latent_representation(atac, modality="atac")
     labels = rna.obs[labels_key].astype(str).to_numpy() if labels_key in rna.obs else None
     genes = [g for g in model.genes.index if g in set(rna.var_names)]
-    gene_columns = rna.var_names.get_indexer(genes)  # the RNA matrix itself, sparse: no dense cells x genes copy
-    markers = (marker_genes(rna.X[:, gene_columns], genes, labels, statistic="welch_t") if labels is not None
+    gene_columns = rna.var_names.get_indexer(genes)
+    # the RNA matrix itself, sparse (no dense cells x genes copy); a column subset only when the model has fewer genes
+    expression = rna.X if np.array_equal(gene_columns, np.arange(rna.n_vars)) else rna.X[:, gene_columns]
+    markers = (marker_genes(expression, genes, labels, statistic="welch_t") if labels is not None
                and len(set(labels)) > 1 else [])
     marker_pos = model.genes.index.get_indexer(markers)
     observed = expression_on(rna, markers)
