@@ -36,3 +36,25 @@ def test_one_vs_rest_t_from_type_moments_matches_two_pass_welch_on_dense_and_spa
             se = np.sqrt(a.var(0, ddof=1) / len(a) + b.var(0, ddof=1) / len(b))
             np.testing.assert_allclose(scores[label], (a.mean(0) - b.mean(0)) / se, rtol=1e-9)
         np.testing.assert_allclose(scores["c"], x[labels == "c"][0] - x[labels != "c"].mean(0), rtol=1e-9)
+
+
+def test_type_moments_of_selected_rows_read_in_blocks_equal_a_direct_sum():
+    """Per-type sums and squares over the ``rows`` mask only, the same for a sparse ``x`` (never densified)
+    and a dense one, across block boundaries."""
+    import scipy.sparse as sp
+
+    from scact.stats import type_moments
+
+    rng = np.random.default_rng(1)
+    x = rng.poisson(0.5, size=(97, 13)).astype(np.float32)
+    labels = rng.choice(["a", "b", "c"], 97)
+    rows = rng.random(97) < 0.6
+    rows[labels == "c"] = False  # a type with no selected row is not reported
+    for matrix in (x, sp.csr_matrix(x)):
+        names, sizes, sums, squares = type_moments(matrix, labels, rows, block_values=13 * 10)
+        assert names.tolist() == ["a", "b"]
+        for i, name in enumerate(names):
+            chosen = x[rows & (labels == name)].astype(np.float64)
+            assert sizes[i] == len(chosen)
+            np.testing.assert_allclose(sums[i], chosen.sum(0))
+            np.testing.assert_allclose(squares[i], (chosen ** 2).sum(0))

@@ -32,8 +32,8 @@ def column_pearson(a: np.ndarray, b: np.ndarray, constant_b: float = np.nan) -> 
 def type_moments(x, labels: np.ndarray, rows=None, block_values: int = 1 << 22) -> tuple[np.ndarray, np.ndarray,
                                                                                          np.ndarray, np.ndarray]:
     """(type names, cells per type, per-type column sums, per-type column sums of squares), float64, read a
-    block of rows at a time from a dense or sparse ``x``: no copy of ``x`` (an atlas's cells x genes is GBs).
-    With ``rows`` (a boolean mask), of those rows only."""
+    block of rows at a time from a dense or sparse ``x``: no copy of ``x`` (an atlas's cells x genes is GBs)
+    and no dense copy of a sparse block. With ``rows`` (a boolean mask), of those rows only."""
     import scipy.sparse as sp
 
     labels = np.asarray(labels)
@@ -50,11 +50,16 @@ def type_moments(x, labels: np.ndarray, rows=None, block_values: int = 1 << 22) 
         if not len(kept):
             continue
         block = x[start:start + step]
-        block = block.toarray() if sp.issparse(block) else np.asarray(block)
-        block = block.astype(np.float64)
-        indicator = sp.csr_matrix((np.ones(len(kept)), (block_codes[kept], kept)), shape=(len(names), len(block)))
-        sums += indicator @ block
-        squares += indicator @ np.square(block)
+        indicator = sp.csr_matrix((np.ones(len(kept)), (block_codes[kept], kept)),
+                                  shape=(len(names), block.shape[0]))
+        if sp.issparse(block):  # sparse products: a sparse block is never densified
+            block = sp.csr_matrix(block, dtype=np.float64)
+            sums += (indicator @ block).toarray()
+            squares += (indicator @ block.multiply(block)).toarray()
+        else:
+            block = np.asarray(block, dtype=np.float64)
+            sums += indicator @ block
+            squares += indicator @ np.square(block)
     return names, np.bincount(used_codes, minlength=len(names)), sums, squares
 
 
