@@ -1,4 +1,5 @@
 """The local runner's machinery: progress at a terminal only, --resume after a kill, run status, clean outdirs."""
+import contextlib
 import fcntl
 import json
 import os
@@ -56,7 +57,10 @@ def trace_statuses(outdir: Path) -> dict[str, str]:
 
 
 #: The runner's bar for training in the mapping phase: epochs done of the total, the losses.
-TRAINING_BAR = rb"\[ 9/15\] SCACT_TRAIN training \(mapping\):[^\r\n]*\| [5-8]/8 \[[^\r\n]*total="
+#: The test profile's training bar at one of its mapping epochs after the fifth (the total counts all three phases).
+TRAINING_EPOCHS = {name: int(value) for name, value in profile_params(Path(".")).items() if name.startswith("max_epochs")}
+TRAINING_BAR = (rb"\[ 9/15\] SCACT_TRAIN training \(mapping\):[^\r\n]*\| [5-8]/%d \[[^\r\n]*total="
+                % sum(TRAINING_EPOCHS.values()))
 
 
 def read_terminal(master: int, timeout: float) -> bytes:
@@ -101,6 +105,9 @@ def kill_during_training_at_a_terminal(argv: list[str], outdir: Path) -> tuple[i
     finally:
         if runner.poll() is None:
             runner.kill()
+            for pid in trainers:  # a training left frozen by a failed run
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         os.close(master)
     return status, shown.decode(errors="replace")
 
